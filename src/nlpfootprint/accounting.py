@@ -1,0 +1,301 @@
+"""Pure accounting: joules in, kWh, CO2e and money out.
+
+Nothing here does I/O, reads a clock or keeps global state, so the same functions serve a
+live run, a saved log and a what-if estimate. Arrays go through vectorised numpy; the
+tracker uses the incremental integrators (:class:`PowerIntegrator`,
+:class:`CounterIntegrator`) so its memory stays constant however long a run lasts.
+
+The method is Strubell, Ganesh & McCallum (ACL 2019), Eq. 1 and 2, generalised:
+
+* IT energy = the sum over channels of their measured joules;
+* facility energy = IT energy x PUE;
+* CO2e = facility kWh x carbon intensity (g/kWh);
+* electricity cost = facility kWh x price per kWh;
+* projection = measured quantity x (target hours / measured hours), or x (target steps /
+  measured steps) -- the paper's "measure a while, multiply by the training time".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from nlpfootprint._validate import nonnegative, positive, pue_value
+from nlpfootprint.errors import ConfigurationError
+
+__all__ = [
+    "J_PER_KWH",
+    "LBS_PER_KG",
+    "CounterIntegrator",
+    "PowerIntegrator",
+    "co2e_kg",
+    "counter_deltas_j",
+    "counter_energy_j",
+    "electricity_cost",
+    "facility_energy_kwh",
+    "joules_to_kwh",
+    "kg_to_lbs",
+    "kwh_to_joules",
+    "mean_power_w",
+    "paper_energy_kwh",
+    "projection_factor",
+    "trapezoid_energy_j",
+    "unwrap",
+]
+
+#: Joules in one kilowatt-hour.
+J_PER_KWH = 3.6e6
+#: Pounds in one kilogram (1 lb = 0.45359237 kg exactly, by the 1959 international agreement).
+LBS_PER_KG = 1.0 / 0.45359237
+
+ArrayLike = Sequence[float] | npt.NDArray[np.floating]
+
+
+def _as_1d(name: str, values: ArrayLike) -> npt.NDArray[np.float64]:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ConfigurationError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        bad = array[~np.isfinite(array)][0]
+        raise ConfigurationError(f"{name} contains {bad!r}; every value must be finite")
+    return array
+
+
+def trapezoid_energy_j(times_s: ArrayLike, power_w: ArrayLike) -> float:
+    """Integrate power samples over their real timestamps with the trapezoid rule.
+
+    Args:
+        times_s: Sample times in seconds, non-decreasing (any origin).
+        power_w: Power at each time, in watts.
+
+    Returns:
+        Energy in joules. Fewer than two samples give 0.0.
+
+    >>> trapezoid_energy_j([0.0, 1.0, 3.0], [100.0, 100.0, 200.0])
+    400.0
+    """
+    t = _as_1d("times_s", times_s)
+    p = _as_1d("power_w", power_w)
+    if t.shape != p.shape:
+        raise ConfigurationError(
+            f"times_s has {t.size} values but power_w has {p.size}; they must pair up"
+        )
+    if t.size < 2:
+        return 0.0
+    dt = np.diff(t)
+    if np.any(dt < 0):
+        raise ConfigurationError("times_s must be non-decreasing")
+    return float(np.sum(dt * (p[1:] + p[:-1]) * 0.5))
+
+
+def counter_deltas_j(
+    counter_values: ArrayLike, max_range: float | None = None
+) -> npt.NDArray[np.float64]:
+    """Energy between consecutive reads of a cumulative counter, never negative.
+
+    A reading lower than the one before means the counter wrapped (when ``max_range`` is
+    given: the delta is ``value - previous + max_range``) or was reset to zero (when it is
+    not: the delta is the new value, a lower bound).
+    """
+    values = _as_1d("counter_values", counter_values)
+    if max_range is not None:
+        max_range = positive("max_range", max_range)
+        if values.size and (np.any(values < 0) or np.any(values > max_range)):
+            raise ConfigurationError(
+                f"counter values must lie in [0, max_range={max_range}]; got "
+                f"{values.min()}..{values.max()}"
+            )
+    deltas = np.diff(values)
+    wrapped = deltas < 0
+    if max_range is not None:
+        deltas[wrapped] += max_range
+    else:
+        deltas[wrapped] = values[1:][wrapped]
+    return deltas
+
+
+def unwrap(counter_values: ArrayLike, max_range: float) -> npt.NDArray[np.float64]:
+    """Undo the wraparound of a counter that returns to 0 after ``max_range``.
+
+    Assumes at most one wrap between consecutive reads (sample faster than the counter can
+    wrap at full power). The result starts at the first reading and never decreases.
+
+    >>> unwrap([900.0, 50.0, 100.0], max_range=1000.0).tolist()
+    [900.0, 1050.0, 1100.0]
+    """
+    values = _as_1d("counter_values", counter_values)
+    if values.size == 0:
+        return values
+    deltas = counter_deltas_j(values, max_range)
+    out = np.empty_like(values)
+    out[0] = values[0]
+    np.cumsum(deltas, out=out[1:])
+    out[1:] += values[0]
+    return out
+
+
+def counter_energy_j(counter_values: ArrayLike, max_range: float | None = None) -> float:
+    """Total energy seen by a cumulative counter between its first and last reading."""
+    return float(np.sum(counter_deltas_j(counter_values, max_range)))
+
+
+def joules_to_kwh(energy_j: float) -> float:
+    """Convert joules to kilowatt-hours (1 kWh = 3.6 MJ)."""
+    return energy_j / J_PER_KWH
+
+
+def kwh_to_joules(energy_kwh: float) -> float:
+    """Convert kilowatt-hours to joules."""
+    return energy_kwh * J_PER_KWH
+
+
+def kg_to_lbs(mass_kg: float) -> float:
+    """Convert kilograms to pounds (the paper reports CO2e in lbs)."""
+    return mass_kg * LBS_PER_KG
+
+
+def facility_energy_kwh(it_energy_kwh: float, pue: float) -> float:
+    """Energy drawn by the whole facility: IT energy x power usage effectiveness."""
+    return nonnegative("it_energy_kwh", it_energy_kwh) * pue_value(pue)
+
+
+def co2e_kg(facility_kwh: float, g_per_kwh: float) -> float:
+    """Emissions in kg CO2-equivalent: facility kWh x grid intensity (g/kWh) / 1000."""
+    return nonnegative("facility_kwh", facility_kwh) * nonnegative("g_per_kwh", g_per_kwh) / 1000.0
+
+
+def electricity_cost(facility_kwh: float, price_per_kwh: float) -> float:
+    """Electricity cost: facility kWh x price per kWh (in the price's currency)."""
+    return nonnegative("facility_kwh", facility_kwh) * nonnegative("price_per_kwh", price_per_kwh)
+
+
+def mean_power_w(energy_j: float, duration_s: float) -> float:
+    """Average power over a duration; 0.0 for an empty duration."""
+    return energy_j / duration_s if duration_s > 0 else 0.0
+
+
+def projection_factor(
+    *,
+    duration_s: float,
+    steps: int = 0,
+    hours: float | None = None,
+    target_steps: int | None = None,
+) -> float:
+    """How much to multiply a measurement by to stand for a longer (or shorter) run.
+
+    Give exactly one of ``hours`` (target wall time) or ``target_steps`` (target number of
+    optimisation steps; needs ``steps`` > 0 measured).
+
+    >>> projection_factor(duration_s=1800.0, hours=84)
+    168.0
+    >>> projection_factor(duration_s=60.0, steps=100, target_steps=1_000_000)
+    10000.0
+    """
+    if (hours is None) == (target_steps is None):
+        raise ConfigurationError("give exactly one of hours= or steps= to project to")
+    if hours is not None:
+        target_s = nonnegative("hours", hours) * 3600.0
+        if duration_s <= 0:
+            raise ConfigurationError(
+                "cannot project by hours: the measurement lasted 0 s, so it has no rate"
+            )
+        return target_s / duration_s
+    assert target_steps is not None
+    nonnegative("steps", target_steps)
+    if steps <= 0:
+        raise ConfigurationError(
+            "cannot project by steps: no steps were counted; call tracker.step() in the loop"
+        )
+    return target_steps / steps
+
+
+def paper_energy_kwh(
+    *,
+    hours: float,
+    cpu_power_w: float = 0.0,
+    dram_power_w: float = 0.0,
+    gpu_power_w: float = 0.0,
+    gpu_count: int = 1,
+    pue: float = 1.58,
+) -> float:
+    """Strubell et al. (2019) Eq. 1: p_t = PUE * t * (p_c + p_r + g * p_g) / 1000 [kWh].
+
+    ``gpu_power_w`` is the average power of *one* GPU; ``hours`` is the training time.
+
+    >>> round(paper_energy_kwh(hours=84, gpu_power_w=1515.43 / 8, gpu_count=8), 2)
+    201.13
+    """
+    total_w = (
+        nonnegative("cpu_power_w", cpu_power_w)
+        + nonnegative("dram_power_w", dram_power_w)
+        + nonnegative("gpu_count", gpu_count) * nonnegative("gpu_power_w", gpu_power_w)
+    )
+    return pue_value(pue) * nonnegative("hours", hours) * total_w / 1000.0
+
+
+class PowerIntegrator:
+    """Running trapezoid integral of power samples: O(1) memory.
+
+    >>> integ = PowerIntegrator()
+    >>> [integ.add(t, 100.0) for t in (10.0, 11.0, 13.0)]
+    [0.0, 100.0, 200.0]
+    >>> integ.energy_j
+    300.0
+    """
+
+    __slots__ = ("energy_j", "last_t", "last_w")
+
+    def __init__(self) -> None:
+        self.energy_j = 0.0
+        self.last_t: float | None = None
+        self.last_w = 0.0
+
+    def add(self, t: float, power_w: float) -> float:
+        """Add a sample; return the energy (J) since the previous sample."""
+        delta = 0.0
+        if self.last_t is not None:
+            delta = (t - self.last_t) * (power_w + self.last_w) * 0.5
+            self.energy_j += delta
+        self.last_t = t
+        self.last_w = power_w
+        return delta
+
+
+class CounterIntegrator:
+    """Running sum of the deltas of a cumulative energy counter, unwrapping as it goes.
+
+    ``resets`` counts readings that went backwards on a counter with no known wrap range
+    (a driver reload, say); the delta is then the new value, a lower bound.
+
+    >>> integ = CounterIntegrator(max_range=1000.0)
+    >>> [integ.add(t, v) for t, v in ((0.0, 900.0), (1.0, 50.0), (2.0, 100.0))]
+    [0.0, 150.0, 50.0]
+    """
+
+    __slots__ = ("energy_j", "last_t", "last_value", "max_range", "resets")
+
+    def __init__(self, max_range: float | None = None) -> None:
+        self.max_range = max_range
+        self.energy_j = 0.0
+        self.last_t: float | None = None
+        self.last_value = 0.0
+        self.resets = 0
+
+    def add(self, t: float, value_j: float) -> float:
+        """Add a counter reading; return the energy (J) since the previous reading."""
+        delta = 0.0
+        if self.last_t is not None:
+            delta = value_j - self.last_value
+            if delta < 0:
+                if self.max_range is not None:
+                    delta += self.max_range
+                else:
+                    self.resets += 1
+                    delta = value_j
+            self.energy_j += delta
+        self.last_t = t
+        self.last_value = value_j
+        return delta
+

@@ -1,0 +1,111 @@
+"""The meter protocol: what every power/energy source looks like to the rest of the library.
+
+A meter has ``channels`` (one per GPU, per CPU package, per DRAM zone, ...) and ``read()``,
+which returns one number per channel, in channel order:
+
+* for a channel of kind ``"energy"``, a cumulative energy counter in joules (it may wrap
+  at :attr:`Channel.max_energy_j`); the difference between two reads is exact;
+* for a channel of kind ``"power"``, the instantaneous power in watts; energy comes from
+  integrating the samples over time.
+
+``close()`` releases any hardware handle. The protocol is structural: any object with these
+three members is a meter; no base class is needed.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+import attrs
+
+from nlpfootprint.errors import ConfigurationError
+
+__all__ = ["Channel", "ChannelKind", "Domain", "PowerMeter", "channel_source"]
+
+ChannelKind = Literal["energy", "power"]
+_KINDS = ("energy", "power")
+
+
+class Domain(enum.StrEnum):
+    """The part of the machine a channel measures. Members compare equal to plain strings."""
+
+    GPU = "gpu"
+    CPU = "cpu"
+    DRAM = "dram"
+    OTHER = "other"
+
+
+def _to_domain(value: Domain | str) -> Domain:
+    try:
+        return Domain(value)
+    except ValueError:
+        allowed = ", ".join(repr(d.value) for d in Domain)
+        raise ConfigurationError(f"domain {value!r} is not one of {allowed}") from None
+
+
+def _check_kind(_instance: object, _attribute: object, value: str) -> None:
+    if value not in _KINDS:
+        raise ConfigurationError(f"channel kind {value!r} is not one of 'energy', 'power'")
+
+
+def _check_max_energy(_instance: object, _attribute: object, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(
+            f"max_energy_j={value!r}: a counter's wrap range must be a positive finite number "
+            "of joules, or None for a counter that does not wrap"
+        )
+
+
+@attrs.frozen
+class Channel:
+    """One measured quantity of a meter.
+
+    Attributes:
+        id: Unique name within a tracker, such as ``"gpu:0"``, ``"cpu:0"``, ``"dram:0"``.
+        domain: Which part of the machine it measures (gpu, cpu, dram, other).
+        kind: ``"energy"`` (cumulative joules) or ``"power"`` (watts).
+        label: Human description, e.g. ``"NVIDIA A100-SXM4-80GB"``.
+        estimated: True when the reading comes from a model (TDP x utilisation, ...)
+            rather than from a sensor or counter.
+        max_energy_j: For energy counters that wrap, the value at which they return to 0.
+    """
+
+    id: str
+    domain: Domain = attrs.field(converter=_to_domain)
+    kind: ChannelKind = attrs.field(validator=_check_kind)
+    label: str = ""
+    estimated: bool = False
+    max_energy_j: float | None = attrs.field(default=None, validator=_check_max_energy)
+
+    @property
+    def source(self) -> str:
+        """How this channel's energy is obtained: ``counter``, ``sampled`` or ``estimated``."""
+        return channel_source(self.kind, estimated=self.estimated)
+
+
+def channel_source(kind: str, *, estimated: bool) -> str:
+    """Name the way a channel's energy is obtained, as reports print it."""
+    if estimated:
+        return "estimated"
+    return "counter" if kind == "energy" else "sampled"
+
+
+@runtime_checkable
+class PowerMeter(Protocol):
+    """Structural type of a meter (see the module docstring)."""
+
+    @property
+    def channels(self) -> Sequence[Channel]:
+        """The meter's channels, fixed when the meter is created."""
+        ...
+
+    def read(self) -> Sequence[float]:
+        """Return one value per channel: joules (energy counters) or watts (power)."""
+        ...
+
+    def close(self) -> None:
+        """Release hardware handles. Reading after close is undefined."""
+        ...

@@ -1,0 +1,399 @@
+"""Fakes for testing code that uses nlpfootprint, without hardware and without waiting.
+
+:class:`FakeClock` is a manual monotonic clock. Given to a tracker (``clock=``), it makes the
+tracker start no thread: readings are taken at start, at stop, at every sampling tick the
+clock passes while it is advanced, at the end of every :meth:`FakeClock.advance`, and on
+:meth:`~nlpfootprint.EnergyTracker.sample`. Results are then exact and tests never sleep.
+
+:class:`FakeMeter` builds meters with known readings: constant power, power as a function
+of time, a replayed trace, an energy counter (optionally wrapping) and a meter that fails.
+Fakes whose readings depend on time take ``clock=``: pass the same :class:`FakeClock` you
+give the tracker.
+
+>>> import nlpfootprint as nf
+>>> clock = FakeClock()
+>>> with nf.track_energy(meters=[FakeMeter.constant(250.0, domain="gpu")], clock=clock) as t:
+...     clock.advance(3600)
+>>> t.report.energy_kwh
+0.25
+
+The module is also a pytest plugin (registered as ``nlpfootprint``) with a ``fake_clock``
+fixture.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from nlpfootprint._validate import finite_number, nonnegative, positive
+from nlpfootprint.clock import Clock, MonotonicClock
+from nlpfootprint.errors import ConfigurationError, MeterError
+from nlpfootprint.meters.base import Channel, ChannelKind, Domain
+
+__all__ = ["FakeClock", "FakeMeter", "sampler_threads"]
+
+
+class FakeClock:
+    """A monotonic clock that moves only when :meth:`advance` is called.
+
+    It starts at a random offset (unless ``start`` is given), so code that assumes time
+    starts at zero fails in tests rather than in production.
+
+    Args:
+        start: The initial reading, in seconds. Default: random in [1e4, 1e7).
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = (
+            random.uniform(1e4, 1e7) if start is None else finite_number("start", start)
+        )
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._listeners: dict[int, Callable[[], None]] = {}
+        self._ids = itertools.count()
+        self._lock = threading.RLock()
+
+    def now(self) -> float:
+        """Return the current fake time in seconds."""
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, running every callback that falls due on the way.
+
+        Callbacks registered with :meth:`call_at` run with the clock set to their due time,
+        in order; then the clock is set to the target and :meth:`on_advance` listeners run.
+        """
+        seconds = nonnegative("seconds", seconds)
+        with self._lock:
+            target = self._now + seconds
+            while self._timers and self._timers[0][0] <= target:
+                when, handle, callback = heapq.heappop(self._timers)
+                if handle in self._cancelled:
+                    self._cancelled.discard(handle)
+                    continue
+                self._now = max(self._now, when)
+                callback()
+            self._now = target
+            for listener in list(self._listeners.values()):
+                listener()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> object:
+        """Run ``callback`` once the clock reaches ``when``; return a handle for :meth:`cancel`."""
+        handle = next(self._ids)
+        heapq.heappush(self._timers, (when, handle, callback))
+        return handle
+
+    def on_advance(self, callback: Callable[[], None]) -> object:
+        """Run ``callback`` at the end of every :meth:`advance`; return a handle."""
+        handle = next(self._ids)
+        self._listeners[handle] = callback
+        return handle
+
+    def cancel(self, handle: object) -> None:
+        """Forget a callback from :meth:`call_at` or :meth:`on_advance`."""
+        if not isinstance(handle, int):
+            return
+        if self._listeners.pop(handle, None) is None and any(
+            entry[1] == handle for entry in self._timers
+        ):
+            self._cancelled.add(handle)
+
+    @property
+    def pending(self) -> int:
+        """Number of callbacks still waiting (timers and listeners); 0 after a clean stop."""
+        return len(self._timers) - len(self._cancelled) + len(self._listeners)
+
+    def __repr__(self) -> str:
+        return f"FakeClock(now={self._now!r})"
+
+
+def _channels(
+    count: int,
+    domain: Domain | str | Sequence[Domain | str],
+    kind: ChannelKind,
+    ids: Sequence[str] | None,
+    labels: Sequence[str] | None,
+    estimated: bool,
+    max_energy_j: float | None = None,
+) -> tuple[Channel, ...]:
+    domains = [domain] * count if isinstance(domain, str) else list(domain)
+    if len(domains) != count:
+        raise ConfigurationError(f"got {len(domains)} domains for {count} channels")
+    if ids is None:
+        seen: dict[str, int] = {}
+        ids = []
+        for d in domains:
+            name = Domain(d).value if d in tuple(Domain) else str(d)
+            ids.append(f"{name}:{seen.get(name, 0)}")
+            seen[name] = seen.get(name, 0) + 1
+    if len(ids) != count:
+        raise ConfigurationError(f"got {len(ids)} ids for {count} channels")
+    if labels is not None and len(labels) != count:
+        raise ConfigurationError(f"got {len(labels)} labels for {count} channels")
+    return tuple(
+        Channel(
+            id=ids[i],
+            domain=domains[i],
+            kind=kind,
+            label=labels[i] if labels is not None else f"fake {kind} meter",
+            estimated=estimated,
+            max_energy_j=max_energy_j,
+        )
+        for i in range(count)
+    )
+
+
+def _per_channel(name: str, value: float | Sequence[float]) -> list[float]:
+    values = [value] if isinstance(value, int | float) else list(value)
+    if not values:
+        raise ConfigurationError(f"{name} is empty: give at least one channel's value")
+    return [nonnegative(name, v) for v in values]
+
+
+class _Elapsed:
+    """Seconds since the first call, on a given clock."""
+
+    __slots__ = ("_clock", "_origin")
+
+    def __init__(self, clock: Clock | None) -> None:
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._origin: float | None = None
+
+    def __call__(self) -> float:
+        now = self._clock.now()
+        if self._origin is None:
+            self._origin = now
+        return now - self._origin
+
+
+class FakeMeter:
+    """A meter with readings you choose. Build one with the class methods.
+
+    Any object with ``channels``, ``read()`` and ``close()`` is a meter; this one also counts
+    its reads (:attr:`reads`) and remembers whether it was closed (:attr:`closed`).
+
+    Args:
+        channels: The channels it reports.
+        read: Called on each read; returns one value per channel.
+        name: Shown in ``repr`` and in failure messages.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        read: Callable[[], Sequence[float]],
+        *,
+        name: str = "FakeMeter",
+    ) -> None:
+        if not channels:
+            raise ConfigurationError("a meter needs at least one channel")
+        self._channels = tuple(channels)
+        self._read = read
+        self.name = name
+        self.reads = 0
+        self.closed = False
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """The channels, in the order :meth:`read` returns their values."""
+        return self._channels
+
+    def read(self) -> list[float]:
+        """Return one value per channel."""
+        if self.closed:
+            raise MeterError(f"{self.name} was read after close()")
+        self.reads += 1
+        return list(self._read())
+
+    def close(self) -> None:
+        """Mark the meter closed; later reads raise :class:`~nlpfootprint.errors.MeterError`."""
+        self.closed = True
+
+    def __repr__(self) -> str:
+        ids = ", ".join(c.id for c in self._channels)
+        return f"<{self.name} [{ids}] reads={self.reads}>"
+
+    @classmethod
+    def constant(
+        cls,
+        watts: float | Sequence[float],
+        *,
+        domain: Domain | str | Sequence[Domain | str] = "gpu",
+        ids: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        estimated: bool = False,
+    ) -> FakeMeter:
+        """A power meter that always reads ``watts`` (one channel per value given).
+
+        >>> FakeMeter.constant([250.0, 300.0], domain="gpu").read()
+        [250.0, 300.0]
+        """
+        values = _per_channel("watts", watts)
+        channels = _channels(len(values), domain, "power", ids, labels, estimated)
+        return cls(channels, lambda: values, name="FakeMeter.constant")
+
+    @classmethod
+    def trace(
+        cls,
+        fn: Callable[[float], float | Sequence[float]],
+        *,
+        channels: int = 1,
+        domain: Domain | str | Sequence[Domain | str] = "gpu",
+        clock: Clock | None = None,
+        ids: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> FakeMeter:
+        """A power meter reading ``fn(t)`` watts, ``t`` = seconds since its first read.
+
+        ``fn`` returns a number (one channel) or a sequence of ``channels`` numbers.
+        """
+        elapsed = _Elapsed(clock)
+
+        def read() -> list[float]:
+            value = fn(elapsed())
+            out = [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+            if len(out) != channels:
+                raise MeterError(f"trace function returned {len(out)} values for {channels}")
+            return out
+
+        chans = _channels(channels, domain, "power", ids, labels, estimated=False)
+        return cls(chans, read, name="FakeMeter.trace")
+
+    @classmethod
+    def replay(
+        cls,
+        times: Sequence[float],
+        values: Sequence[float] | Sequence[Sequence[float]],
+        *,
+        domain: Domain | str | Sequence[Domain | str] = "gpu",
+        clock: Clock | None = None,
+        ids: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> FakeMeter:
+        """A power meter replaying a recorded trace, linearly interpolated.
+
+        ``times`` are seconds since the meter's first read (increasing); ``values`` are
+        watts, one per time (one channel) or one row of per-channel watts per time. Before
+        the first time and after the last, the end values hold.
+        """
+        t = np.asarray(times, dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64)
+        if v.ndim == 1:
+            v = v[:, None]
+        if t.ndim != 1 or t.size == 0 or v.ndim != 2 or v.shape[0] != t.size:
+            raise ConfigurationError(
+                f"replay needs one value (or one row of values) per time: got {t.size} "
+                f"times and values of shape {np.shape(values)}"
+            )
+        if np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
+            raise ConfigurationError("replay times must be finite and strictly increasing")
+        if not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise ConfigurationError("replay values must be finite watts >= 0")
+        elapsed = _Elapsed(clock)
+        columns = [v[:, j].copy() for j in range(v.shape[1])]
+
+        def read() -> list[float]:
+            now = elapsed()
+            return [float(np.interp(now, t, column)) for column in columns]
+
+        chans = _channels(v.shape[1], domain, "power", ids, labels, estimated=False)
+        return cls(chans, read, name="FakeMeter.replay")
+
+    @classmethod
+    def counter(
+        cls,
+        watts: float | Sequence[float],
+        *,
+        max_energy_j: float | None = None,
+        start_j: float = 0.0,
+        domain: Domain | str | Sequence[Domain | str] = "gpu",
+        clock: Clock | None = None,
+        ids: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> FakeMeter:
+        """An energy counter (joules) that grows at ``watts`` from ``start_j``.
+
+        With ``max_energy_j`` it wraps back to 0 there, like RAPL's ``energy_uj``.
+
+        >>> clock = FakeClock(start=0.0)
+        >>> meter = FakeMeter.counter(100.0, max_energy_j=250.0, clock=clock)
+        >>> meter.read(); clock.advance(3); meter.read()
+        [0.0]
+        [50.0]
+        """
+        rates = _per_channel("watts", watts)
+        start = nonnegative("start_j", start_j)
+        if max_energy_j is not None:
+            max_energy_j = positive("max_energy_j", max_energy_j)
+            if start >= max_energy_j:
+                raise ConfigurationError(
+                    f"start_j={start_j!r} must be below max_energy_j={max_energy_j!r}"
+                )
+        elapsed = _Elapsed(clock)
+
+        def read() -> list[float]:
+            seconds = elapsed()
+            totals = [start + rate * seconds for rate in rates]
+            if max_energy_j is None:
+                return totals
+            return [math.fmod(total, max_energy_j) for total in totals]
+
+        chans = _channels(
+            len(rates), domain, "energy", ids, labels, estimated=False, max_energy_j=max_energy_j
+        )
+        return cls(chans, read, name="FakeMeter.counter")
+
+    @classmethod
+    def failing(
+        cls,
+        after: int,
+        *,
+        watts: float | Sequence[float] = 100.0,
+        domain: Domain | str | Sequence[Domain | str] = "gpu",
+        ids: Sequence[str] | None = None,
+        error: Callable[[], BaseException] | None = None,
+    ) -> FakeMeter:
+        """A constant power meter whose first ``after`` reads succeed and every later one raises.
+
+        ``error`` builds the exception to raise (default: a
+        :class:`~nlpfootprint.errors.MeterError` saying the fake failed).
+        """
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ConfigurationError(f"after={after!r}: expected a whole number of reads >= 0")
+        values = _per_channel("watts", watts)
+        chans = _channels(len(values), domain, "power", ids, None, estimated=False)
+        calls = itertools.count(1)
+
+        def read() -> list[float]:
+            n = next(calls)
+            if n > after:
+                raise error() if error is not None else MeterError(
+                    f"fake meter failure on read {n} (set to fail after {after} reads)"
+                )
+            return values
+
+        return cls(chans, read, name="FakeMeter.failing")
+
+
+def sampler_threads() -> list[threading.Thread]:
+    """Live threads started by nlpfootprint (their names begin with ``nlpfootprint``)."""
+    return [t for t in threading.enumerate() if t.name.startswith("nlpfootprint")]
+
+
+try:  # the pytest plugin part: only when pytest is importable
+    import pytest
+except ImportError:  # pragma: no cover - pytest is optional at runtime
+    pass
+else:
+
+    @pytest.fixture
+    def fake_clock() -> Iterator[FakeClock]:
+        """A :class:`FakeClock` for one test."""
+        yield FakeClock()

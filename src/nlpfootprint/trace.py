@@ -1,0 +1,116 @@
+"""A bounded power trace for plots: constant memory however long the run.
+
+Energy increments are binned on a regular time grid. When the grid would exceed its
+capacity, neighbouring bins are merged in pairs and the bin width doubles, so the trace
+always covers the whole run at the finest resolution that fits. Merging adds energies, so
+the trace's total energy always equals what was added.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from nlpfootprint.meters.base import Domain
+
+__all__ = ["BoundedTrace", "TraceData"]
+
+_DOMAINS = tuple(Domain)
+_DOMAIN_INDEX = {d: i for i, d in enumerate(_DOMAINS)}
+
+
+@attrs.frozen
+class TraceData:
+    """Power over time, per domain, as kept in a :class:`~nlpfootprint.Report`.
+
+    Attributes:
+        start_s: Start of each bin, in seconds since the run started.
+        width_s: Width of each bin in seconds (the last bin may be shorter).
+        power_w: Mean power in each bin, per domain present in the run.
+    """
+
+    start_s: tuple[float, ...]
+    width_s: tuple[float, ...]
+    power_w: dict[str, tuple[float, ...]]
+
+    def energy_j(self) -> float:
+        """Total energy under the trace, in joules."""
+        return float(
+            sum(w * p for series in self.power_w.values() for w, p in zip(self.width_s, series))
+        )
+
+
+class BoundedTrace:
+    """Energy per domain on a time grid of at most ``capacity`` bins.
+
+    >>> trace = BoundedTrace(origin=100.0, bin_s=1.0, capacity=4)
+    >>> for t in range(100, 110):
+    ...     trace.add(float(t), t + 1.0, "gpu", 50.0)
+    >>> trace.bin_s, round(trace.total_j(), 6)
+    (4.0, 500.0)
+    """
+
+    __slots__ = ("_energy", "bin_s", "capacity", "end", "origin", "used")
+
+    def __init__(self, origin: float, bin_s: float = 1.0, capacity: int = 2048) -> None:
+        if capacity < 2 or capacity % 2:
+            raise ValueError(f"capacity={capacity}: must be an even number >= 2")
+        if not (math.isfinite(bin_s) and bin_s > 0):
+            raise ValueError(f"bin_s={bin_s}: must be a positive finite number of seconds")
+        self.origin = origin
+        self.bin_s = bin_s
+        self.capacity = capacity
+        self.used = 0  # bins in use (index of the last touched bin + 1)
+        self.end = origin
+        self._energy: npt.NDArray[np.float64] = np.zeros((capacity, len(_DOMAINS)))
+
+    def _fold(self) -> None:
+        """Merge neighbouring bins in pairs; the bin width doubles."""
+        half = self.capacity // 2
+        self._energy[:half] = self._energy[0::2] + self._energy[1::2]
+        self._energy[half:] = 0.0
+        self.used = (self.used + 1) // 2
+        self.bin_s *= 2.0
+
+    def add(self, t0: float, t1: float, domain: str, energy_j: float) -> None:
+        """Add ``energy_j`` spent in ``domain`` between ``t0`` and ``t1``, spread evenly."""
+        if t1 < t0:
+            t0, t1 = t1, t0
+        column = _DOMAIN_INDEX[Domain(domain)]
+        while (t1 - self.origin) / self.bin_s >= self.capacity:
+            self._fold()
+        self.end = max(self.end, t1)
+        first = max(0, int((t0 - self.origin) // self.bin_s))
+        last = max(first, min(self.capacity - 1, int((t1 - self.origin) // self.bin_s)))
+        if first == last or t1 == t0:
+            self._energy[last, column] += energy_j
+        else:
+            edges = self.origin + self.bin_s * np.arange(first, last + 2, dtype=np.float64)
+            overlap = np.minimum(edges[1:], t1) - np.maximum(edges[:-1], t0)
+            self._energy[first : last + 1, column] += energy_j * np.clip(overlap, 0, None) / (
+                t1 - t0
+            )
+        self.used = max(self.used, last + 1)
+
+    def total_j(self) -> float:
+        """Total energy added, in joules."""
+        return float(self._energy[: self.used].sum())
+
+    def data(self) -> TraceData:
+        """Freeze the trace into :class:`TraceData` (mean power per bin, per domain)."""
+        n = self.used
+        starts = self.bin_s * np.arange(n, dtype=np.float64)
+        widths = np.full(n, self.bin_s)
+        if n:
+            widths[-1] = max(self.end - self.origin - starts[-1], 0.0) or self.bin_s
+        power: dict[str, tuple[float, ...]] = {}
+        for domain, column in _DOMAIN_INDEX.items():
+            series = self._energy[:n, column]
+            if np.any(series):
+                power[domain.value] = tuple((series / widths).tolist())
+        return TraceData(
+            start_s=tuple(starts.tolist()), width_s=tuple(widths.tolist()), power_w=power
+        )

@@ -30,13 +30,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
-    "DEFAULT_INTENSITY",
-    "STRUBELL_2019",
     "Assumptions",
     "Channel",
     "ChannelReport",
     "Clock",
     "ConfigurationError",
+    "DEFAULT_INTENSITY",
     "Detection",
     "Domain",
     "EnergyTracker",
@@ -49,6 +48,7 @@ __all__ = [
     "PowerMeter",
     "Report",
     "ReportFormatError",
+    "STRUBELL_2019",
     "TrackerStateError",
     "UnknownRegionError",
     "__version__",

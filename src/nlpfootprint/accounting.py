@@ -298,4 +298,3 @@ class CounterIntegrator:
         self.last_t = t
         self.last_value = value_j
         return delta
-

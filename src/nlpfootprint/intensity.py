@@ -14,6 +14,10 @@ from nlpfootprint.errors import ConfigurationError
 __all__ = ["DEFAULT_INTENSITY", "STRUBELL_2019", "Intensity", "resolve_intensity"]
 
 
+def _g_per_kwh(value: object) -> float:
+    return nonnegative("g_per_kwh", value)
+
+
 @attrs.frozen
 class Intensity:
     """A grid carbon intensity with its provenance.
@@ -26,7 +30,7 @@ class Intensity:
         key: The key it was looked up by (``"world"``, ``"FRA"``), or "" for a number.
     """
 
-    g_per_kwh: float = attrs.field(converter=lambda v: nonnegative("g_per_kwh", v))
+    g_per_kwh: float = attrs.field(converter=_g_per_kwh)
     source: str = "given by the user"
     year: int | None = None
     basis: str = ""

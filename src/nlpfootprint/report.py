@@ -235,7 +235,9 @@ class Report:
     def cost_usd(self) -> float | None:
         """Electricity cost (facility kWh x price), or None when no price was given."""
         price = self.assumptions.price_per_kwh
-        return None if price is None else accounting.electricity_cost(self.facility_energy_kwh, price)
+        return (
+            None if price is None else accounting.electricity_cost(self.facility_energy_kwh, price)
+        )
 
     @property
     def energy_j_by_domain(self) -> dict[str, float]:
@@ -534,4 +536,3 @@ class Report:
             )
             out += Report._window_lines(w.windows, depth + 2)
         return out
-

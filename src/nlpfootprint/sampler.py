@@ -61,6 +61,7 @@ class Sampler:
         self._meters = tuple(meters)
         self._widths = tuple(len(m.channels) for m in self._meters)
         self._clock = clock
+        self._manual_clock = clock if isinstance(clock, ManualClock) else None
         self.interval_s = interval_s
         self._on_reading = on_reading
         self._on_failure = on_failure
@@ -73,6 +74,8 @@ class Sampler:
         self._started = False
         self._stopped = False
         self._last_t: float | None = None
+        #: Time of the earliest reading of the first round (None before start).
+        self.first_t: float | None = None
         self._next_t = 0.0
         #: Scheduled ticks skipped because a read overran (real clock only).
         self.skipped_ticks = 0
@@ -82,6 +85,11 @@ class Sampler:
         self.internal_errors: list[BaseException] = []
 
     @property
+    def last_t(self) -> float | None:
+        """Time of the latest reading of the latest round (None before start)."""
+        return self._last_t
+
+    @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
         return self._started and not self._stopped
@@ -89,7 +97,7 @@ class Sampler:
     @property
     def manual(self) -> bool:
         """True when driven by a manual clock (no thread)."""
-        return isinstance(self._clock, ManualClock)
+        return self._manual_clock is not None
 
     def start(self) -> None:
         """Take the first reading and start the schedule."""
@@ -98,9 +106,9 @@ class Sampler:
         self._started = True
         self.sample()
         self._next_t = self._clock.now() + self.interval_s
-        if isinstance(self._clock, ManualClock):
-            self._tick_handle = self._clock.call_at(self._next_t, self._manual_tick)
-            self._advance_handle = self._clock.on_advance(self._manual_after_advance)
+        if self._manual_clock is not None:
+            self._tick_handle = self._manual_clock.call_at(self._next_t, self._manual_tick)
+            self._advance_handle = self._manual_clock.on_advance(self._manual_after_advance)
         else:
             self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
             self._thread.start()
@@ -110,9 +118,9 @@ class Sampler:
         if not self._started or self._stopped:
             return
         self._stop.set()
-        if isinstance(self._clock, ManualClock):
-            self._clock.cancel(self._tick_handle)
-            self._clock.cancel(self._advance_handle)
+        if self._manual_clock is not None:
+            self._manual_clock.cancel(self._tick_handle)
+            self._manual_clock.cancel(self._advance_handle)
         elif self._thread is not None:
             self._thread.join(self._join_timeout_s)
             if self._thread.is_alive():
@@ -128,15 +136,18 @@ class Sampler:
         """Read every meter now (from any thread); readings go to the callbacks."""
         with self._lock:
             self.rounds += 1
+            stamps: list[float] = []
             for index, meter in enumerate(self._meters):
                 before = self._clock.now()
                 try:
                     values = meter.read()
                 except Exception as err:  # a failing meter must not stop the others
-                    self._deliver_failure(index, self._clock.now(), err)
+                    stamps.append(self._clock.now())
+                    self._deliver_failure(index, stamps[-1], err)
                     continue
                 after = self._clock.now()
                 when = before + (after - before) * 0.5
+                stamps.append(when)
                 if len(values) != self._widths[index]:
                     self._deliver_failure(
                         index,
@@ -151,7 +162,10 @@ class Sampler:
                     self._on_reading(index, when, values)
                 except Exception as err:  # pragma: no cover - a bug in the consumer
                     self._keep_internal_error(err)
-            self._last_t = self._clock.now()
+            if stamps:
+                if self.first_t is None:
+                    self.first_t = min(stamps)
+                self._last_t = max(stamps)
 
     def _deliver_failure(self, index: int, when: float, err: BaseException) -> None:
         try:
@@ -194,8 +208,8 @@ class Sampler:
             return
         self.sample()
         self._advance_schedule(self._clock.now())
-        assert isinstance(self._clock, ManualClock)
-        self._tick_handle = self._clock.call_at(self._next_t, self._manual_tick)
+        assert self._manual_clock is not None
+        self._tick_handle = self._manual_clock.call_at(self._next_t, self._manual_tick)
 
     def _manual_after_advance(self) -> None:
         if not self._stop.is_set() and self._last_t != self._clock.now():

@@ -28,7 +28,7 @@ import itertools
 import math
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -51,9 +51,7 @@ class FakeClock:
     """
 
     def __init__(self, start: float | None = None) -> None:
-        self._now = (
-            random.uniform(1e4, 1e7) if start is None else finite_number("start", start)
-        )
+        self._now = random.uniform(1e4, 1e7) if start is None else finite_number("start", start)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._cancelled: set[int] = set()
         self._listeners: dict[int, Callable[[], None]] = {}
@@ -116,6 +114,7 @@ class FakeClock:
 
 def _channels(
     count: int,
+    *,
     domain: Domain | str | Sequence[Domain | str],
     kind: ChannelKind,
     ids: Sequence[str] | None,
@@ -236,7 +235,9 @@ class FakeMeter:
         [250.0, 300.0]
         """
         values = _per_channel("watts", watts)
-        channels = _channels(len(values), domain, "power", ids, labels, estimated)
+        channels = _channels(
+            len(values), domain=domain, kind="power", ids=ids, labels=labels, estimated=estimated
+        )
         return cls(channels, lambda: values, name="FakeMeter.constant")
 
     @classmethod
@@ -263,7 +264,9 @@ class FakeMeter:
                 raise MeterError(f"trace function returned {len(out)} values for {channels}")
             return out
 
-        chans = _channels(channels, domain, "power", ids, labels, estimated=False)
+        chans = _channels(
+            channels, domain=domain, kind="power", ids=ids, labels=labels, estimated=False
+        )
         return cls(chans, read, name="FakeMeter.trace")
 
     @classmethod
@@ -303,7 +306,9 @@ class FakeMeter:
             now = elapsed()
             return [float(np.interp(now, t, column)) for column in columns]
 
-        chans = _channels(v.shape[1], domain, "power", ids, labels, estimated=False)
+        chans = _channels(
+            v.shape[1], domain=domain, kind="power", ids=ids, labels=labels, estimated=False
+        )
         return cls(chans, read, name="FakeMeter.replay")
 
     @classmethod
@@ -346,7 +351,13 @@ class FakeMeter:
             return [math.fmod(total, max_energy_j) for total in totals]
 
         chans = _channels(
-            len(rates), domain, "energy", ids, labels, estimated=False, max_energy_j=max_energy_j
+            len(rates),
+            domain=domain,
+            kind="energy",
+            ids=ids,
+            labels=labels,
+            estimated=False,
+            max_energy_j=max_energy_j,
         )
         return cls(chans, read, name="FakeMeter.counter")
 
@@ -368,14 +379,20 @@ class FakeMeter:
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ConfigurationError(f"after={after!r}: expected a whole number of reads >= 0")
         values = _per_channel("watts", watts)
-        chans = _channels(len(values), domain, "power", ids, None, estimated=False)
+        chans = _channels(
+            len(values), domain=domain, kind="power", ids=ids, labels=None, estimated=False
+        )
         calls = itertools.count(1)
 
         def read() -> list[float]:
             n = next(calls)
             if n > after:
-                raise error() if error is not None else MeterError(
-                    f"fake meter failure on read {n} (set to fail after {after} reads)"
+                raise (
+                    error()
+                    if error is not None
+                    else MeterError(
+                        f"fake meter failure on read {n} (set to fail after {after} reads)"
+                    )
                 )
             return values
 
@@ -394,6 +411,6 @@ except ImportError:  # pragma: no cover - pytest is optional at runtime
 else:
 
     @pytest.fixture
-    def fake_clock() -> Iterator[FakeClock]:
+    def fake_clock() -> FakeClock:
         """A :class:`FakeClock` for one test."""
-        yield FakeClock()
+        return FakeClock()

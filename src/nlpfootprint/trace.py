@@ -39,7 +39,11 @@ class TraceData:
     def energy_j(self) -> float:
         """Total energy under the trace, in joules."""
         return float(
-            sum(w * p for series in self.power_w.values() for w, p in zip(self.width_s, series))
+            sum(
+                w * p
+                for series in self.power_w.values()
+                for w, p in zip(self.width_s, series, strict=False)
+            )
         )
 
 
@@ -79,7 +83,7 @@ class BoundedTrace:
         """Add ``energy_j`` spent in ``domain`` between ``t0`` and ``t1``, spread evenly."""
         if t1 < t0:
             t0, t1 = t1, t0
-        column = _DOMAIN_INDEX[Domain(domain)]
+        column = _DOMAIN_INDEX[domain]  # Domain is a StrEnum: plain strings hash the same
         while (t1 - self.origin) / self.bin_s >= self.capacity:
             self._fold()
         self.end = max(self.end, t1)
@@ -90,8 +94,8 @@ class BoundedTrace:
         else:
             edges = self.origin + self.bin_s * np.arange(first, last + 2, dtype=np.float64)
             overlap = np.minimum(edges[1:], t1) - np.maximum(edges[:-1], t0)
-            self._energy[first : last + 1, column] += energy_j * np.clip(overlap, 0, None) / (
-                t1 - t0
+            self._energy[first : last + 1, column] += (
+                energy_j * np.clip(overlap, 0, None) / (t1 - t0)
             )
         self.used = max(self.used, last + 1)
 

@@ -50,6 +50,7 @@ log = logging.getLogger("nlpfootprint")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 _CURRENT: contextvars.ContextVar[EnergyTracker | None] = contextvars.ContextVar(
     "nlpfootprint_current_tracker", default=None
@@ -295,6 +296,8 @@ class EnergyTracker:
         )
         self._context_token = _CURRENT.set(self)
         self._sampler.start()
+        # The measured span runs from the first reading round to the last one.
+        self._t0 = self._sampler.first_t if self._sampler.first_t is not None else self._t0
         return self
 
     def _resolve_meters(self) -> tuple[PowerMeter, ...]:
@@ -325,7 +328,9 @@ class EnergyTracker:
             self._warnings.append(f"window {window.name!r} was still open at stop; closed it")
             self._close_window()
         self._sampler.stop()
-        self._t_end = self._clock.now()
+        self._t_end = (
+            self._sampler.last_t if self._sampler.last_t is not None else self._clock.now()
+        )
         if self._owned_meters:
             for meter in self._meters:
                 try:
@@ -462,8 +467,8 @@ class EnergyTracker:
     def _on_reading(self, meter_index: int, t: float, values: Sequence[float]) -> None:
         trace = self._trace
         with self._lock:
-            for state, value in zip(self._states[meter_index], values, strict=True):
-                value = float(value)
+            for state, raw in zip(self._states[meter_index], values, strict=True):
+                value = float(raw)
                 if not math.isfinite(value) or value < 0:
                     self._channel_failed(
                         state, t, f"{state.channel.id} read {value!r}, not a finite value >= 0"
@@ -585,7 +590,7 @@ class EnergyTracker:
         return f"<EnergyTracker {self.name or ''} {state} interval_s={self.interval_s:g}>"
 
 
-class TrackedFunction(Protocol[P, R]):
+class TrackedFunction(Protocol[P, R_co]):
     """A function decorated with ``@track_energy``.
 
     Attributes:
@@ -596,7 +601,7 @@ class TrackedFunction(Protocol[P, R]):
     last_report: Report | None
     last_tracker: EnergyTracker | None
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
         """Call the function under a fresh tracker."""
         ...
 

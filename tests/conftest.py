@@ -1,0 +1,22 @@
+"""Shared fixtures: every test must leave no nlpfootprint thread running."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from nlpfootprint.testing import sampler_threads
+
+
+@pytest.fixture(autouse=True)
+def _no_sampler_thread_left_behind() -> Iterator[None]:
+    before = set(sampler_threads())
+    yield
+    deadline = time.monotonic() + 5.0
+    while (left := [t for t in sampler_threads() if t not in before]) and (
+        time.monotonic() < deadline
+    ):
+        left[0].join(0.05)
+    assert not left, f"test left nlpfootprint threads running: {left}"

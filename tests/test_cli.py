@@ -1,0 +1,91 @@
+"""The command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import nlpfootprint as nf
+
+SCRIPT = shutil.which("nlpfootprint", path=str(Path(sys.executable).parent))
+
+
+def run_cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    return subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def test_version_is_the_package_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"nlpfootprint {nf.__version__}"
+
+
+def test_no_command_prints_help_and_fails() -> None:
+    result = run_cli()
+    assert result.returncode == 2
+    assert "demo" in result.stdout
+
+
+@pytest.mark.skipif(SCRIPT is None, reason="console script not installed next to this python")
+def test_console_script_is_installed() -> None:
+    assert SCRIPT is not None
+    result = subprocess.run([SCRIPT, "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "demo" in result.stdout
+
+
+def test_demo_trains_and_prints_the_report_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result = run_cli(
+        "demo",
+        "--steps",
+        "120",
+        "--seconds",
+        "60",
+        "--interval-s",
+        "0.2",
+        "--carbon-intensity",
+        "strubell2019",
+        "--price-per-kwh",
+        "0.12",
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "nlpfootprint report" in result.stdout
+    assert "ESTIMATED" in result.stdout  # no measured meter on a CI machine
+    report = nf.Report.from_json(out.read_text())
+    assert report.steps == 120
+    assert report.assumptions.intensity.key == "strubell2019"
+    assert report.cost_usd is not None
+    assert report.cost_usd > 0
+    assert json.loads(out.read_text())["method"] == "estimated"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--pue", "0.5", "--steps", "1"], "pue=0.5"),
+        (["demo", "--carbon-intensity", "-3", "--steps", "1"], "carbon_intensity=-3"),
+        (["demo", "--carbon-intensity", "atlantis", "--steps", "1"], "atlantis"),
+    ],
+)
+def test_bad_options_exit_2_with_one_clear_line(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,195 @@
+"""The Report value: derived figures, renderings, re-accounting, projection, round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import nlpfootprint as nf
+from nlpfootprint.errors import ConfigurationError, ReportFormatError
+from nlpfootprint.report import SCHEMA, ChannelReport, Report
+from nlpfootprint.testing import FakeClock, FakeMeter
+
+
+def measured_report(**kw: object) -> Report:
+    clock = FakeClock()
+    meters = [
+        FakeMeter.constant([300.0, 300.0], domain="gpu"),
+        FakeMeter.counter(60.0, domain="cpu", clock=clock),
+        FakeMeter.constant(8.0, domain="dram", estimated=True),
+    ]
+    with nf.track_energy(meters=meters, clock=clock, name="run", **kw) as t:  # type: ignore[arg-type]
+        for _ in range(4):
+            with t.window("train"):
+                clock.advance(900)
+                t.step(100, tokens=51_200)
+            with t.window("eval"):
+                clock.advance(60)
+    return t.report
+
+
+def test_mean_power_maps_plain_domain_strings() -> None:
+    report = measured_report()
+    assert set(report.mean_power_w) == {"gpu", "cpu", "dram"}
+    assert all(type(k) is str for k in report.mean_power_w)
+    assert report.mean_power_w["gpu"] == pytest.approx(600.0)
+    assert report.mean_power_w["cpu"] == pytest.approx(60.0)
+
+
+def test_each_channel_says_how_it_was_obtained() -> None:
+    report = measured_report()
+    assert [c.source for c in report.channels] == ["sampled", "sampled", "counter", "estimated"]
+    assert report.method == "mixed"
+    assert "partly estimated" in str(report)
+
+
+def test_to_dict_carries_steps_tokens_and_per_unit_energy_as_numbers() -> None:
+    d = measured_report().to_dict()
+    assert d["schema"] == SCHEMA
+    assert d["steps"] == 400
+    assert d["tokens"] == 204_800
+    assert isinstance(d["j_per_step"], float)
+    assert isinstance(d["j_per_token"], float)
+    assert d["j_per_step"] == pytest.approx(d["energy_j"] / 400)
+
+
+def test_dict_and_json_round_trip_exactly() -> None:
+    report = measured_report(price_per_kwh=0.1, carbon_intensity=250.0, pue=1.1)
+    assert Report.from_dict(report.to_dict()) == report
+    assert Report.from_json(report.to_json()) == report
+    assert Report.from_dict(json.loads(report.to_json(indent=None))) == report
+
+
+def test_from_dict_recomputes_derived_figures_instead_of_trusting_them() -> None:
+    d = measured_report().to_dict()
+    d["energy_kwh"] = 1e9
+    assert Report.from_dict(d).energy_kwh < 1
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"schema": "something/9"}, "schema is 'something/9'"),
+        ({}, "schema is None"),
+        ([1, 2], "expected a report dict"),
+    ],
+)
+def test_from_dict_rejects_what_is_not_a_report(data: object, message: str) -> None:
+    with pytest.raises(ReportFormatError, match=message):
+        Report.from_dict(data)  # type: ignore[arg-type]
+
+
+def test_from_dict_rejects_a_truncated_report_clearly() -> None:
+    d = measured_report().to_dict()
+    del d["channels"]
+    with pytest.raises(ReportFormatError, match="malformed"):
+        Report.from_dict(d)
+
+
+def test_from_json_rejects_garbage_clearly() -> None:
+    with pytest.raises(ReportFormatError, match="not JSON"):
+        Report.from_json("{nope")
+
+
+def test_text_rendering_shows_figures_channels_windows_and_assumptions() -> None:
+    report = measured_report(price_per_kwh=0.2)
+    text = str(report)
+    for needle in (
+        "nlpfootprint report: run",
+        "kWh",
+        "PUE 1.58",
+        "lbs",
+        "USD",
+        "gpu:0",
+        "sampled",
+        "counter",
+        "estimated",
+        "train x4",
+        "eval x4",
+        "Uptime Institute",
+        "tokens",
+    ):
+        assert needle in text, needle
+
+
+def test_with_assumptions_reaccounts_without_changing_the_measurement() -> None:
+    report = measured_report()
+    other = report.with_assumptions(pue=1.1, carbon_intensity=50.0, price_per_kwh=0.3)
+    assert other.energy_j == report.energy_j
+    assert other.facility_energy_kwh == pytest.approx(report.energy_kwh * 1.1)
+    assert other.co2e_kg == pytest.approx(report.energy_kwh * 1.1 * 50.0 / 1000)
+    assert other.cost_usd == pytest.approx(report.energy_kwh * 1.1 * 0.3)
+    assert not other.assumptions.intensity_is_default
+    assert other.windows[0].assumptions.pue == 1.1
+    same = report.with_assumptions()
+    assert same.assumptions == report.assumptions
+
+
+def test_project_by_hours_scales_energy_and_keeps_power() -> None:
+    report = measured_report()  # 1 h 4 min measured
+    projected = report.project(hours=84)
+    factor = 84 * 3600 / report.duration_s
+    assert projected.energy_j == pytest.approx(report.energy_j * factor)
+    assert projected.mean_power_w == pytest.approx(report.mean_power_w)
+    assert projected.duration_s == pytest.approx(84 * 3600)
+    assert projected.projection is not None
+    assert projected.projection.basis == "hours"
+    assert "PROJECTED" in str(projected)
+
+
+def test_project_by_steps_uses_energy_per_step() -> None:
+    report = measured_report()
+    projected = report.project(steps=1_000_000)
+    assert projected.steps == 1_000_000
+    assert projected.energy_j == pytest.approx(report.j_per_step * 1_000_000)  # type: ignore[operator]
+
+
+def test_project_needs_exactly_one_target_and_counted_steps() -> None:
+    report = measured_report()
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        report.project()
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        report.project(hours=1, steps=1)
+    no_steps = attrs.evolve(report, steps=0)
+    with pytest.raises(ConfigurationError, match="no steps were counted"):
+        no_steps.project(steps=10)
+
+
+finite = st.floats(min_value=0, max_value=1e12, allow_nan=False)
+
+
+@given(
+    energies=st.lists(finite, min_size=1, max_size=5),
+    duration=st.floats(min_value=1e-3, max_value=1e9),
+    pue=st.floats(min_value=1.0, max_value=3.0),
+    intensity=st.floats(min_value=0, max_value=2000),
+    price=st.none() | st.floats(min_value=0, max_value=10),
+    steps=st.integers(min_value=0, max_value=10**9),
+    tokens=st.integers(min_value=0, max_value=10**12),
+)
+def test_any_report_round_trips_through_json(
+    energies: list[float],
+    duration: float,
+    pue: float,
+    intensity: float,
+    price: float | None,
+    steps: int,
+    tokens: int,
+) -> None:
+    channels = tuple(
+        ChannelReport(f"gpu:{i}", "gpu", "power", "sampled", "x", e, readings=3)
+        for i, e in enumerate(energies)
+    )
+    report = Report(
+        duration_s=duration,
+        channels=channels,
+        assumptions=nf.Assumptions.build(pue=pue, carbon_intensity=intensity, price_per_kwh=price),
+        steps=steps,
+        tokens=tokens,
+    )
+    assert Report.from_json(report.to_json()) == report
+    assert report.co2e_kg == pytest.approx(report.facility_energy_kwh * intensity / 1000)

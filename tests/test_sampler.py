@@ -142,3 +142,15 @@ def test_auto_meters_are_created_and_closed_by_the_tracker() -> None:
     assert report.method == "estimated"
     assert "ESTIMATED" in str(report)
     assert report.assumptions.meters.startswith("auto: used estimated-cpu")
+
+
+def test_window_open_at_stop_ends_with_a_fresh_reading_on_the_real_clock() -> None:
+    tracker = nf.track_energy(meters=[FakeMeter.constant(100.0)], interval_s=3600.0).start()
+    window = tracker.window("eval")
+    window.__enter__()
+    begun = time.monotonic()
+    wait_until(lambda: time.monotonic() - begun > 0.01, what="some time to pass")
+    report = tracker.stop()
+    (evaluation,) = report.windows
+    assert evaluation.duration_s > 0.01
+    assert evaluation.energy_j == pytest.approx(100.0 * evaluation.duration_s, rel=1e-2)

@@ -376,9 +376,10 @@ def test_window_left_open_at_stop_is_closed_with_a_warning() -> None:
     tracker = nf.track_energy(meters=[FakeMeter.constant(1.0)], clock=clock).start()
     window = tracker.window("eval")
     window.__enter__()
-    clock.advance(2)
+    clock.advance(2.5)
     report = tracker.stop()
     assert report.windows[0].name == "eval"
+    assert report.windows[0].energy_j == pytest.approx(2.5)
     assert any("still open" in w for w in report.warnings)
 
 

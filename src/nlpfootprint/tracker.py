@@ -323,6 +323,8 @@ class EnergyTracker:
             return self._report
         if self._sampler is None:
             raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
+        if self._stack:
+            self._sampler.sample()  # the open windows end now, not at the last tick
         while self._stack:
             window = self._stack[-1]
             self._warnings.append(f"window {window.name!r} was still open at stop; closed it")

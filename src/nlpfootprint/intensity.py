@@ -43,7 +43,7 @@ class Intensity:
         return f"{self.g_per_kwh:g} g/kWh ({where}{self.source})"
 
 
-#: The default: world average carbon intensity of electricity generation, 2025.
+#: The default, the world average carbon intensity of electricity generation in 2025.
 DEFAULT_INTENSITY = Intensity(
     g_per_kwh=458.29,
     source=(
@@ -55,7 +55,7 @@ DEFAULT_INTENSITY = Intensity(
     key="world",
 )
 
-#: The paper's factor: 0.954 lbs CO2e/kWh, the US EPA 2018 average (Strubell et al. 2019).
+#: The paper's factor, 0.954 lbs CO2e/kWh, the US EPA 2018 average (Strubell et al. 2019).
 STRUBELL_2019 = Intensity(
     g_per_kwh=0.954 * 453.59237,
     source="US EPA (2018) average, as used by Strubell, Ganesh & McCallum (ACL 2019), Eq. 2",

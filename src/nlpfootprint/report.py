@@ -27,7 +27,7 @@ __all__ = ["SCHEMA", "Assumptions", "ChannelReport", "Projection", "Report"]
 #: Identifies the dictionary/JSON layout written by :meth:`Report.to_dict`.
 SCHEMA = "nlpfootprint.report/1"
 
-#: The paper's PUE: the 2018 global average data-centre PUE (Uptime Institute).
+#: The paper's PUE, the 2018 global average data-centre PUE (Uptime Institute).
 PAPER_PUE = 1.58
 PAPER_PUE_SOURCE = (
     "the 2018 global average data-centre PUE (Uptime Institute survey), as used by "
@@ -169,7 +169,7 @@ def _fmt_duration(seconds: float) -> str:
 class Report:
     """A finished measurement and its conversion to energy, CO2e and cost.
 
-    Raw attributes:
+    Attributes:
         duration_s: Wall (monotonic) duration of the measured block.
         channels: Per-channel energy and how it was obtained.
         assumptions: PUE, carbon intensity, price used for the derived figures.
@@ -208,7 +208,7 @@ class Report:
 
     @property
     def energy_j(self) -> float:
-        """IT energy (before PUE) in joules: the sum over channels."""
+        """IT energy (before PUE) in joules, summed over channels."""
         return math.fsum(c.energy_j for c in self.channels)
 
     @property
@@ -218,12 +218,12 @@ class Report:
 
     @property
     def facility_energy_kwh(self) -> float:
-        """Energy drawn by the facility: IT energy x PUE (the paper's kWh-PUE)."""
+        """Energy drawn by the facility, IT energy x PUE (the paper's kWh-PUE)."""
         return accounting.facility_energy_kwh(self.energy_kwh, self.assumptions.pue)
 
     @property
     def co2e_kg(self) -> float:
-        """Emissions in kg CO2e: facility kWh x carbon intensity."""
+        """Emissions in kg CO2e, facility kWh x carbon intensity."""
         return accounting.co2e_kg(self.facility_energy_kwh, self.assumptions.intensity.g_per_kwh)
 
     @property
@@ -249,7 +249,7 @@ class Report:
 
     @property
     def mean_power_w(self) -> dict[str, float]:
-        """Mean power per domain present: its energy divided by ``duration_s``."""
+        """Mean power per domain present, its energy divided by ``duration_s``."""
         return {
             domain: accounting.mean_power_w(energy, self.duration_s)
             for domain, energy in self.energy_j_by_domain.items()
@@ -267,7 +267,11 @@ class Report:
 
     @property
     def method(self) -> str:
-        """``measured``, ``estimated`` or ``mixed``: where the energy figures come from."""
+        """Where the energy figures come from.
+
+        ``measured`` (counters or sampled power only), ``estimated`` (estimates only),
+        ``mixed``, or ``none`` when no channel produced a reading.
+        """
         sources = {c.source for c in self.channels if c.energy_j or c.readings}
         if not sources:
             return "none"

@@ -2,9 +2,9 @@
 
 With a real clock, a daemon thread named ``nlpfootprint-sampler`` wakes on an absolute
 schedule (start + k x interval, so it never drifts); when a read overruns, the ticks it
-missed are skipped, not burst. It waits on an :class:`threading.Event`, so :meth:`stop`
-ends it at once. A reading is always taken at start and at stop, so a block shorter than
-one interval still gets its energy.
+missed are skipped, not burst. It waits on an :class:`threading.Event`, so
+:meth:`Sampler.stop` ends it at once. A reading is always taken at start and at stop, so a
+block shorter than one interval still gets its energy.
 
 With a manual clock (:class:`~nlpfootprint.testing.FakeClock`) no thread runs: the clock
 calls the sampler at each scheduled tick it passes and at the end of every advance.

@@ -82,7 +82,7 @@ class Channel:
 
     @property
     def source(self) -> str:
-        """How this channel's energy is obtained: ``counter``, ``sampled`` or ``estimated``."""
+        """How this channel's energy is obtained (``counter``, ``sampled`` or ``estimated``)."""
         return channel_source(self.kind, estimated=self.estimated)
 
 

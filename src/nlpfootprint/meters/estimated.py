@@ -37,7 +37,7 @@ __all__ = [
 #: Assumed package TDP when the CPU model's TDP is not known, in watts. A mid-range
 #: server/desktop package (Intel and AMD mainstream parts are rated 65-125 W).
 DEFAULT_CPU_TDP_W = 85.0
-#: DRAM power per GiB installed: 3 W per 8 GB module (Crucial's rule of thumb).
+#: DRAM power per GiB installed, 3 W per 8 GB module (Crucial's rule of thumb).
 DRAM_W_PER_GIB = 3.0 / 8.0
 
 

@@ -54,11 +54,14 @@ ArrayLike = Sequence[float] | npt.NDArray[np.floating]
 
 
 def _as_1d(name: str, values: ArrayLike) -> npt.NDArray[np.float64]:
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ConfigurationError(f"{name} must hold numbers: {err}") from None
     if array.ndim != 1:
         raise ConfigurationError(f"{name} must be one-dimensional, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
-        bad = array[~np.isfinite(array)][0]
+        bad = float(array[~np.isfinite(array)][0])
         raise ConfigurationError(f"{name} contains {bad!r}; every value must be finite")
     return array
 
@@ -100,13 +103,12 @@ def counter_deltas_j(
     not: the delta is the new value, a lower bound).
     """
     values = _as_1d("counter_values", counter_values)
-    if max_range is not None:
-        max_range = positive("max_range", max_range)
-        if values.size and (np.any(values < 0) or np.any(values > max_range)):
-            raise ConfigurationError(
-                f"counter values must lie in [0, max_range={max_range}]; got "
-                f"{values.min()}..{values.max()}"
-            )
+    upper = np.inf if max_range is None else positive("max_range", max_range)
+    if values.size and (np.any(values < 0) or np.any(values > upper)):
+        raise ConfigurationError(
+            f"counter values must lie in [0, max_range={max_range}]; got "
+            f"{values.min()}..{values.max()}"
+        )
     deltas = np.diff(values)
     wrapped = deltas < 0
     if max_range is not None:
@@ -126,9 +128,9 @@ def unwrap(counter_values: ArrayLike, max_range: float) -> npt.NDArray[np.float6
     [900.0, 1050.0, 1100.0]
     """
     values = _as_1d("counter_values", counter_values)
+    deltas = counter_deltas_j(values, positive("max_range", max_range))
     if values.size == 0:
         return values
-    deltas = counter_deltas_j(values, max_range)
     out = np.empty_like(values)
     out[0] = values[0]
     np.cumsum(deltas, out=out[1:])
@@ -173,6 +175,7 @@ def electricity_cost(facility_kwh: float, price_per_kwh: float) -> float:
 
 def mean_power_w(energy_j: float, duration_s: float) -> float:
     """Average power over a duration; 0.0 for an empty duration."""
+    duration_s = nonnegative("duration_s", duration_s)
     return energy_j / duration_s if duration_s > 0 else 0.0
 
 
@@ -194,7 +197,10 @@ def projection_factor(
     10000.0
     """
     if (hours is None) == (target_steps is None):
-        raise ConfigurationError("give exactly one of hours= or steps= to project to")
+        raise ConfigurationError(
+            "give exactly one target to project to: hours, or a number of steps"
+        )
+    duration_s = nonnegative("duration_s", duration_s)
     if hours is not None:
         target_s = nonnegative("hours", hours) * 3600.0
         if duration_s <= 0:
@@ -256,6 +262,8 @@ class PowerIntegrator:
         """Add a sample; return the energy (J) since the previous sample."""
         delta = 0.0
         if self.last_t is not None:
+            if t < self.last_t:
+                raise ConfigurationError(f"time went backwards: {t!r} after {self.last_t!r}")
             delta = (t - self.last_t) * (power_w + self.last_w) * 0.5
             self.energy_j += delta
         self.last_t = t
@@ -277,7 +285,7 @@ class CounterIntegrator:
     __slots__ = ("energy_j", "last_t", "last_value", "max_range", "resets")
 
     def __init__(self, max_range: float | None = None) -> None:
-        self.max_range = max_range
+        self.max_range = None if max_range is None else positive("max_range", max_range)
         self.energy_j = 0.0
         self.last_t: float | None = None
         self.last_value = 0.0

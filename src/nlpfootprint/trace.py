@@ -19,7 +19,7 @@ from nlpfootprint.meters.base import Domain
 __all__ = ["BoundedTrace", "TraceData"]
 
 _DOMAINS = tuple(Domain)
-_DOMAIN_INDEX = {d: i for i, d in enumerate(_DOMAINS)}
+_DOMAIN_INDEX: dict[str, int] = {d: i for i, d in enumerate(_DOMAINS)}
 
 
 @attrs.frozen
@@ -60,8 +60,13 @@ class BoundedTrace:
     __slots__ = ("_energy", "bin_s", "capacity", "end", "origin", "used")
 
     def __init__(self, origin: float, bin_s: float = 1.0, capacity: int = 2048) -> None:
-        if capacity < 2 or capacity % 2:
-            raise ValueError(f"capacity={capacity}: must be an even number >= 2")
+        if (
+            isinstance(capacity, bool)
+            or not isinstance(capacity, int)
+            or capacity < 2
+            or capacity % 2
+        ):
+            raise ValueError(f"capacity={capacity!r}: must be an even integer >= 2")
         if not (math.isfinite(bin_s) and bin_s > 0):
             raise ValueError(f"bin_s={bin_s}: must be a positive finite number of seconds")
         self.origin = origin
@@ -80,23 +85,30 @@ class BoundedTrace:
         self.bin_s *= 2.0
 
     def add(self, t0: float, t1: float, domain: str, energy_j: float) -> None:
-        """Add ``energy_j`` spent in ``domain`` between ``t0`` and ``t1``, spread evenly."""
+        """Add ``energy_j`` spent in ``domain`` between ``t0`` and ``t1``, spread evenly.
+
+        Time before ``origin`` counts in the first bin; all of ``energy_j`` is always kept.
+        """
+        if not (math.isfinite(t0) and math.isfinite(t1) and math.isfinite(energy_j)):
+            raise ValueError(f"trace segment ({t0!r}, {t1!r}, {energy_j!r}) is not finite")
         if t1 < t0:
             t0, t1 = t1, t0
         column = _DOMAIN_INDEX[domain]  # Domain is a StrEnum: plain strings hash the same
-        while (t1 - self.origin) / self.bin_s >= self.capacity:
+        # bins needed to reach t1: a segment ending on a bin edge does not open the next bin
+        while math.ceil((t1 - self.origin) / self.bin_s) > self.capacity:
             self._fold()
         self.end = max(self.end, t1)
         first = max(0, int((t0 - self.origin) // self.bin_s))
-        last = max(first, min(self.capacity - 1, int((t1 - self.origin) // self.bin_s)))
-        if first == last or t1 == t0:
+        last = first
+        if t1 > t0:
+            last = max(first, math.ceil((t1 - self.origin) / self.bin_s) - 1)
+        if first == last:
             self._energy[last, column] += energy_j
         else:
             edges = self.origin + self.bin_s * np.arange(first, last + 2, dtype=np.float64)
-            overlap = np.minimum(edges[1:], t1) - np.maximum(edges[:-1], t0)
-            self._energy[first : last + 1, column] += (
-                energy_j * np.clip(overlap, 0, None) / (t1 - t0)
-            )
+            edges[0] = min(edges[0], t0)
+            overlap = np.clip(np.minimum(edges[1:], t1) - np.maximum(edges[:-1], t0), 0, None)
+            self._energy[first : last + 1, column] += energy_j * overlap / overlap.sum()
         self.used = max(self.used, last + 1)
 
     def total_j(self) -> float:
@@ -109,12 +121,13 @@ class BoundedTrace:
         starts = self.bin_s * np.arange(n, dtype=np.float64)
         widths = np.full(n, self.bin_s)
         if n:
-            widths[-1] = max(self.end - self.origin - starts[-1], 0.0) or self.bin_s
+            # the last bin ends with the run; keep a floor so a sliver cannot blow up power
+            widths[-1] = max(self.end - self.origin - starts[-1], self.bin_s * 1e-9)
         power: dict[str, tuple[float, ...]] = {}
         for domain, column in _DOMAIN_INDEX.items():
             series = self._energy[:n, column]
             if np.any(series):
-                power[domain.value] = tuple((series / widths).tolist())
+                power[str(domain)] = tuple((series / widths).tolist())
         return TraceData(
             start_s=tuple(starts.tolist()), width_s=tuple(widths.tolist()), power_w=power
         )

@@ -110,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     width = max(map(len, results))
     for key, value in results.items():
-        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(
-            value, int
-        ) else value
+        shown = (
+            f"{value:,.3f}"
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else value
+        )
         print(f"{key:<{width}}  {shown}")
     target_ok = results["rss_peak_growth_mb"] < 20.0
     print(f"\nmemory target (< 20 MB growth): {'met' if target_ok else 'MISSED'}")

@@ -141,10 +141,10 @@ class Projection:
 
 
 def _fmt_energy_j(energy_j: float) -> str:
-    for unit, size in (("GJ", 1e9), ("MJ", 1e6), ("kJ", 1e3)):
+    for unit, size in (("GJ", 1e9), ("MJ", 1e6), ("kJ", 1e3), ("J", 1.0), ("mJ", 1e-3)):
         if abs(energy_j) >= size:
             return f"{energy_j / size:.3f} {unit}"
-    return f"{energy_j:.3f} J"
+    return f"{energy_j * 1e6:.3f} uJ" if energy_j else "0 J"
 
 
 def _fmt_mass_kg(mass_kg: float) -> str:

@@ -114,7 +114,8 @@ class EstimatedCpuMeter:
         self._origin = _busy_seconds(self._cpu_times())
         label = (
             f"{self.model}: {self.sockets} x TDP {self.tdp_w:g} W ({self.tdp_source}) "
-            f"x utilisation of {self._logical} logical CPUs"
+            f"x utilisation of {self._logical} logical CPUs (machine-wide: every process's "
+            "load counts)"
         )
         self._channels = (
             Channel(id="cpu:0", domain="cpu", kind="energy", label=label, estimated=True),

@@ -121,3 +121,13 @@ def test_the_time_budget_stops_training() -> None:
     )
     assert 0 < result.steps < 100_000
     assert result.val_losses[-1][0] == result.steps
+
+
+def test_by_default_a_timed_run_evaluates_about_ten_times() -> None:
+    lines: list[str] = []
+    result = run_demo(
+        seconds=0.5, batch_size=BATCH, meters=[FakeMeter.constant(10.0)], out=lines.append
+    )
+    evals = len(result.val_losses)
+    assert 2 <= evals <= 12  # step 0, one per tenth of the budget, the last step
+    assert sum(line.startswith("step ") for line in lines) == evals

@@ -245,7 +245,7 @@ def run_demo(
     max_steps: int | None = None,
     seed: int = 0,
     batch_size: int = 256,
-    eval_every: int = 100,
+    eval_every: int | None = None,
     interval_s: float = 0.5,
     pue: float = 1.58,
     carbon_intensity: Intensity | float | str | None = None,
@@ -258,8 +258,9 @@ def run_demo(
 
     Training stops after ``seconds`` of wall time or ``max_steps`` steps, whichever comes
     first. The loss is evaluated (inside an ``"eval"`` window) at step 0, every
-    ``eval_every`` steps and at the end; one line per eval goes to ``out``, then a sample
-    of generated text, then the report.
+    ``eval_every`` steps (by default: every tenth of the ``seconds`` budget, or every 100
+    steps without one) and at the end; one line per eval goes to ``out``, then a sample of
+    generated text, then the report.
 
     Args:
         seconds: Wall-time budget for training, or None for no limit.
@@ -267,7 +268,7 @@ def run_demo(
         seed: Seeds the weights, the minibatches and the sample (same seed and
             ``max_steps``: same losses).
         batch_size: Characters predicted per step (counted as the step's tokens).
-        eval_every: Steps between evaluations.
+        eval_every: Steps between evaluations (default: ten evaluations over ``seconds``).
         interval_s: Seconds between meter readings.
         pue: Power usage effectiveness of the data centre.
         carbon_intensity: Grid intensity in g CO2e/kWh, an Intensity or a preset key
@@ -289,6 +290,9 @@ def run_demo(
         if value is not None and (type(value) is not int or value < 1):  # bool is refused
             raise ConfigurationError(f"{name}={value!r}: expected a whole number >= 1")
     step_budget = math.inf if max_steps is None else max_steps
+    eval_period_s = budget_s / 10 if eval_every is None and seconds is not None else math.inf
+    if eval_every is None and seconds is None:
+        eval_every = 100
 
     corpus = load_corpus()
     rng = np.random.default_rng(seed)
@@ -329,15 +333,19 @@ def run_demo(
 
         evaluate(0)
         step = 0
+        next_eval_s = eval_period_s
         while step < step_budget and time.monotonic() - t0 < budget_s:
             x, y = windows(corpus.train, rng.integers(0, n_train, size=batch_size), ctx)
             _, grads = model.loss_and_grads(x, y)
             optimizer.update(grads)
             step += 1
             tracker.step(tokens=batch_size)
-            if step % eval_every == 0:
+            if eval_every is not None and step % eval_every == 0:
                 evaluate(step)
-        if step % eval_every:
+            elif time.monotonic() - t0 >= next_eval_s:
+                evaluate(step)
+                next_eval_s += eval_period_s
+        if val_losses[-1][0] != step:
             evaluate(step)
         with tracker.window("sample"):
             prompt = corpus.encode(_PROMPT)

@@ -239,6 +239,24 @@ class DemoResult:
     sample_text: str
 
 
+def _schedule(
+    seconds: float | None, max_steps: int | None, batch_size: int, eval_every: int | None
+) -> tuple[float, float, int | None, float]:
+    """Check the budget arguments; return time and step budgets and the eval schedule."""
+    if seconds is None and max_steps is None:
+        raise ConfigurationError("give seconds= or max_steps= (or both): the demo must stop")
+    budget_s = math.inf if seconds is None else positive("seconds", seconds)
+    checks = {"max_steps": max_steps, "batch_size": batch_size, "eval_every": eval_every}
+    for name, value in checks.items():
+        if value is not None and (type(value) is not int or value < 1):  # bool is refused
+            raise ConfigurationError(f"{name}={value!r}: expected a whole number >= 1")
+    step_budget = math.inf if max_steps is None else max_steps
+    eval_period_s = budget_s / 10 if eval_every is None and seconds is not None else math.inf
+    if eval_every is None and seconds is None:
+        eval_every = 100
+    return budget_s, step_budget, eval_every, eval_period_s
+
+
 def run_demo(
     *,
     seconds: float | None = 20.0,
@@ -282,17 +300,9 @@ def run_demo(
         ConfigurationError: Neither ``seconds`` nor ``max_steps`` is given, or an argument
             is out of range.
     """
-    if seconds is None and max_steps is None:
-        raise ConfigurationError("give seconds= or max_steps= (or both): the demo must stop")
-    budget_s = math.inf if seconds is None else positive("seconds", seconds)
-    checks = {"max_steps": max_steps, "batch_size": batch_size, "eval_every": eval_every}
-    for name, value in checks.items():
-        if value is not None and (type(value) is not int or value < 1):  # bool is refused
-            raise ConfigurationError(f"{name}={value!r}: expected a whole number >= 1")
-    step_budget = math.inf if max_steps is None else max_steps
-    eval_period_s = budget_s / 10 if eval_every is None and seconds is not None else math.inf
-    if eval_every is None and seconds is None:
-        eval_every = 100
+    budget_s, step_budget, eval_every, eval_period_s = _schedule(
+        seconds, max_steps, batch_size, eval_every
+    )
 
     corpus = load_corpus()
     rng = np.random.default_rng(seed)

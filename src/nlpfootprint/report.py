@@ -20,6 +20,7 @@ from nlpfootprint import accounting
 from nlpfootprint._validate import pue_value
 from nlpfootprint.errors import ReportFormatError
 from nlpfootprint.intensity import Intensity, resolve_intensity
+from nlpfootprint.render import format_duration
 from nlpfootprint.trace import TraceData
 
 __all__ = ["SCHEMA", "Assumptions", "ChannelReport", "Projection", "Report"]
@@ -138,31 +139,6 @@ class Projection:
     factor: float
     measured_duration_s: float
     measured_steps: int
-
-
-def _fmt_energy_j(energy_j: float) -> str:
-    for unit, size in (("GJ", 1e9), ("MJ", 1e6), ("kJ", 1e3), ("J", 1.0), ("mJ", 1e-3)):
-        if abs(energy_j) >= size:
-            return f"{energy_j / size:.3f} {unit}"
-    return f"{energy_j * 1e6:.3f} uJ" if energy_j else "0 J"
-
-
-def _fmt_mass_kg(mass_kg: float) -> str:
-    if abs(mass_kg) >= 1000:
-        return f"{mass_kg / 1000:.3f} t"
-    if abs(mass_kg) >= 1:
-        return f"{mass_kg:.3f} kg"
-    return f"{mass_kg * 1000:.4g} g"
-
-
-def _fmt_duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.2f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 3 * 86400:
-        return f"{seconds / 3600:.2f} h"
-    return f"{seconds / 86400:.2f} days"
 
 
 @attrs.frozen
@@ -329,7 +305,7 @@ class Report:
         )
         basis = "hours" if hours is not None else "steps"
         note = (
-            f"projected from {_fmt_duration(self.duration_s)} measured "
+            f"projected from {format_duration(self.duration_s)} measured "
             f"({self.steps} steps) by x{factor:.6g} ({basis})"
         )
         return attrs.evolve(
@@ -458,85 +434,7 @@ class Report:
             raise ReportFormatError(f"not JSON: {err}") from err
         return cls.from_dict(data)
 
-    # -- text ------------------------------------------------------------------------
-
     def __str__(self) -> str:
-        return "\n".join(self._text_lines())
+        from nlpfootprint.render import render_text
 
-    def _text_lines(self) -> list[str]:
-        title = f"nlpfootprint report{f': {self.name}' if self.name else ''}"
-        label = {
-            "measured": "measured",
-            "estimated": "ESTIMATED (no power meter read; see channels)",
-            "mixed": "partly estimated (see channels)",
-            "none": "nothing measured",
-        }[self.method]
-        if self.projection is not None:
-            label = f"PROJECTED x{self.projection.factor:.6g} by {self.projection.basis}, {label}"
-        lines = [f"{title}  [{label}]", ""]
-        rows: list[tuple[str, str]] = [
-            ("duration", _fmt_duration(self.duration_s)),
-            ("energy (IT)", f"{self.energy_kwh:.6g} kWh ({_fmt_energy_j(self.energy_j)})"),
-            (
-                "energy x PUE",
-                f"{self.facility_energy_kwh:.6g} kWh (PUE {self.assumptions.pue:g})",
-            ),
-            (
-                "CO2e",
-                f"{_fmt_mass_kg(self.co2e_kg)} = {self.co2e_lbs:.6g} lbs "
-                f"at {self.assumptions.intensity.g_per_kwh:g} g/kWh"
-                + (" (default: world average)" if self.assumptions.intensity_is_default else ""),
-            ),
-        ]
-        cost = self.cost_usd
-        rows.append(
-            (
-                "cost",
-                "not computed (no price_per_kwh)"
-                if cost is None
-                else f"{cost:.6g} {self.assumptions.currency} at "
-                f"{self.assumptions.price_per_kwh:g}/kWh",
-            )
-        )
-        if self.mean_power_w:
-            rows.append(
-                (
-                    "mean power",
-                    ", ".join(f"{d} {w:.1f} W" for d, w in sorted(self.mean_power_w.items())),
-                )
-            )
-        if self.steps:
-            rows.append(("steps", f"{self.steps:,} ({_fmt_energy_j(self.j_per_step or 0)}/step)"))
-        if self.tokens:
-            rows.append(
-                ("tokens", f"{self.tokens:,} ({_fmt_energy_j(self.j_per_token or 0)}/token)")
-            )
-        width = max(len(k) for k, _ in rows)
-        lines += [f"  {k:<{width}}  {v}" for k, v in rows]
-        if self.channels:
-            lines += ["", "  channel      domain  source     energy        mean W  label"]
-            for c in self.channels:
-                mean = accounting.mean_power_w(c.energy_j, self.duration_s)
-                lines.append(
-                    f"  {c.id:<12} {c.domain:<7} {c.source:<10} {_fmt_energy_j(c.energy_j):>12}"
-                    f"  {mean:>7.1f}  {c.label}"
-                )
-        if self.windows:
-            lines += ["", "  windows"]
-            lines += self._window_lines(self.windows, depth=2)
-        lines += ["", "  assumptions"] + [f"    - {s}" for s in self.assumptions.lines()]
-        if self.warnings:
-            lines += ["", "  warnings"] + [f"    ! {w}" for w in self.warnings]
-        return lines
-
-    @staticmethod
-    def _window_lines(windows: tuple[Report, ...], depth: int) -> list[str]:
-        out = []
-        for w in windows:
-            times = f" x{w.count}" if w.count > 1 else ""
-            out.append(
-                f"{' ' * depth}  {w.name}{times}: {_fmt_duration(w.duration_s)}, "
-                f"{_fmt_energy_j(w.energy_j)}, {_fmt_mass_kg(w.co2e_kg)} CO2e"
-            )
-            out += Report._window_lines(w.windows, depth + 2)
-        return out
+        return render_text(self)

@@ -23,7 +23,15 @@ import attrs
 
 from nlpfootprint.errors import ConfigurationError
 
-__all__ = ["Channel", "ChannelKind", "Domain", "PowerMeter", "channel_source"]
+__all__ = [
+    "Channel",
+    "ChannelKind",
+    "Domain",
+    "PowerMeter",
+    "as_meter",
+    "channel_source",
+    "check_channel_ids",
+]
 
 ChannelKind = Literal["energy", "power"]
 _KINDS = ("energy", "power")
@@ -109,3 +117,31 @@ class PowerMeter(Protocol):
     def close(self) -> None:
         """Release hardware handles. Reading after close is undefined."""
         ...
+
+
+def as_meter(obj: object) -> PowerMeter:
+    """Check that ``obj`` follows the meter protocol; return it typed as a meter."""
+    missing = [name for name in ("channels", "read", "close") if not hasattr(obj, name)]
+    if missing:
+        raise ConfigurationError(
+            f"{obj!r} is not a meter: it lacks {', '.join(missing)} (a meter needs "
+            "channels, read() and close(); see nlpfootprint.meters.base)"
+        )
+    channels = obj.channels  # type: ignore[attr-defined]
+    if not channels or not all(isinstance(c, Channel) for c in channels):
+        raise ConfigurationError(f"{obj!r}.channels must be a non-empty sequence of Channel")
+    return obj  # type: ignore[return-value]
+
+
+def check_channel_ids(meters: Sequence[PowerMeter]) -> tuple[PowerMeter, ...]:
+    """Refuse two channels with the same id across ``meters``; return them as a tuple."""
+    seen: dict[str, PowerMeter] = {}
+    for meter in meters:
+        for channel in meter.channels:
+            if channel.id in seen:
+                raise ConfigurationError(
+                    f"two channels are both called {channel.id!r} (from {seen[channel.id]!r} "
+                    f"and {meter!r}); give the meters distinct channel ids"
+                )
+            seen[channel.id] = meter
+    return tuple(meters)

@@ -1,0 +1,75 @@
+"""``@track_energy``: each call of a decorated function is measured by a fresh tracker.
+
+The wrapper keeps the function's name, docstring and signature, binds as a method, works
+for ``async def`` functions, and keeps the latest report as ``.last_report`` (also when
+the call raised).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from nlpfootprint.report import Report
+    from nlpfootprint.tracker import EnergyTracker
+
+__all__ = ["TrackedFunction", "decorate"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class TrackedFunction(Protocol[P, R_co]):
+    """A function decorated with ``@track_energy``.
+
+    Attributes:
+        last_report: The report of the latest call (also when it raised), or None.
+        last_tracker: The tracker of the latest call (running during the call).
+    """
+
+    last_report: Report | None
+    last_tracker: EnergyTracker | None
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Call the function under a fresh tracker."""
+        ...
+
+
+def decorate(
+    func: Callable[P, R], make_tracker: Callable[[], EnergyTracker]
+) -> TrackedFunction[P, R]:
+    """Wrap ``func`` so each call runs under a fresh tracker from ``make_tracker``."""
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            tracker = make_tracker()
+            wrapper.last_tracker = tracker
+            try:
+                with tracker:
+                    return await func(*args, **kwargs)
+            finally:
+                wrapper.last_report = tracker._report
+
+        wrapper: Any = async_wrapper
+    else:
+
+        @functools.wraps(func)
+        def sync_wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            tracker = make_tracker()
+            wrapper.last_tracker = tracker
+            try:
+                with tracker:
+                    return func(*args, **kwargs)
+            finally:
+                wrapper.last_report = tracker._report
+
+        wrapper = sync_wrapper
+    wrapper.last_report = None
+    wrapper.last_tracker = None
+    return wrapper  # type: ignore[no-any-return]

@@ -1,0 +1,113 @@
+"""Named windows inside a tracked run (``tracker.window("eval")``).
+
+Windows nest. Entries of the same name under the same parent are summed into one
+:class:`~nlpfootprint.Report` whose ``count`` says how many there were, so a run that
+evaluates every few minutes for a week still keeps one entry per name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from nlpfootprint._runstate import Totals
+from nlpfootprint.errors import TrackerStateError
+from nlpfootprint.report import Report
+
+__all__ = ["OpenWindow", "WindowHandle", "WindowStack", "merge_entries"]
+
+
+class WindowHandle:
+    """What ``with tracker.window(name) as w`` gives: ``w.report`` once the block ends."""
+
+    __slots__ = ("_report", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._report: Report | None = None
+
+    @property
+    def report(self) -> Report:
+        """This entry of the window (not summed with other entries of the same name)."""
+        if self._report is None:
+            raise TrackerStateError(f"window {self.name!r} is still open; read it after the block")
+        return self._report
+
+
+@attrs.define
+class OpenWindow:
+    """A window that has been entered and not yet left."""
+
+    name: str
+    start_t: float
+    start: Totals
+    handle: WindowHandle
+    children: dict[str, Report] = attrs.field(factory=dict)
+
+
+def merge_entries(a: Report, b: Report) -> Report:
+    """Two entries of the same window, summed (children merged by name)."""
+    by_id = {c.id: c for c in a.channels}
+    channels = []
+    for c in b.channels:
+        old = by_id.get(c.id)
+        channels.append(
+            c
+            if old is None
+            else attrs.evolve(
+                c,
+                energy_j=old.energy_j + c.energy_j,
+                readings=old.readings + c.readings,
+                failures=old.failures + c.failures,
+                gap_s=old.gap_s + c.gap_s,
+            )
+        )
+    children = {w.name: w for w in a.windows}
+    for w in b.windows:
+        children[w.name] = merge_entries(children[w.name], w) if w.name in children else w
+    return attrs.evolve(
+        a,
+        duration_s=a.duration_s + b.duration_s,
+        channels=tuple(channels),
+        steps=a.steps + b.steps,
+        tokens=a.tokens + b.tokens,
+        count=a.count + b.count,
+        windows=tuple(children.values()),
+    )
+
+
+class WindowStack:
+    """The windows open now, innermost last, and the finished top-level ones."""
+
+    def __init__(self) -> None:
+        self._open: list[OpenWindow] = []
+        self._done: dict[str, Report] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    @property
+    def innermost(self) -> OpenWindow:
+        """The window entered last."""
+        return self._open[-1]
+
+    def push(self, name: str, start_t: float, start: Totals) -> WindowHandle:
+        """Enter a window."""
+        handle = WindowHandle(name)
+        self._open.append(OpenWindow(name=name, start_t=start_t, start=start, handle=handle))
+        return handle
+
+    def pop(self, make_entry: Callable[[OpenWindow], Report]) -> Report:
+        """Leave the innermost window; ``make_entry`` measures it. Returns the entry."""
+        window = self._open.pop()
+        entry = make_entry(window)
+        window.handle._report = entry
+        siblings = self._open[-1].children if self._open else self._done
+        old = siblings.get(window.name)
+        siblings[window.name] = entry if old is None else merge_entries(old, entry)
+        return entry
+
+    def finished(self) -> tuple[Report, ...]:
+        """The top-level windows left so far."""
+        return tuple(self._done.values())

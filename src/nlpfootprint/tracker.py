@@ -141,6 +141,7 @@ class EnergyTracker:
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._meters: tuple[PowerMeter, ...] = ()
         self._owned_meters = False
+        self._sync_failed: set[int] = set()
         self._state: RunState | None = None
         self._windows = WindowStack()
         self._sampler: Sampler | None = None
@@ -183,7 +184,27 @@ class EnergyTracker:
         # The measured span runs from the first reading to the last one.
         if self._sampler.first_t is not None:
             state.t0 = self._sampler.first_t
+        for meter in self._meters:
+            limit = getattr(meter, "max_interval_s", None)
+            if isinstance(limit, int | float) and 0 < limit < self.interval_s:
+                state.warn(
+                    f"interval_s={self.interval_s:g} is longer than {meter!r} can be read "
+                    f"without missing a counter wrap at full power ({limit:.3g} s): energy "
+                    "may be under-counted; use a shorter interval_s"
+                )
         return self
+
+    def _sync_meters(self) -> None:
+        """Let meters flush asynchronous work before a boundary reading (``meter.sync()``)."""
+        for meter in self._meters:
+            sync = getattr(meter, "sync", None)
+            if callable(sync):
+                try:
+                    sync()
+                except Exception as err:  # a failing sync must not fail the run
+                    if self._state is not None and id(meter) not in self._sync_failed:
+                        self._sync_failed.add(id(meter))
+                        self._state.warn(f"{meter!r}.sync() failed: {err!r}")
 
     def _resolve_meters(self) -> tuple[PowerMeter, ...]:
         spec = self._settings["meters"]
@@ -208,6 +229,7 @@ class EnergyTracker:
             return self._report
         if self._sampler is None or self._state is None:
             raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
+        self._sync_meters()
         if self._windows:
             self._sampler.sample()  # the open windows end now, not at the last tick
         while self._windows:
@@ -290,6 +312,7 @@ class EnergyTracker:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
         sampler, state = self._running_state("window()")
+        self._sync_meters()
         sampler.sample()
         handle = self._windows.push(name, self._reading_time(), state.totals())
         depth = len(self._windows)
@@ -297,6 +320,7 @@ class EnergyTracker:
             yield handle
         finally:
             if len(self._windows) == depth and self.running:
+                self._sync_meters()
                 sampler.sample()
                 self._windows.pop(self._window_entry)
 

@@ -10,6 +10,13 @@ which returns one number per channel, in channel order:
 
 ``close()`` releases any hardware handle. The protocol is structural: any object with these
 three members is a meter; no base class is needed.
+
+Two optional members are used when present:
+
+* ``max_interval_s`` (float or None): the longest sampling interval at which the meter's
+  counters cannot wrap twice between reads; the tracker warns when ``interval_s`` is longer;
+* ``sync()``: called before the readings at window boundaries and at stop, so that work a
+  device still has queued is counted where it was launched (the NVML meter waits for CUDA).
 """
 
 from __future__ import annotations

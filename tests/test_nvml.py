@@ -237,3 +237,14 @@ def test_nvml_meter_sits_beside_other_meters() -> None:
     with nf.track_energy(meters=[meter, cpu], clock=clock) as tracker:
         clock.advance(10)
     assert tracker.report.mean_power_w == pytest.approx({"gpu": 300.0, "cpu": 50.0})
+
+
+def test_mode_insists_on_one_way_of_reading() -> None:
+    gpus = [FakeGpu(uuid=UUID_A), FakeGpu(uuid=UUID_B, counter=False)]
+    power = meter_for(gpus, mode="power")
+    assert [g.mode for g in power.gpus] == ["power", "power"]
+    counter = meter_for(gpus, mode="counter")
+    assert [g.uuid for g in counter.gpus] == [UUID_A]
+    assert any("cannot be read in mode 'counter'" in n for n in counter.notes)
+    with pytest.raises(ConfigurationError, match="mode='fast'"):
+        meter_for(gpus, mode="fast")

@@ -120,6 +120,9 @@ class NvmlMeter:
         sync_cuda: Before readings at window boundaries and at stop, wait for queued CUDA
             work (``torch.cuda.synchronize()``) when torch has initialised CUDA, so that
             asynchronous kernels count in the window that launched them.
+        mode: ``"auto"`` (counter where supported, else power, else estimated),
+            ``"counter"`` or ``"power"`` to insist on one way of reading (a GPU that does
+            not support it is left out, with a note) -- e.g. to compare the two.
 
     Raises:
         MeterUnavailableError: No pynvml, no driver, no GPU, or no visible GPU.
@@ -133,7 +136,11 @@ class NvmlMeter:
         nvml: Any = None,
         environ: Mapping[str, str] | None = None,
         sync_cuda: bool = True,
+        mode: str = "auto",
     ) -> None:
+        if mode not in ("auto", "counter", "power"):
+            raise ConfigurationError(f"mode={mode!r}: expected 'auto', 'counter' or 'power'")
+        self._mode = mode
         self._nvml = nvml if nvml is not None else _import_pynvml()
         self._error_type: type[BaseException] = getattr(self._nvml, "NVMLError", Exception)
         self.sync_cuda = sync_cuda
@@ -273,6 +280,8 @@ class NvmlMeter:
             ("counter", "nvmlDeviceGetTotalEnergyConsumption"),
             ("power", "nvmlDeviceGetPowerUsage"),
         ):
+            if self._mode not in ("auto", mode):
+                continue
             try:
                 getattr(nv, fn)(handle)
             except self._error_type as err:
@@ -282,6 +291,9 @@ class NvmlMeter:
             except AttributeError:  # an old pynvml without the function
                 continue
             return mode
+        if self._mode != "auto":
+            self.notes.append(f"GPU {index} ({name}) cannot be read in mode {self._mode!r}")
+            return None
         if limit_w is not None:
             try:
                 nv.nvmlDeviceGetUtilizationRates(handle)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import psutil
 import pytest
 
 import nlpfootprint as nf
@@ -11,6 +18,7 @@ from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.discovery import Backend, detect
 from nlpfootprint.meters.estimated import (
     DEFAULT_CPU_TDP_W,
+    IDLE_FRACTION_OF_TDP,
     EstimatedCpuMeter,
     EstimatedDramMeter,
     cpu_model_name,
@@ -37,42 +45,232 @@ class FakeCpuTimes:
         self.idle += seconds * cpus * (1 - busy_fraction)
 
 
-def test_idle_machine_estimates_near_zero_and_busy_machine_near_tdp() -> None:
+GENERIC_VM_CPU = "Intel(R) Xeon(R) Processor"
+
+
+def machine_meter(times: FakeCpuTimes, **kwargs: Any) -> EstimatedCpuMeter:
+    kwargs.setdefault("model", GENERIC_VM_CPU)
+    kwargs.setdefault("sockets", 1)
+    return EstimatedCpuMeter(cpu_times=times, **kwargs)
+
+
+class FakeProcessSeconds:
+    """Cumulative CPU seconds of a process tree, advanced by hand."""
+
+    def __init__(self) -> None:
+        self.seconds = 3.25
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def test_idle_machine_estimates_idle_power_and_busy_machine_tdp() -> None:
     times = FakeCpuTimes()
-    meter = EstimatedCpuMeter(tdp_w=120.0, sockets=1, cpu_times=times, logical_cpus=8)
+    meter = machine_meter(times, tdp_w=120.0, logical_cpus=8)
     start = meter.read()[0]
     times.run(10.0, cpus=8, busy_fraction=0.0)
-    idle = meter.read()[0] - start
+    idle_j = meter.read()[0] - start
     times.run(10.0, cpus=8, busy_fraction=1.0)
-    busy = meter.read()[0] - start - idle
-    assert idle == pytest.approx(0.0)
-    assert busy == pytest.approx(120.0 * 10.0)
+    busy_j = meter.read()[0] - start - idle_j
+    assert IDLE_FRACTION_OF_TDP == 0.12
+    assert idle_j == pytest.approx(0.12 * 120.0 * 10.0)  # 14.4 W for 10 s
+    assert busy_j == pytest.approx(120.0 * 10.0)  # TDP for 10 s
 
 
-def test_cpu_estimate_is_proportional_to_utilisation_and_sockets() -> None:
+def test_machine_estimate_rises_linearly_from_idle_floor_to_tdp() -> None:
     times = FakeCpuTimes()
-    meter = EstimatedCpuMeter(tdp_w=100.0, sockets=2, cpu_times=times, logical_cpus=4)
+    meter = machine_meter(times, tdp_w=100.0, sockets=2, logical_cpus=4)
+    times.run(60.0, cpus=4, busy_fraction=0.25)
+    expected_w = 2 * 100.0 * (0.12 + (1 - 0.12) * 0.25)
+    assert meter.read() == [pytest.approx(expected_w * 60.0)]
+
+
+def test_idle_fraction_zero_gives_plain_tdp_times_utilisation() -> None:
+    times = FakeCpuTimes()
+    meter = machine_meter(times, tdp_w=100.0, sockets=2, logical_cpus=4, idle_fraction=0)
     times.run(60.0, cpus=4, busy_fraction=0.25)
     assert meter.read() == [pytest.approx(2 * 100.0 * 0.25 * 60.0)]
 
 
+def test_steal_and_iowait_count_as_not_busy_time() -> None:
+    times = FakeCpuTimes()
+    meter = machine_meter(times, tdp_w=100.0, logical_cpus=2)
+    times.steal += 10.0
+    times.iowait += 10.0  # 10 s of wall time on 2 CPUs, none of it busy
+    assert meter.read() == [pytest.approx(0.12 * 100.0 * 10.0)]
+
+
+def test_machine_estimate_does_not_depend_on_how_often_it_is_read() -> None:
+    often, seldom = FakeCpuTimes(), FakeCpuTimes()
+    often_meter = machine_meter(often, tdp_w=90.0, logical_cpus=4)
+    seldom_meter = machine_meter(seldom, tdp_w=90.0, logical_cpus=4)
+    for busy_fraction in (0.0, 1.0, 0.3, 0.9, 0.05):
+        often.run(7.0, cpus=4, busy_fraction=busy_fraction)
+        seldom.run(7.0, cpus=4, busy_fraction=busy_fraction)
+        often_meter.read()
+    assert often_meter.read() == [pytest.approx(seldom_meter.read()[0])]
+
+
+def test_machine_estimate_never_goes_backwards_when_os_counters_do() -> None:
+    times = FakeCpuTimes()
+    meter = machine_meter(times, tdp_w=100.0, logical_cpus=2)
+    times.run(10.0, cpus=2, busy_fraction=0.5)
+    before = meter.read()[0]
+    times.iowait -= 4.0  # Linux may report a smaller iowait than before
+    assert meter.read()[0] == before
+
+
+def test_process_scope_charges_the_process_tree_cpu_time_over_all_logical_cpus() -> None:
+    seconds = FakeProcessSeconds()
+    meter = EstimatedCpuMeter(
+        tdp_w=100.0,
+        scope="process",
+        sockets=2,
+        model=GENERIC_VM_CPU,
+        process_cpu_seconds=seconds,
+        logical_cpus=8,
+    )
+    assert meter.read() == [0.0]
+    seconds.seconds += 12.0  # e.g. 4 s on each of 3 CPUs
+    assert meter.read() == [pytest.approx(2 * 100.0 * 12.0 / 8)]
+
+
+def test_idle_process_estimates_nothing_however_long_it_waits() -> None:
+    seconds = FakeProcessSeconds()
+    meter = EstimatedCpuMeter(
+        tdp_w=100.0,
+        scope="process",
+        model=GENERIC_VM_CPU,
+        process_cpu_seconds=seconds,
+        logical_cpus=4,
+        sockets=1,
+    )
+    assert meter.idle_fraction == 0.0
+    assert meter.read() == [0.0]
+
+
+def test_process_scope_never_goes_backwards_when_a_child_leaves_the_tree() -> None:
+    seconds = FakeProcessSeconds()
+    meter = EstimatedCpuMeter(
+        tdp_w=40.0,
+        scope="process",
+        model=GENERIC_VM_CPU,
+        process_cpu_seconds=seconds,
+        logical_cpus=4,
+        sockets=1,
+    )
+    seconds.seconds += 8.0
+    grown = meter.read()[0]
+    seconds.seconds -= 5.0  # a daemonised child took its time with it
+    assert meter.read()[0] == grown == pytest.approx(40.0 * 8.0 / 4)
+
+
+def test_process_scope_with_real_psutil_follows_cpu_burned_in_this_process() -> None:
+    meter = EstimatedCpuMeter(tdp_w=100.0, scope="process", sockets=1)
+    logical = psutil.cpu_count(logical=True) or 1
+    before_j = meter.read()[0]
+    cpu_before = time.process_time()
+    deadline = time.monotonic() + 20.0
+    while time.process_time() - cpu_before < 0.5 and time.monotonic() < deadline:
+        sum(i * i for i in range(10_000))
+    burned_s = time.process_time() - cpu_before
+    grown_j = meter.read()[0] - before_j
+    assert burned_s >= 0.5, "could not burn 0.5 s of CPU within 20 s"
+    assert grown_j == pytest.approx(100.0 * burned_s / logical, rel=0.25)
+
+
+BURN_CHILD = (
+    "import sys, time\n"
+    "start = time.process_time()\n"
+    "while time.process_time() - start < 0.4:\n"
+    "    sum(i * i for i in range(10_000))\n"
+    "print(time.process_time(), flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+def test_process_scope_counts_living_and_exited_children() -> None:
+    meter = EstimatedCpuMeter(tdp_w=100.0, scope="process", sockets=1)
+    logical = psutil.cpu_count(logical=True) or 1
+    with subprocess.Popen(
+        [sys.executable, "-c", BURN_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdin is not None
+        child_cpu_s = float(child.stdout.readline())  # the child has burned, still alive
+        living_j = meter.read()[0]
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+    exited_j = meter.read()[0]
+    expected_j = 100.0 * child_cpu_s / logical
+    assert living_j >= 0.9 * expected_j
+    assert exited_j >= living_j
+    assert exited_j <= expected_j + 100.0 * 2.0 / logical  # the child, plus slack for us
+
+
 def test_cpu_estimate_channel_is_an_estimated_energy_counter_with_its_tdp_stated() -> None:
-    meter = EstimatedCpuMeter(cpu_times=FakeCpuTimes(), logical_cpus=2, sockets=1)
+    meter = machine_meter(FakeCpuTimes(), logical_cpus=2)
     (channel,) = meter.channels
     assert (channel.id, channel.kind, channel.estimated) == ("cpu:0", "energy", True)
     assert channel.source == "estimated"
     assert f"TDP {DEFAULT_CPU_TDP_W:g} W (assumed default)" in channel.label
+    assert (meter.tdp_w, meter.tdp_source, meter.tdp_match) == (85.0, "assumed default", None)
+
+
+def test_tdp_comes_from_the_table_when_the_model_is_known_and_the_label_says_so() -> None:
+    meter = machine_meter(
+        FakeCpuTimes(), model="Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", logical_cpus=80
+    )
+    source = "table: Intel Xeon Gold 6248 (codecarbon cpu_power.csv, Intel/AMD spec pages)"
+    assert (meter.tdp_w, meter.tdp_source) == (150.0, source)
+    assert meter.tdp_match is not None
+    assert meter.tdp_match.how == "exact"
+    (channel,) = meter.channels
+    assert channel.label.startswith("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz: 1 x TDP 150 W")
+    assert source in channel.label
+    assert "machine scope" in channel.label
+    assert "idle floor 12% of TDP" in channel.label
+
+
+def test_a_given_tdp_wins_over_the_table() -> None:
+    meter = machine_meter(FakeCpuTimes(), tdp_w=99.0, model="AMD EPYC 7763", logical_cpus=2)
+    assert (meter.tdp_w, meter.tdp_source, meter.tdp_match) == (99.0, "given", None)
+    assert "TDP 99 W (given)" in meter.channels[0].label
+
+
+def test_a_vm_that_hides_the_model_gets_the_stated_default() -> None:
+    meter = machine_meter(FakeCpuTimes(), model=GENERIC_VM_CPU, logical_cpus=2)
+    assert (meter.tdp_w, meter.tdp_source) == (DEFAULT_CPU_TDP_W, "assumed default")
+
+
+def test_process_scope_label_says_the_scope_and_no_idle_floor() -> None:
+    meter = EstimatedCpuMeter(
+        scope="process",
+        model="AMD EPYC 7763 64-Core Processor",
+        sockets=1,
+        process_cpu_seconds=FakeProcessSeconds(),
+        logical_cpus=128,
+    )
+    label = meter.channels[0].label
+    assert "TDP 280 W (table: AMD EPYC 7763" in label
+    assert "process scope" in label
+    assert "no idle floor" in label
+    assert "scope='process'" in repr(meter)
 
 
 def test_cpu_estimate_through_the_tracker_is_labelled_estimated() -> None:
     times = FakeCpuTimes()
     clock = FakeClock()
-    meter = EstimatedCpuMeter(tdp_w=50.0, sockets=1, cpu_times=times, logical_cpus=2)
+    meter = machine_meter(times, tdp_w=50.0, logical_cpus=2)
     with nf.track_energy(meters=[meter], clock=clock) as tracker:
         times.run(100.0, cpus=2, busy_fraction=0.5)
         clock.advance(100.0)
     report = tracker.report
-    assert report.energy_j == pytest.approx(2500.0)
+    # 100 busy CPU-seconds, plus the idle floor on the 100 idle ones: 50 W / 2 CPUs each.
+    assert report.energy_j == pytest.approx(50.0 / 2 * (100.0 + 0.12 * 100.0))
     assert report.method == "estimated"
     assert "ESTIMATED" in str(report)
 
@@ -90,6 +288,32 @@ def test_dram_estimate_is_three_watts_per_eight_gigabytes() -> None:
     (channel,) = meter.channels
     assert (channel.kind, channel.estimated, channel.domain) == ("power", True, "dram")
     assert "16.0 GiB" in channel.label
+    assert "Crucial: 3 W per 8 GB" in channel.label
+    assert meter.w_per_gib_source == "Crucial: 3 W per 8 GB"
+
+
+def test_dram_process_scope_takes_the_resident_share_of_installed_memory() -> None:
+    resident = [4 * 2**30]
+    meter = EstimatedDramMeter(
+        total_bytes=16 * 2**30, scope="process", rss_bytes=lambda: resident[0]
+    )
+    assert meter.read() == [pytest.approx(6.0 * 0.25)]
+    resident[0] = 32 * 2**30  # shared pages counted per process can exceed the total
+    assert meter.read() == [pytest.approx(6.0)]
+    assert "process scope" in meter.channels[0].label
+    assert meter.power_w == pytest.approx(6.0)
+
+
+def test_dram_process_scope_with_real_psutil_is_a_small_part_of_the_machine() -> None:
+    meter = EstimatedDramMeter(scope="process")
+    (power_w,) = meter.read()
+    assert 0.0 < power_w < meter.power_w
+
+
+def test_dram_with_a_given_rate_says_so() -> None:
+    meter = EstimatedDramMeter(total_bytes=8 * 2**30, w_per_gib=0.5)
+    assert meter.read() == [pytest.approx(4.0)]
+    assert "0.5 W/GiB (given)" in meter.channels[0].label
 
 
 def test_bad_estimator_arguments_name_the_value() -> None:
@@ -97,20 +321,39 @@ def test_bad_estimator_arguments_name_the_value() -> None:
         EstimatedCpuMeter(tdp_w=-5, cpu_times=FakeCpuTimes(), logical_cpus=1)
     with pytest.raises(ConfigurationError, match="total_bytes=-1"):
         EstimatedDramMeter(total_bytes=-1)
+    with pytest.raises(ConfigurationError, match="scope='socket'"):
+        EstimatedCpuMeter(scope="socket", cpu_times=FakeCpuTimes(), logical_cpus=1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"idle_fraction=1\.5"):
+        machine_meter(FakeCpuTimes(), logical_cpus=1, idle_fraction=1.5)
+    with pytest.raises(ConfigurationError, match="idle floor is the machine's"):
+        EstimatedCpuMeter(
+            scope="process",
+            idle_fraction=0.1,
+            process_cpu_seconds=FakeProcessSeconds(),
+            logical_cpus=1,
+        )
 
 
-def test_cpu_model_and_sockets_come_from_proc_cpuinfo(tmp_path: object) -> None:
-    from pathlib import Path
-
-    root = Path(str(tmp_path))
-    (root / "proc").mkdir()
-    (root / "proc" / "cpuinfo").write_text(
+def test_cpu_model_and_sockets_come_from_proc_cpuinfo(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "cpuinfo").write_text(
         "processor\t: 0\nmodel name\t: AMD EPYC 7763 64-Core Processor\nphysical id\t: 0\n\n"
         "processor\t: 1\nmodel name\t: AMD EPYC 7763 64-Core Processor\nphysical id\t: 1\n"
     )
-    assert cpu_model_name(root) == "AMD EPYC 7763 64-Core Processor"
-    assert cpu_socket_count(root) == 2
-    assert cpu_socket_count(root / "nowhere") == 1
+    assert cpu_model_name(tmp_path) == "AMD EPYC 7763 64-Core Processor"
+    assert cpu_socket_count(tmp_path) == 2
+    assert cpu_socket_count(tmp_path / "nowhere") == 1
+
+
+def test_the_cpu_model_is_read_without_starting_a_subprocess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("cpu_model_name started a subprocess")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(os, "popen", refuse)
+    assert cpu_model_name()
 
 
 def test_detect_fills_only_domains_nothing_measured() -> None:

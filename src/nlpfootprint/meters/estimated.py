@@ -1,37 +1,60 @@
 """Estimated meters: used only when nothing can be read, and always labelled ``estimated``.
 
-* CPU: package TDP x CPU utilisation. Utilisation comes from the operating system's CPU
-  time counters (through psutil), so the meter is an *energy counter*: between two reads
-  it adds ``TDP x sockets x busy CPU-seconds / logical CPUs``. The estimate therefore does
-  not depend on how often it is read, and an idle machine estimates near zero while a
-  fully busy one estimates near TDP.
-* DRAM: a constant power proportional to installed memory, 3 W per 8 GB (0.375 W/GiB),
-  the rule of thumb published by Crucial ("How much power does memory use?").
+CPU (:class:`EstimatedCpuMeter`) is an *energy counter* built from the operating system's
+CPU-time counters, so it is exact between any two reads and does not depend on how often
+it is read. Each logical CPU stands for ``TDP x sockets / logical CPUs`` watts.
 
-The CPU model is read from ``/proc/cpuinfo`` (or :func:`platform.processor` elsewhere),
-never through a subprocess. A TDP table by CPU model arrives with the hardware backends;
-until a model is known, the stated default TDP is used and said.
+* ``scope="machine"`` (default): the whole machine, every process's load. The package is
+  modelled as drawing a floor of :data:`IDLE_FRACTION_OF_TDP` (12 %) of TDP when idle and
+  rising linearly with utilisation to TDP when every logical CPU is busy::
+
+      energy_j = TDP x sockets x (f x wall_s + (1 - f) x busy_cpu_s / logical_cpus)
+
+  where ``wall_s`` is the total CPU time (busy + idle + iowait + steal) over the logical
+  CPUs. The 12 % is the idle point of the Teads curve (B. Davy, "Building an AWS EC2
+  Carbon Emissions Dataset", Teads Engineering, 2021: RAPL measurements of Intel
+  bare-metal EC2 hosts; the default curve of the Green Software Foundation's Impact
+  Framework). That curve is concave (75 % of TDP at 50 % load); a straight line is used
+  instead because energy stays a function of the cumulative counters only, hence
+  independent of the read interval. It is an assumption, and the label says so.
+* ``scope="process"``: this process and its descendants, i.e. their user + system CPU
+  time, including children already exited and reaped (psutil's ``children_user`` and
+  ``children_system``), times ``TDP x sockets / logical CPUs``. There is no idle floor:
+  the idle package is the machine's, not the process's. A descendant that detaches from
+  the tree (re-parented to init) takes its CPU time with it; the counter never goes back.
+
+TDP: ``tdp_w`` when given; else the shipped table's entry for the CPU model
+(:mod:`nlpfootprint.meters.tdp`); else :data:`DEFAULT_CPU_TDP_W`, said to be assumed.
+
+DRAM (:class:`EstimatedDramMeter`): 3 W per 8 GB installed (0.375 W/GiB), the rule of thumb
+published by Crucial ("How much power does memory use?"). In process scope it is the share
+of that power equal to the process tree's share of memory (resident set / installed): an
+attribution, since DRAM refresh power does not follow use.
 """
 
 from __future__ import annotations
 
-import os
-import platform
+import functools
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nlpfootprint._validate import nonnegative, positive
-from nlpfootprint.errors import MeterUnavailableError
+from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
 
 __all__ = [
     "DEFAULT_CPU_TDP_W",
     "DRAM_W_PER_GIB",
+    "IDLE_FRACTION_OF_TDP",
+    "IDLE_FRACTION_SOURCE",
     "EstimatedCpuMeter",
     "EstimatedDramMeter",
+    "Scope",
     "cpu_model_name",
     "cpu_socket_count",
+    "process_tree_cpu_seconds",
+    "process_tree_rss_bytes",
 ]
 
 #: Assumed package TDP when the CPU model's TDP is not known, in watts. A mid-range
@@ -39,6 +62,15 @@ __all__ = [
 DEFAULT_CPU_TDP_W = 85.0
 #: DRAM power per GiB installed, 3 W per 8 GB module (Crucial's rule of thumb).
 DRAM_W_PER_GIB = 3.0 / 8.0
+#: Idle package power as a fraction of TDP, machine scope only (see the module docstring).
+IDLE_FRACTION_OF_TDP = 0.12
+#: Where :data:`IDLE_FRACTION_OF_TDP` comes from, as labels print it.
+IDLE_FRACTION_SOURCE = "Teads/Davy 2021 idle point, assumed"
+
+Scope = Literal["machine", "process"]
+_SCOPES = ("machine", "process")
+_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "dpc", "interrupt")
+_WAITING_FIELDS = ("idle", "iowait", "steal")
 
 
 def _import_psutil() -> Any:
@@ -51,74 +83,170 @@ def _import_psutil() -> Any:
     return psutil
 
 
-def _read_cpuinfo(root: Path) -> str:
-    try:
-        return (root / "proc" / "cpuinfo").read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def cpu_model_name(root: str | os.PathLike[str] = "/") -> str:
-    """The CPU model name (``/proc/cpuinfo`` "model name"; platform APIs elsewhere)."""
-    for line in _read_cpuinfo(Path(root)).splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("model name", "Model", "cpu model") and value.strip():
-            return value.strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def cpu_socket_count(root: str | os.PathLike[str] = "/") -> int:
-    """Number of CPU packages (distinct ``physical id`` in ``/proc/cpuinfo``; 1 if unknown)."""
-    ids = {
-        line.partition(":")[2].strip()
-        for line in _read_cpuinfo(Path(root)).splitlines()
-        if line.startswith("physical id")
-    }
-    return max(1, len(ids))
+def _check_scope(scope: str) -> Scope:
+    if scope not in _SCOPES:
+        raise ConfigurationError(f"scope={scope!r} is not one of 'machine', 'process'")
+    return "process" if scope == "process" else "machine"
 
 
 def _busy_seconds(times: Any) -> float:
-    """CPU time spent working, summed over CPUs (idle, iowait and steal excluded)."""
-    fields = ("user", "nice", "system", "irq", "softirq", "dpc", "interrupt")
-    return float(sum(getattr(times, f, 0.0) for f in fields))
+    """CPU time spent working, summed over CPUs (idle, iowait and steal excluded).
+
+    Guest time is left out: Linux already counts it in ``user`` and ``nice``.
+    """
+    return float(sum(getattr(times, f, 0.0) for f in _BUSY_FIELDS))
+
+
+def _wall_cpu_seconds(times: Any) -> float:
+    """All CPU time, busy or not, summed over CPUs: wall time x logical CPUs."""
+    return _busy_seconds(times) + float(sum(getattr(times, f, 0.0) for f in _WAITING_FIELDS))
+
+
+def _charged_machine_seconds(cpu_times: Callable[[], Any], idle_fraction: float) -> float:
+    """Machine CPU-seconds to charge at ``TDP x sockets / logical CPUs`` each: busy time,
+    plus ``idle_fraction`` of the time not busy (the idle floor)."""
+    times = cpu_times()
+    busy = _busy_seconds(times)
+    return busy + idle_fraction * (_wall_cpu_seconds(times) - busy)
+
+
+def _tree_members(process: Any) -> list[Any]:
+    psutil = _import_psutil()
+    try:
+        return [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return [process]
+
+
+def process_tree_cpu_seconds(process: Any | None = None) -> float:
+    """User + system CPU seconds of a process and all its descendants, living or reaped.
+
+    Args:
+        process: A ``psutil.Process``; default the current process.
+
+    Returns:
+        The sum of ``user``, ``system``, ``children_user`` and ``children_system`` over the
+        process and its living descendants. The ``children_*`` fields hold the time of
+        children that exited and were waited for, so nothing is counted twice.
+    """
+    psutil = _import_psutil()
+    total = 0.0
+    for member in _tree_members(psutil.Process() if process is None else process):
+        try:
+            times = member.cpu_times()
+        except psutil.Error:  # exited between listing and reading
+            continue
+        total += times.user + times.system
+        total += getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+    return float(total)
+
+
+def process_tree_rss_bytes(process: Any | None = None) -> int:
+    """Resident memory of a process and its living descendants, in bytes (shared pages
+    count once per process)."""
+    psutil = _import_psutil()
+    total = 0
+    for member in _tree_members(psutil.Process() if process is None else process):
+        try:
+            total += int(member.memory_info().rss)
+        except psutil.Error:
+            continue
+    return total
+
+
+def _resolve_tdp(tdp_w: float | None, model: str) -> tuple[float, str, TdpMatch | None]:
+    """The TDP, how it was found, and the table row when it came from the table."""
+    if tdp_w is not None:
+        return positive("tdp_w", tdp_w), "given", None
+    match = lookup_tdp(model)
+    if match is None:
+        return DEFAULT_CPU_TDP_W, "assumed default", None
+    return match.tdp_w, f"table: {match.name} ({match.source})", match
 
 
 class EstimatedCpuMeter:
-    """CPU energy estimated as TDP x utilisation (machine scope), an energy counter.
+    """CPU energy estimated from TDP and CPU time, an energy counter (see the module doc).
 
     Args:
-        tdp_w: Package TDP in watts; default :data:`DEFAULT_CPU_TDP_W` (stated in the label).
+        tdp_w: Package TDP in watts; default from the CPU model, else
+            :data:`DEFAULT_CPU_TDP_W`. The label states the value and its source.
+        scope: ``"machine"`` (every process's load, with the idle floor) or ``"process"``
+            (this process tree's CPU time, no idle floor).
         sockets: Number of packages; default from ``/proc/cpuinfo``.
-        cpu_times: Returns an object with psutil ``cpu_times()`` fields (for tests).
-        logical_cpus: Number of logical CPUs the times are summed over (for tests).
+        model: CPU model name used to look up the TDP; default :func:`cpu_model_name`.
+        idle_fraction: Idle power as a fraction of TDP, machine scope only; default
+            :data:`IDLE_FRACTION_OF_TDP`. ``0`` gives the plain TDP x utilisation model.
+        cpu_times: Returns an object with psutil ``cpu_times()`` fields (machine scope).
+        process_cpu_seconds: Returns the process tree's cumulative CPU seconds (process
+            scope); default :func:`process_tree_cpu_seconds` of the creating process.
+        logical_cpus: Number of logical CPUs of the machine.
+
+    Attributes:
+        tdp_w: The TDP used, in watts.
+        tdp_source: ``"given"``, ``"table: <row> (<source>)"`` or ``"assumed default"``.
+        tdp_match: The table row, when the TDP came from the table.
     """
 
     def __init__(
         self,
         tdp_w: float | None = None,
         *,
+        scope: Scope = "machine",
         sockets: int | None = None,
+        model: str | None = None,
+        idle_fraction: float | None = None,
         cpu_times: Callable[[], Any] | None = None,
+        process_cpu_seconds: Callable[[], float] | None = None,
         logical_cpus: int | None = None,
     ) -> None:
-        if cpu_times is None or logical_cpus is None:
-            psutil = _import_psutil()
-            cpu_times = cpu_times or psutil.cpu_times
-            logical_cpus = logical_cpus or psutil.cpu_count(logical=True) or 1
-        self.model = cpu_model_name()
-        self.tdp_w = DEFAULT_CPU_TDP_W if tdp_w is None else positive("tdp_w", tdp_w)
-        self.tdp_source = "assumed default" if tdp_w is None else "given"
+        self.scope = _check_scope(scope)
+        self.model = cpu_model_name() if model is None else model
+        self.tdp_w, self.tdp_source, self.tdp_match = _resolve_tdp(tdp_w, self.model)
         self.sockets = cpu_socket_count() if sockets is None else int(positive("sockets", sockets))
-        self._cpu_times = cpu_times
+        self.idle_fraction = self._check_idle_fraction(idle_fraction)
+        psutil = None
+        if logical_cpus is None:
+            psutil = _import_psutil()
+            logical_cpus = psutil.cpu_count(logical=True) or 1
         self._logical = int(positive("logical_cpus", logical_cpus))
-        self._origin = _busy_seconds(self._cpu_times())
-        label = (
-            f"{self.model}: {self.sockets} x TDP {self.tdp_w:g} W ({self.tdp_source}) "
-            f"x utilisation of {self._logical} logical CPUs (machine-wide: every process's "
-            "load counts)"
-        )
+        self._seconds: Callable[[], float]
+        if self.scope == "process":
+            if process_cpu_seconds is None:
+                current = (psutil or _import_psutil()).Process()
+                process_cpu_seconds = functools.partial(process_tree_cpu_seconds, current)
+            self._seconds = process_cpu_seconds
+        else:
+            times = cpu_times or (psutil or _import_psutil()).cpu_times
+            self._seconds = functools.partial(_charged_machine_seconds, times, self.idle_fraction)
+        self._origin = float(self._seconds())
+        self._last_j = 0.0
         self._channels = (
-            Channel(id="cpu:0", domain="cpu", kind="energy", label=label, estimated=True),
+            Channel(id="cpu:0", domain="cpu", kind="energy", label=self._label(), estimated=True),
+        )
+
+    def _check_idle_fraction(self, idle_fraction: float | None) -> float:
+        if idle_fraction is None:
+            return IDLE_FRACTION_OF_TDP if self.scope == "machine" else 0.0
+        fraction = nonnegative("idle_fraction", idle_fraction)
+        if fraction > 1:
+            raise ConfigurationError(f"idle_fraction={idle_fraction!r}: must be at most 1")
+        if self.scope == "process" and fraction > 0:
+            raise ConfigurationError(
+                f"idle_fraction={idle_fraction!r} with scope='process': the idle floor is the "
+                "machine's, not the process's; use scope='machine' or idle_fraction=0"
+            )
+        return fraction
+
+    def _label(self) -> str:
+        head = f"{self.model}: {self.sockets} x TDP {self.tdp_w:g} W ({self.tdp_source})"
+        if self.scope == "process":
+            return (
+                f"{head}; process scope: CPU time of this process and its children over "
+                f"{self._logical} logical CPUs, no idle floor"
+            )
+        return (
+            f"{head}; machine scope: every process's load on {self._logical} logical CPUs, "
+            f"idle floor {self.idle_fraction:.0%} of TDP ({IDLE_FRACTION_SOURCE})"
         )
 
     @property
@@ -127,15 +255,19 @@ class EstimatedCpuMeter:
         return self._channels
 
     def read(self) -> list[float]:
-        """Estimated CPU joules since the meter was created."""
-        busy = max(0.0, _busy_seconds(self._cpu_times()) - self._origin)
-        return [self.tdp_w * self.sockets * busy / self._logical]
+        """Estimated CPU joules since the meter was created (never decreasing)."""
+        seconds = float(self._seconds()) - self._origin
+        energy_j = self.tdp_w * self.sockets * seconds / self._logical
+        self._last_j = max(self._last_j, energy_j)
+        return [self._last_j]
 
     def close(self) -> None:
         """Nothing to release."""
 
     def __repr__(self) -> str:
-        return f"EstimatedCpuMeter(tdp_w={self.tdp_w:g}, sockets={self.sockets})"
+        return (
+            f"EstimatedCpuMeter(tdp_w={self.tdp_w:g}, sockets={self.sockets}, scope={self.scope!r})"
+        )
 
 
 class EstimatedDramMeter:
@@ -144,17 +276,42 @@ class EstimatedDramMeter:
     Args:
         total_bytes: Installed memory; default from psutil.
         w_per_gib: Watts per GiB.
+        scope: ``"machine"`` (all installed memory, default) or ``"process"`` (the share
+            of it resident in this process tree, read at every sample).
+        rss_bytes: Returns the process tree's resident bytes (process scope); default
+            :func:`process_tree_rss_bytes` of the creating process.
+
+    Attributes:
+        power_w: The machine's estimated DRAM power in watts.
+        w_per_gib_source: ``"Crucial: 3 W per 8 GB"`` for the default, else ``"given"``.
     """
 
     def __init__(
-        self, total_bytes: int | None = None, *, w_per_gib: float = DRAM_W_PER_GIB
+        self,
+        total_bytes: int | None = None,
+        *,
+        w_per_gib: float = DRAM_W_PER_GIB,
+        scope: Scope = "machine",
+        rss_bytes: Callable[[], int] | None = None,
     ) -> None:
+        self.scope = _check_scope(scope)
         if total_bytes is None:
             total_bytes = int(_import_psutil().virtual_memory().total)
-        self.total_gib = nonnegative("total_bytes", total_bytes) / 2**30
+        self.total_bytes = int(nonnegative("total_bytes", total_bytes))
+        self.total_gib = self.total_bytes / 2**30
         self.w_per_gib = nonnegative("w_per_gib", w_per_gib)
         self.power_w = self.total_gib * self.w_per_gib
-        label = f"{self.total_gib:.1f} GiB installed x {self.w_per_gib:g} W/GiB"
+        if self.scope == "process" and rss_bytes is None:
+            current = _import_psutil().Process()
+            rss_bytes = functools.partial(process_tree_rss_bytes, current)
+        self._rss_bytes = rss_bytes if self.scope == "process" else None
+        self.w_per_gib_source = "Crucial: 3 W per 8 GB" if w_per_gib == DRAM_W_PER_GIB else "given"
+        label = (
+            f"{self.total_gib:.1f} GiB installed x {self.w_per_gib:g} W/GiB "
+            f"({self.w_per_gib_source})"
+        )
+        if self.scope == "process":
+            label += "; process scope: x share resident in this process and its children"
         self._channels = (
             Channel(id="dram:0", domain="dram", kind="power", label=label, estimated=True),
         )
@@ -165,11 +322,17 @@ class EstimatedDramMeter:
         return self._channels
 
     def read(self) -> list[float]:
-        """The estimated DRAM power in watts (constant)."""
-        return [self.power_w]
+        """The estimated DRAM power in watts (the machine's, or the process tree's share)."""
+        if self._rss_bytes is None or self.total_bytes == 0:
+            return [self.power_w]
+        share = min(1.0, max(0, self._rss_bytes()) / self.total_bytes)
+        return [self.power_w * share]
 
     def close(self) -> None:
         """Nothing to release."""
 
     def __repr__(self) -> str:
-        return f"EstimatedDramMeter({self.total_gib:.1f} GiB, {self.power_w:.2f} W)"
+        return (
+            f"EstimatedDramMeter({self.total_gib:.1f} GiB, {self.power_w:.2f} W, "
+            f"scope={self.scope!r})"
+        )

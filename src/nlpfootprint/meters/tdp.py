@@ -1,0 +1,353 @@
+"""Which CPU this is, and its package TDP from the shipped table ``data/cpu_tdp.csv``.
+
+:func:`cpu_model_name` reads the model name without starting a subprocess: from
+``/proc/cpuinfo`` on Linux, the ``machdep.cpu.brand_string`` sysctl on macOS, the registry
+on Windows. :func:`lookup_tdp` finds its TDP.
+
+The table (about 4,900 Intel, AMD and Apple parts) is codecarbon 3.3.2's
+``cpu_power.csv`` (MIT), compiled from the Intel and AMD specification pages; see
+``nlpfootprint/data/README.md``. It is read once, on first use, and rows whose TDP is not a
+positive number (``"27.29.5"``, ``0.0``) are skipped and counted, never guessed.
+
+Names are matched the way ``/proc/cpuinfo`` writes them. Both the query and every table
+name are normalised: lower case; ``(R)``, ``(TM)``, ``®``, ``™`` dropped; everything from
+``@`` on (the clock) dropped; parenthesised notes, clock speeds, ``64-Core``, ``Quad-Core``,
+``12th Gen``, ``with Radeon Graphics`` and the words ``CPU``, ``Processor``, ``Genuine``
+dropped. Then:
+
+1. **exact**: the normalised names are equal
+   (``"Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"`` is ``"Intel Xeon Gold 6248"``);
+2. **model number**: otherwise the model number (the last word holding a digit, other
+   than a one- or two-digit tier such as the ``9`` of ``Ryzen 9``, plus any ``v2``..``v6``
+   suffix: ``6248``, ``i7-8700k``, ``e5-2698 v4``, ``5950x``) must equal the model number
+   of a table row of the *same vendor* (Intel, AMD, Apple), and the remaining words
+   (family, tier) of one name must all appear in the other, so ``Ryzen 7 5950X`` matches
+   no ``Ryzen 9 5950X``. Among several such rows the one sharing most words and adding
+   fewest wins.
+
+A name without a model number (``"Intel(R) Xeon(R) Processor"``, what many VMs report) or
+whose best candidates disagree on the TDP never matches: the caller then says it assumed a
+default, instead of quoting a random part's TDP.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import math
+import os
+import platform
+import re
+import sys
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+__all__ = [
+    "TDP_TABLE_SOURCE",
+    "MatchKind",
+    "TdpMatch",
+    "TdpRow",
+    "TdpTable",
+    "cpu_model_name",
+    "cpu_socket_count",
+    "load_tdp_table",
+    "lookup_tdp",
+    "normalize_cpu_name",
+    "parse_tdp_table",
+]
+
+#: Where the shipped TDP figures come from, as reports print it.
+TDP_TABLE_SOURCE = "codecarbon cpu_power.csv, Intel/AMD spec pages"
+_TABLE_FILE = "cpu_tdp.csv"
+_VENDORS = ("intel", "amd", "apple")
+
+MatchKind = Literal["exact", "model number"]
+
+_TRADEMARK = re.compile(r"\((?:r|tm|c)\)|[®™]")
+_PARENTHESISED = re.compile(r"\([^)]*\)")
+_RADEON = re.compile(r"\b(?:with|w/)?\s*radeon\b.*$")
+_CLOCK = re.compile(r"\b\d+(?:\.\d+)?\s*[mg]hz\b")
+_CORES = re.compile(r"\b(?:\d+|dual|triple|quad|six|eight)-cores?\b")
+_GENERATION = re.compile(r"\b\d+(?:st|nd|rd|th) gen\b")
+_NOISE_WORDS = frozenset({"cpu", "processor", "processors", "genuine"})
+_VERSION = re.compile(r"v\d+")
+_TIER = re.compile(r"\d{1,2}")
+
+
+def _read_cpuinfo(root: Path) -> str:
+    try:
+        return (root / "proc" / "cpuinfo").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _darwin_brand_string() -> str:
+    """``sysctl machdep.cpu.brand_string`` through libc (no subprocess); "" on failure."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        name, size = b"machdep.cpu.brand_string", ctypes.c_size_t(0)
+        if libc.sysctlbyname(name, None, ctypes.byref(size), None, 0) != 0 or not size.value:
+            return ""
+        buffer = ctypes.create_string_buffer(size.value)
+        if libc.sysctlbyname(name, buffer, ctypes.byref(size), None, 0) != 0:
+            return ""
+    except (OSError, AttributeError):
+        return ""
+    return buffer.value.decode(errors="replace").strip()
+
+
+def _windows_processor_name() -> str:
+    """The registry's ``ProcessorNameString`` for CPU 0; "" on failure."""
+    if sys.platform == "win32":
+        import winreg
+
+        key_path = r"HARDWARE\DESCRIPTION\System\CentralProcessor\0"
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key_path) as key:
+                value, _ = winreg.QueryValueEx(key, "ProcessorNameString")
+        except OSError:
+            return ""
+        return str(value).strip()
+    return ""
+
+
+def cpu_model_name(root: str | os.PathLike[str] = "/") -> str:
+    """The CPU model name, read without starting a subprocess.
+
+    Linux: ``model name`` (``Model``, ``cpu model`` on other architectures) in
+    ``<root>/proc/cpuinfo``. macOS: the ``machdep.cpu.brand_string`` sysctl. Windows: the
+    registry's ``ProcessorNameString``. Else :func:`platform.processor`.
+    """
+    for line in _read_cpuinfo(Path(root)).splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model", "cpu model") and value.strip():
+            return value.strip()
+    if sys.platform == "darwin":
+        name = _darwin_brand_string()
+    else:
+        name = _windows_processor_name()
+    return name or platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_socket_count(root: str | os.PathLike[str] = "/") -> int:
+    """Number of CPU packages (distinct ``physical id`` in ``/proc/cpuinfo``; 1 if unknown)."""
+    ids = {
+        line.partition(":")[2].strip()
+        for line in _read_cpuinfo(Path(root)).splitlines()
+        if line.startswith("physical id")
+    }
+    return max(1, len(ids))
+
+
+def normalize_cpu_name(name: str) -> str:
+    """Reduce a CPU model name to the words that identify the part.
+
+    Examples:
+        >>> normalize_cpu_name("Intel(R) Xeon(R) CPU E5-2698 v4 @ 2.20GHz")
+        'intel xeon e5-2698 v4'
+        >>> normalize_cpu_name("AMD EPYC 7763 64-Core Processor")
+        'amd epyc 7763'
+    """
+    text = _TRADEMARK.sub(" ", name.lower())
+    text = text.partition("@")[0]
+    text = _PARENTHESISED.sub(" ", text)
+    text = _RADEON.sub(" ", text)
+    for pattern in (_CLOCK, _CORES, _GENERATION):
+        text = pattern.sub(" ", text)
+    words = text.replace(",", " ").split()
+    return " ".join(w for w in words if w not in _NOISE_WORDS)
+
+
+@attrs.frozen
+class _Parts:
+    vendor: str | None
+    model: str | None
+    family: frozenset[str]
+
+
+def _split(normalized: str) -> _Parts:
+    """Vendor, model number and the remaining words of a normalised name."""
+    words = normalized.split()
+    vendor = next((w for w in words if w in _VENDORS), None)
+    index = next(
+        (
+            i
+            for i in range(len(words) - 1, -1, -1)
+            if any(c.isdigit() for c in words[i])
+            and not _VERSION.fullmatch(words[i])
+            and not _TIER.fullmatch(words[i])
+        ),
+        None,
+    )
+    if index is None:
+        return _Parts(vendor, None, frozenset(w for w in words if w != vendor))
+    used = {index}
+    model = words[index]
+    if index + 1 < len(words) and _VERSION.fullmatch(words[index + 1]):
+        model += " " + words[index + 1]
+        used.add(index + 1)
+    family = frozenset(w for i, w in enumerate(words) if i not in used and w != vendor)
+    return _Parts(vendor, model, family)
+
+
+@attrs.frozen
+class TdpRow:
+    """One usable row of the table.
+
+    Attributes:
+        name: The name as the table writes it.
+        tdp_w: Its thermal design power in watts.
+        line: The line number in the CSV file (the header is line 1).
+    """
+
+    name: str
+    tdp_w: float
+    line: int
+
+
+@attrs.frozen
+class TdpMatch:
+    """The table row a CPU name matched.
+
+    Attributes:
+        name: The row's name as the table writes it.
+        tdp_w: The row's TDP in watts.
+        how: ``"exact"`` (normalised names equal) or ``"model number"``.
+        source: Where the table's figures come from (:data:`TDP_TABLE_SOURCE`).
+    """
+
+    name: str
+    tdp_w: float
+    how: MatchKind
+    source: str = TDP_TABLE_SOURCE
+
+
+def _unique(rows: Iterable[TdpRow], how: MatchKind, source: str) -> TdpMatch | None:
+    """A match when all ``rows`` agree on the TDP (the first one named), else None."""
+    found = list(rows)
+    if not found or len({row.tdp_w for row in found}) > 1:
+        return None
+    return TdpMatch(name=found[0].name, tdp_w=found[0].tdp_w, how=how, source=source)
+
+
+@attrs.frozen
+class TdpTable:
+    """CPU TDPs by model name, with the rows that could not be used.
+
+    Build one with :func:`parse_tdp_table`; :func:`load_tdp_table` gives the shipped one.
+
+    Attributes:
+        rows: The usable rows, in file order.
+        skipped: ``(line, reason)`` for every row left out.
+        source: Where the figures come from.
+    """
+
+    rows: tuple[TdpRow, ...]
+    skipped: tuple[tuple[int, str], ...] = ()
+    source: str = TDP_TABLE_SOURCE
+    _by_name: dict[str, list[TdpRow]] = attrs.field(init=False, eq=False, repr=False)
+    _by_model: dict[tuple[str, str], list[tuple[TdpRow, frozenset[str]]]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        by_name: dict[str, list[TdpRow]] = {}
+        by_model: dict[tuple[str, str], list[tuple[TdpRow, frozenset[str]]]] = {}
+        for row in self.rows:
+            normalized = normalize_cpu_name(row.name)
+            by_name.setdefault(normalized, []).append(row)
+            parts = _split(normalized)
+            if parts.vendor is not None and parts.model is not None:
+                by_model.setdefault((parts.vendor, parts.model), []).append((row, parts.family))
+        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_by_model", by_model)
+
+    def lookup(self, model_name: str) -> TdpMatch | None:
+        """The row ``model_name`` matches (see the module docstring), or None."""
+        normalized = normalize_cpu_name(model_name)
+        if not normalized:
+            return None
+        if normalized in self._by_name:
+            return _unique(self._by_name[normalized], "exact", self.source)
+        parts = _split(normalized)
+        if parts.vendor is None or parts.model is None:
+            return None
+        agreeing = [
+            (len(parts.family & family), -len(family - parts.family), row)
+            for row, family in self._by_model.get((parts.vendor, parts.model), [])
+            if family <= parts.family or parts.family <= family
+        ]
+        if not agreeing:
+            return None
+        best = max((shared, fewer_extra) for shared, fewer_extra, _ in agreeing)
+        rows = (row for shared, fewer_extra, row in agreeing if (shared, fewer_extra) == best)
+        return _unique(rows, "model number", self.source)
+
+
+def parse_tdp_table(text: str, *, source: str = TDP_TABLE_SOURCE) -> TdpTable:
+    """Read a ``Name,TDP`` CSV; rows without a name or a positive finite TDP are skipped.
+
+    Args:
+        text: The CSV text, header row first.
+        source: Where the figures come from, carried into every match.
+
+    Returns:
+        The table, with each skipped row's line number and the reason.
+    """
+    rows: list[TdpRow] = []
+    skipped: list[tuple[int, str]] = []
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    for record in reader:
+        line = reader.line_num
+        if not record:
+            continue
+        if len(record) != 2 or not record[0].strip():
+            skipped.append((line, f"expected a name and a TDP, got {record!r}"))
+            continue
+        name, raw = record[0].strip(), record[1].strip()
+        try:
+            tdp_w = float(raw)
+        except ValueError:
+            skipped.append((line, f"{name}: TDP {raw!r} is not a number"))
+            continue
+        if not (math.isfinite(tdp_w) and tdp_w > 0):
+            skipped.append((line, f"{name}: TDP {raw!r} is not a positive number of watts"))
+            continue
+        rows.append(TdpRow(name=name, tdp_w=tdp_w, line=line))
+    return TdpTable(rows=tuple(rows), skipped=tuple(skipped), source=source)
+
+
+@functools.cache
+def load_tdp_table() -> TdpTable:
+    """The shipped table, read on first use and kept (it never changes while running)."""
+    resource = resources.files("nlpfootprint") / "data" / _TABLE_FILE
+    return parse_tdp_table(resource.read_text(encoding="utf-8"))
+
+
+def lookup_tdp(model_name: str, *, table: TdpTable | None = None) -> TdpMatch | None:
+    """Find the TDP of a CPU by its model name.
+
+    Args:
+        model_name: The name as ``/proc/cpuinfo`` (or the platform) writes it.
+        table: The table to search; default the shipped one (:func:`load_tdp_table`).
+
+    Returns:
+        The matching row, or None when the name matches no row unambiguously.
+
+    Examples:
+        >>> match = lookup_tdp("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz")
+        >>> match.name, match.tdp_w, match.how
+        ('Intel Xeon Gold 6248', 150.0, 'exact')
+        >>> lookup_tdp("Intel(R) Xeon(R) Processor") is None
+        True
+    """
+    return (load_tdp_table() if table is None else table).lookup(model_name)

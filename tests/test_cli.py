@@ -89,3 +89,25 @@ def test_bad_options_exit_2_with_one_clear_line(args: list[str], message: str) -
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_meters_explains_what_is_measured_and_why_not_the_rest() -> None:
+    result = run_cli("meters")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for backend in ("nvml", "rapl", "estimated-cpu", "estimated-dram"):
+        assert backend in out
+    if "nvml            not used" in out:
+        assert "NVIDIA" in out  # why there is no GPU reading
+    if "rapl            not used" in out:
+        assert "powercap" in out
+    if "estimated-cpu   used" in out:
+        assert "TDP" in out
+        assert "ESTIMATED" in out
+
+
+def test_meters_json_is_machine_readable() -> None:
+    result = run_cli("meters", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {b["backend"] for b in data["backends"]} >= {"nvml", "rapl"}

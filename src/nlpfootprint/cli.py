@@ -2,6 +2,7 @@
 
 Subcommands:
     demo    train a small numpy language model under the tracker and print the report
+    meters  list the meters this machine offers, and why the others are not used
 
 Errors from bad arguments print one line to stderr and exit with status 2.
 """
@@ -68,7 +69,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     _add_accounting_options(demo)
+
+    meters = sub.add_parser(
+        "meters",
+        help="list the meters this machine offers, and why the others are not used",
+        description="Detect NVIDIA GPUs (NVML), CPU packages and DRAM (RAPL), and the "
+        "estimates used where nothing can be measured; print what would be measured, how, "
+        "and why each backend not used was skipped.",
+    )
+    meters.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
+
+
+def _run_meters(args: argparse.Namespace) -> int:
+    import json
+
+    from nlpfootprint.meters.discovery import detect
+
+    detection = detect()
+    try:
+        if args.json:
+            print(json.dumps(detection.to_dict(), indent=2))
+            return 0
+        print("nlpfootprint meters: what this machine can measure\n")
+        for entry in detection.to_dict()["backends"]:
+            if entry["status"] == "used":
+                print(f"  {entry['backend']:<15} used")
+                for c in entry["channels"]:
+                    print(f"      {c['id']:<8} {c['source']:<10} {c['label']}")
+            else:
+                print(f"  {entry['backend']:<15} not used: {entry['reason']}")
+        for note in detection.notes:
+            print(f"  note: {note}")
+        estimated = [
+            c["id"]
+            for e in detection.to_dict()["backends"]
+            if e["status"] == "used"
+            for c in e["channels"]
+            if c["source"] == "estimated"
+        ]
+        if estimated:
+            print(
+                f"\n{', '.join(estimated)}: ESTIMATED, not measured; reports say so. "
+                "Fix a reason above to measure instead."
+            )
+    finally:
+        detection.close()
+    return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -99,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _run_demo(args)
+        if args.command == "meters":
+            return _run_meters(args)
     except NlpFootprintError as err:
         print(f"nlpfootprint {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -185,6 +185,7 @@ class EnergyTracker:
         if self._sampler.first_t is not None:
             state.t0 = self._sampler.first_t
         for meter in self._meters:
+            state.warnings += [f"{meter!r}: {note}" for note in getattr(meter, "notes", ())]
             limit = getattr(meter, "max_interval_s", None)
             if isinstance(limit, int | float) and 0 < limit < self.interval_s:
                 state.warn(

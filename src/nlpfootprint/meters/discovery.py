@@ -1,25 +1,31 @@
 """Find the meters this machine offers, and say why the others were not used.
 
-:func:`detect` tries each backend in order of preference. Measured backends come first;
-estimated meters only fill the domains nothing measured. Every backend not used comes
-back with a reason, so ``meters="auto"`` never silently settles for an estimate.
+:func:`detect` tries each backend in order of preference: NVIDIA GPUs through NVML, CPU
+packages and DRAM through RAPL, and only then the estimates for whatever domain nothing
+measured (CPU from TDP x utilisation, DRAM from installed memory). Every backend not used
+comes back with its reason -- no driver, no GPU, no powercap tree, permission denied with
+the fix -- so ``meters="auto"`` never settles for an estimate silently.
+``nlpfootprint meters`` prints the same as a table.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import attrs
 
 from nlpfootprint.errors import NlpFootprintError
 from nlpfootprint.meters.base import PowerMeter
 
-__all__ = ["Backend", "Detection", "detect"]
+__all__ = ["Backend", "Detection", "default_backends", "detect"]
 
 
 @attrs.frozen
 class Backend:
-    """A way of getting meters: a name, what it covers, and a factory that may raise."""
+    """A way of getting meters: a name, the domains it covers, and a factory that may raise."""
 
     name: str
     domains: tuple[str, ...]
@@ -33,50 +39,120 @@ class Detection:
 
     Attributes:
         meters: The meters to use, measured first.
-        used: Names of the backends that gave meters.
+        used: Names of the backends that gave meters, in the same order.
         skipped: For each backend not used, why.
+        notes: What the meters used had to say (a GPU left out, a device order caveat).
     """
 
     meters: tuple[PowerMeter, ...]
     used: tuple[str, ...]
     skipped: dict[str, str]
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One sentence for reports: what was used and why not the rest."""
-        used = ", ".join(self.used) or "none"
-        text = f"auto: used {used}"
+        text = f"auto: used {', '.join(self.used) or 'none'}"
         if self.skipped:
-            text += "; not used: " + "; ".join(f"{k} ({v})" for k, v in self.skipped.items())
+            text += "; not used: " + "; ".join(
+                f"{k} ({v.splitlines()[0] if v else 'no reason given'})"
+                for k, v in self.skipped.items()
+            )
         return text
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: each backend with its status, channels or reason."""
+        backends: list[dict[str, Any]] = [
+            {
+                "backend": name,
+                "status": "used",
+                "channels": [
+                    {
+                        "id": c.id,
+                        "domain": str(c.domain),
+                        "kind": c.kind,
+                        "source": c.source,
+                        "label": c.label,
+                    }
+                    for c in meter.channels
+                ],
+            }
+            for name, meter in zip(self.used, self.meters, strict=True)
+        ]
+        backends += [
+            {"backend": name, "status": "not used", "reason": reason}
+            for name, reason in self.skipped.items()
+        ]
+        return {"backends": backends, "notes": list(self.notes)}
 
-def _estimated_backends() -> list[Backend]:
-    from nlpfootprint.meters.estimated import EstimatedCpuMeter, EstimatedDramMeter
+    def close(self) -> None:
+        """Close every meter found (when detecting only to look)."""
+        for meter in self.meters:
+            meter.close()
 
-    return [
-        Backend("estimated-cpu", ("cpu",), EstimatedCpuMeter, estimated=True),
-        Backend("estimated-dram", ("dram",), EstimatedDramMeter, estimated=True),
-    ]
+
+def _nvml_meter() -> PowerMeter:
+    from nlpfootprint.errors import MeterUnavailableError
+    from nlpfootprint.meters.nvml import NvmlMeter
+
+    try:
+        return NvmlMeter()
+    except MeterUnavailableError as err:
+        driver = Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()
+        if "bindings are not installed" in str(err) and not driver:
+            raise MeterUnavailableError(
+                "no NVIDIA GPU driver on this machine (no /proc/driver/nvidia, no /dev/nvidia0)"
+            ) from err
+        raise
+
+
+def _rapl_meter() -> PowerMeter:
+    from nlpfootprint.meters.rapl import RaplMeter
+
+    return RaplMeter()
+
+
+def _estimated_cpu() -> PowerMeter:
+    from nlpfootprint.meters.estimated import EstimatedCpuMeter
+
+    return EstimatedCpuMeter()
+
+
+def _estimated_dram() -> PowerMeter:
+    from nlpfootprint.meters.estimated import EstimatedDramMeter
+
+    return EstimatedDramMeter()
 
 
 def default_backends() -> list[Backend]:
-    """The backends :func:`detect` tries, measured first."""
-    return _estimated_backends()
+    """The backends :func:`detect` tries: measured ones first, then the estimates."""
+    return [
+        Backend("nvml", ("gpu",), _nvml_meter),
+        Backend("rapl", ("cpu", "dram"), _rapl_meter),
+        Backend("estimated-cpu", ("cpu",), _estimated_cpu, estimated=True),
+        Backend("estimated-dram", ("dram",), _estimated_dram, estimated=True),
+    ]
 
 
 def detect(backends: Sequence[Backend] | None = None) -> Detection:
-    """Create the best meters available.
+    """Create the best meters available here.
 
     Measured backends are tried first; an estimated backend is used only for a domain no
-    measured backend covers. Backends that fail with a library error are skipped with the
-    error's message as the reason.
+    measured meter covers. A backend that fails with a library error (unavailable,
+    permission denied) or an OS error is skipped with the error's message as its reason.
+    Set ``NLPFOOTPRINT_DISABLE`` to a comma-separated list of backend names to skip them.
     """
+    disabled = {
+        name.strip() for name in os.environ.get("NLPFOOTPRINT_DISABLE", "").split(",") if name
+    }
     meters: list[PowerMeter] = []
     used: list[str] = []
     skipped: dict[str, str] = {}
+    notes: list[str] = []
     covered: set[str] = set()
-    ordered = sorted(backends or default_backends(), key=lambda b: b.estimated)
-    for backend in ordered:
+    for backend in sorted(backends or default_backends(), key=lambda b: b.estimated):
+        if backend.name in disabled:
+            skipped[backend.name] = "disabled by NLPFOOTPRINT_DISABLE"
+            continue
         if backend.estimated and covered.issuperset(backend.domains):
             skipped[backend.name] = "a measured meter covers " + "/".join(backend.domains)
             continue
@@ -88,4 +164,5 @@ def detect(backends: Sequence[Backend] | None = None) -> Detection:
         meters.append(meter)
         used.append(backend.name)
         covered.update(str(c.domain) for c in meter.channels)
-    return Detection(meters=tuple(meters), used=tuple(used), skipped=skipped)
+        notes += [str(n) for n in getattr(meter, "notes", ())]
+    return Detection(meters=tuple(meters), used=tuple(used), skipped=skipped, notes=tuple(notes))

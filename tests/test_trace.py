@@ -321,3 +321,11 @@ def test_non_finite_times_are_rejected_and_leave_the_trace_usable(t0: float, t1:
 def test_capacity_must_be_an_integer() -> None:
     with pytest.raises(ValueError, match=r"capacity=4\.0"):
         BoundedTrace(origin=0.0, capacity=4.0)  # type: ignore[arg-type]
+
+
+def test_a_point_on_the_far_edge_of_a_full_grid_lands_in_the_last_bin() -> None:
+    trace = BoundedTrace(origin=0.0, bin_s=1.0, capacity=4)
+    trace.add(3.0, 4.0, "gpu", 1.0)
+    trace.add(4.0, 4.0, "gpu", 0.5)  # zero-length segment exactly at the grid's end
+    assert trace.bin_s == 1.0
+    assert trace.total_j() == pytest.approx(1.5)

@@ -98,10 +98,12 @@ class BoundedTrace:
         while math.ceil((t1 - self.origin) / self.bin_s) > self.capacity:
             self._fold()
         self.end = max(self.end, t1)
-        first = max(0, int((t0 - self.origin) // self.bin_s))
-        last = first
-        if t1 > t0:
-            last = max(first, math.ceil((t1 - self.origin) / self.bin_s) - 1)
+        start_bin = max(0, int((t0 - self.origin) // self.bin_s))
+        if t1 > t0:  # the bin holding the segment's end; an end on an edge opens no bin
+            last = max(0, math.ceil((t1 - self.origin) / self.bin_s) - 1)
+        else:  # a point: its bin (a point on the grid's far edge goes in the last bin)
+            last = min(start_bin, self.capacity - 1)
+        first = min(start_bin, last)
         if first == last:
             self._energy[last, column] += energy_j
         else:

@@ -54,3 +54,9 @@ def bench(session: nox.Session) -> None:
     """Memory and throughput benchmarks (10 million samples; takes a few minutes)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_tracker.py", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def gpu(session: nox.Session) -> None:
+    """On a machine with an NVIDIA GPU: the gpu tests and the counter-vs-power check."""
+    session.run("bash", "scripts/gpu_check.sh", *session.posargs, external=True)

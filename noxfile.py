@@ -19,7 +19,17 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("-e", ".[lint]")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "scripts", "noxfile.py")
+    session.run(
+        "ruff",
+        "check",
+        "src",
+        "tests",
+        "benchmarks",
+        "examples",
+        "scripts",
+        "noxfile.py",
+        "conftest.py",
+    )
     session.run(
         "ruff",
         "format",

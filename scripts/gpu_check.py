@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import nlpfootprint as nf
-from nlpfootprint.meters.nvml import NvmlMeter
+from nlpfootprint.meters.nvml import NvmlMeter, parse_visible_devices
 
 
 def matmul_load(seconds: float, size: int = 8192) -> dict[str, float]:
@@ -50,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    counter = NvmlMeter(gpus=[0], mode="counter")
-    power = NvmlMeter(gpus=[0], mode="power")
+    # the GPU that CUDA calls device 0, which is where the load runs
+    visible = parse_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES"))
+    first: list[int | str] = [visible[0] if visible else 0]
+    counter = NvmlMeter(gpus=first, mode="counter")
+    power = NvmlMeter(gpus=first, mode="power")
     gpu = counter.gpus[0]
     print(f"GPU 0: {gpu.name} ({gpu.uuid}), power limit {gpu.power_limit_w} W")
     by_counter = nf.track_energy(meters=[counter], interval_s=1.0, name="counter")

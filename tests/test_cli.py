@@ -111,3 +111,10 @@ def test_meters_json_is_machine_readable() -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert {b["backend"] for b in data["backends"]} >= {"nvml", "rapl"}
+
+
+def test_demo_refuses_a_json_path_in_a_missing_folder_before_training(tmp_path: Path) -> None:
+    result = run_cli("demo", "--steps", "1000000", "--json", str(tmp_path / "no" / "r.json"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert "step " not in result.stdout  # it did not train first

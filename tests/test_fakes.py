@@ -165,3 +165,30 @@ def test_pytest_plugin_fixture_gives_a_fake_clock(fake_clock: FakeClock) -> None
     before = fake_clock.now()
     fake_clock.advance(1)
     assert fake_clock.now() == before + 1
+
+
+def test_advancing_the_clock_from_inside_a_meter_read_fails_that_read_not_the_test() -> None:
+    clock = FakeClock()
+
+    class Sneaky:
+        channels = (nf.Channel(id="gpu:0", domain="gpu", kind="power"),)
+
+        def read(self) -> list[float]:
+            clock.advance(1)  # simulating a slow read the wrong way
+            return [1.0]
+
+        def close(self) -> None:
+            pass
+
+    with nf.track_energy(meters=[Sneaky()], clock=clock, interval_s=10) as tracker:
+        before = clock.now()
+        clock.advance(5)
+        assert clock.now() == before + 5  # time never went backwards
+    assert tracker.report.channels[0].failures >= 1
+    assert any("inside a callback of advance" in w for w in tracker.report.warnings)
+
+
+@pytest.mark.parametrize(("kwargs"), [{"watts": "100"}, {"watts": 1.0, "ids": "gpu:0"}])
+def test_fakes_refuse_strings_where_lists_belong(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError, match=r"watts=|ids="):
+        FakeMeter.constant(**kwargs)  # type: ignore[arg-type]

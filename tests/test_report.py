@@ -193,3 +193,36 @@ def test_any_report_round_trips_through_json(
     )
     assert Report.from_json(report.to_json()) == report
     assert report.co2e_kg == pytest.approx(report.facility_energy_kwh * intensity / 1000)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("duration_s", -5, "duration_s=-5"),
+        ("steps", 1.5, "steps=1.5"),
+        ("count", -1, "count=-1"),
+    ],
+)
+def test_from_dict_rejects_impossible_values_with_a_clear_error(
+    field: str, value: object, message: str
+) -> None:
+    d = measured_report().to_dict()
+    d[field] = value
+    with pytest.raises(ReportFormatError, match=message):
+        Report.from_dict(d)
+
+
+def test_from_dict_rejects_bad_channel_and_price_values() -> None:
+    d = measured_report().to_dict()
+    d["channels"][0]["energy_j"] = "abc"
+    with pytest.raises(ReportFormatError, match="energy_j='abc'"):
+        Report.from_dict(d)
+    d = measured_report().to_dict()
+    d["assumptions"]["price_per_kwh"] = -3
+    with pytest.raises(ReportFormatError, match="price_per_kwh=-3"):
+        Report.from_dict(d)
+
+
+def test_from_json_of_nothing_is_a_report_format_error() -> None:
+    with pytest.raises(ReportFormatError, match="not JSON"):
+        Report.from_json(None)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from helpers import wait_until
 from nlpfootprint.clock import MonotonicClock
 from nlpfootprint.errors import MeterError
 from nlpfootprint.sampler import THREAD_NAME, Sampler
-from nlpfootprint.testing import FakeMeter, sampler_threads
+from nlpfootprint.testing import FakeClock, FakeMeter, sampler_threads
 
 
 def make_sampler(meters: list[nf.PowerMeter], interval_s: float) -> tuple[Sampler, list]:
@@ -55,50 +55,86 @@ def test_stop_ends_a_long_wait_at_once() -> None:
     assert len(readings) == 2  # the reading at start and the one at stop
 
 
-def test_schedule_does_not_drift_over_many_ticks() -> None:
-    interval = 0.02
-    meter = FakeMeter.constant(1.0)
-    sampler, (readings, _) = make_sampler([meter], interval_s=interval)
+class SimulatedClock:
+    """A clock for the real sampler thread that runs in simulated time.
+
+    ``wait`` moves simulated time forward by the timeout at once, and each meter read
+    below moves it by the read's latency, so the thread's schedule can be checked
+    exactly, on any machine, without sleeping.
+    """
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.t
+
+    def spend(self, seconds: float) -> None:
+        with self._lock:
+            self.t += seconds
+
+    def wait(self, event: threading.Event, timeout_s: float) -> bool:
+        if event.is_set():
+            return True
+        self.spend(timeout_s)
+        return event.wait(0.0005)  # let a stop() from the test thread get in
+
+
+class LatencyMeter:
+    """A meter whose every read takes ``latency_s`` of the simulated clock."""
+
+    channels = (nf.Channel(id="gpu:0", domain="gpu", kind="power"),)
+
+    def __init__(self, clock: SimulatedClock, latency_s: float) -> None:
+        self.clock = clock
+        self.latency_s = latency_s
+        self.starts: list[float] = []
+
+    def read(self) -> list[float]:
+        self.starts.append(self.clock.now())
+        self.clock.spend(self.latency_s)
+        return [1.0]
+
+    def close(self) -> None:
+        pass
+
+
+def run_simulated(latency_s: float, reads: int) -> tuple[Sampler, LatencyMeter, float]:
+    clock = SimulatedClock()
+    meter = LatencyMeter(clock, latency_s)
+    sampler = Sampler(
+        [meter],
+        clock=clock,
+        interval_s=1.0,
+        on_reading=lambda *_: None,
+        on_failure=lambda *_: None,
+    )
     sampler.start()
     try:
-        wait_until(lambda: len(readings) >= 30, what="thirty readings")
+        wait_until(lambda: len(meter.starts) >= reads, what=f"{reads} reads")
     finally:
         sampler.stop()
-    t0 = readings[0][1]
-    # tick k happens at (or, on a loaded machine, after) t0 + k*interval; never early
-    for k, (_, t, _) in enumerate(readings[1:-1], start=1):
-        assert t >= t0 + k * interval - 1e-3 or sampler.skipped_ticks > 0
+    origin = meter.starts[0] + latency_s  # the schedule starts when the first read ends
+    return sampler, meter, origin
+
+
+def test_schedule_is_absolute_so_read_latency_never_accumulates() -> None:
+    sampler, meter, origin = run_simulated(latency_s=0.1, reads=40)
+    ticks = meter.starts[1:-1]  # the thread's reads, between the first and the last
+    # read k starts exactly at tick k: 100 reads of 0.1 s latency add no drift
+    assert ticks == pytest.approx([origin + k for k in range(1, len(ticks) + 1)], abs=1e-9)
+    assert sampler.skipped_ticks == 0
 
 
 def test_slow_read_skips_ticks_instead_of_bursting() -> None:
-    class SlowMeter:
-        channels = (nf.Channel(id="gpu:0", domain="gpu", kind="power"),)
-
-        def __init__(self) -> None:
-            self.gaps: list[float] = []
-            self.last: float | None = None
-
-        def read(self) -> list[float]:
-            now = time.monotonic()
-            if self.last is not None:
-                self.gaps.append(now - self.last)
-            time.sleep(0.03)  # the slow hardware, not a wait in the test
-            self.last = time.monotonic()
-            return [1.0]
-
-        def close(self) -> None:
-            pass
-
-    meter = SlowMeter()
-    sampler, (readings, _) = make_sampler([meter], interval_s=0.01)
-    sampler.start()
-    try:
-        wait_until(lambda: sampler.skipped_ticks >= 3 and len(readings) >= 4, what="skips")
-    finally:
-        sampler.stop()
-    # after a slow read the next one waits for the next whole tick: no back-to-back burst
-    assert all(gap >= 0.0 for gap in meter.gaps)
-    assert sampler.rounds < 1 + (readings[-1][1] - readings[0][1]) / 0.01
+    sampler, meter, origin = run_simulated(latency_s=2.5, reads=8)
+    ticks = meter.starts[1:-1]
+    # a read takes 2.5 intervals: the next read waits for the next whole tick (no burst
+    # of catch-up reads), so reads start every 3 ticks, on the grid
+    assert ticks == pytest.approx([origin + 1 + 3 * k for k in range(len(ticks))], abs=1e-9)
+    assert sampler.skipped_ticks >= 2 * (len(ticks) - 1)
 
 
 def test_failing_meter_in_the_thread_is_reported_and_the_other_meter_goes_on() -> None:
@@ -134,7 +170,7 @@ def test_real_clock_tracker_with_thread_integrates_a_counter() -> None:
     assert sampler_threads() == []
 
 
-def test_auto_meters_are_created_and_closed_by_the_tracker() -> None:
+def test_auto_meters_estimate_cpu_and_dram_on_a_machine_without_sensors() -> None:
     with nf.track_energy(interval_s=0.01) as tracker:
         wait_until(lambda: tracker.snapshot().channels[0].readings >= 3, what="readings")
     report = tracker.report
@@ -154,3 +190,91 @@ def test_window_open_at_stop_ends_with_a_fresh_reading_on_the_real_clock() -> No
     (evaluation,) = report.windows
     assert evaluation.duration_s > 0.01
     assert evaluation.energy_j == pytest.approx(100.0 * evaluation.duration_s, rel=1e-2)
+
+
+class HangingMeter:
+    """A meter whose reads block until released (a wedged device or driver)."""
+
+    channels = (nf.Channel(id="gpu:9", domain="gpu", kind="power"),)
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.hang = False
+        self.entered = threading.Event()
+
+    def read(self) -> list[float]:
+        if self.hang:
+            self.entered.set()
+            self.release.wait(30)
+        return [1.0]
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_a_hung_meter_does_not_hang_windows_snapshots_or_stop() -> None:
+    meter = HangingMeter()
+    other = FakeMeter.constant(100.0, domain="cpu")
+    tracker = nf.track_energy(meters=[meter, other], interval_s=0.01, read_timeout_s=0.2)
+    try:
+        with tracker:
+            meter.hang = True
+            wait_until(meter.entered.is_set, what="the sampler thread to get stuck")
+            begun = time.monotonic()
+            with tracker.window("eval"):
+                pass
+            tracker.snapshot()
+            assert time.monotonic() - begun < 5  # three waits of 0.2 s, not forever
+        report = tracker.report
+        assert any("hanging" in w for w in report.warnings)
+    finally:
+        meter.release.set()  # let the abandoned thread finish for the leak check
+
+
+def test_a_read_that_is_not_one_number_per_channel_is_a_failure_not_a_crash() -> None:
+    class Odd:
+        channels = (nf.Channel(id="gpu:0", domain="gpu", kind="power"),)
+
+        def __init__(self, value: object) -> None:
+            self.value = value
+
+        def read(self) -> object:
+            return self.value
+
+        def close(self) -> None:
+            pass
+
+    for value in (5.0, None, ["x"], [object()]):
+        clock = FakeClock()
+        with nf.track_energy(meters=[Odd(value), FakeMeter.constant(1.0, domain="cpu")],
+                             clock=clock) as tracker:  # fmt: skip
+            clock.advance(2)
+        gpu, cpu = tracker.report.channels
+        assert (gpu.readings, gpu.failures) == (0, 4), value
+        assert cpu.energy_j == pytest.approx(2.0)
+        assert not any("internal error" in w for w in tracker.report.warnings)
+
+
+def test_base_exception_from_a_meter_in_the_thread_is_a_failure_and_sampling_goes_on() -> None:
+    class Exiting:
+        channels = (nf.Channel(id="gpu:0", domain="gpu", kind="power"),)
+        calls = 0
+
+        def read(self) -> list[float]:
+            self.calls += 1
+            if self.calls > 1:
+                raise SystemExit("a library called exit()")
+            return [1.0]
+
+        def close(self) -> None:
+            pass
+
+    good = FakeMeter.constant(1.0, domain="cpu")
+    sampler, (readings, failures) = make_sampler([Exiting(), good], interval_s=0.005)
+    sampler.start()
+    try:
+        wait_until(lambda: len(failures) >= 5, what="five failures")
+    finally:
+        sampler.stop()
+    assert all(isinstance(err, SystemExit) for _, _, err in failures[:5])
+    assert sum(1 for i, _, _ in readings if i == 1) >= 5

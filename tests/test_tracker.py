@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -501,3 +503,107 @@ def test_bounded_trace_stays_small_and_keeps_the_energy() -> None:
     assert len(report.trace.start_s) <= 64
     assert report.trace.energy_j() == pytest.approx(report.energy_j, rel=1e-9)
     assert set(report.trace.power_w) == {"gpu"}
+
+
+# -- from the review: current_tracker, threads, decorator edge cases --------------------
+
+
+def test_current_tracker_is_the_innermost_running_one_even_when_stopped_out_of_order() -> None:
+    clock = FakeClock()
+    outer = nf.track_energy(meters=[FakeMeter.constant(1.0)], clock=clock).start()
+    inner = nf.track_energy(meters=[FakeMeter.constant(1.0)], clock=clock).start()
+    assert nf.current_tracker() is inner
+    outer.stop()
+    assert nf.current_tracker() is inner
+    inner.stop()
+    assert nf.current_tracker() is None
+
+
+def test_stop_from_another_thread_leaves_no_stale_current_tracker() -> None:
+    tracker = nf.track_energy(meters=[FakeMeter.constant(1.0)], interval_s=0.01).start()
+    assert nf.current_tracker() is tracker
+    watchdog = threading.Thread(target=tracker.stop, name="test-watchdog")
+    watchdog.start()
+    watchdog.join(10)
+    assert not watchdog.is_alive()
+    assert nf.current_tracker() is None
+    assert tracker.stop() is tracker.report  # the owner's stop gets the same report
+
+
+def test_concurrent_stops_make_one_report() -> None:
+    tracker = nf.track_energy(meters=[FakeMeter.constant(1.0)], interval_s=0.01).start()
+    window = tracker.window("eval")
+    window.__enter__()
+    reports: list[nf.Report] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(tracker.stop()), name=f"test-stop-{i}")
+        for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(reports) == 4
+    assert all(r is reports[0] for r in reports)
+    assert [w.name for w in reports[0].windows] == ["eval"]
+
+
+def test_generator_functions_are_refused_with_the_way_to_measure_them() -> None:
+    def batches() -> Iterator[int]:
+        yield 1
+
+    async def stream() -> AsyncIterator[int]:
+        yield 1
+
+    for func in (batches, stream):
+        with pytest.raises(ConfigurationError, match="generator function"):
+            nf.track_energy(func)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="loop that consumes it"):
+            nf.track_energy(meters=[FakeMeter.constant(1.0)])(func)  # type: ignore[arg-type]
+
+
+def test_function_with_keyword_settings_keeps_the_settings() -> None:
+    clock = FakeClock()
+
+    def train() -> None:
+        clock.advance(10)
+
+    tracked = nf.track_energy(  # type: ignore[call-overload]
+        train, meters=[FakeMeter.constant(10.0)], clock=clock, pue=2.0
+    )
+    tracked()
+    assert tracked.last_report.assumptions.pue == 2.0
+    assert tracked.last_report.energy_j == pytest.approx(100.0)
+
+
+def test_counter_reading_beyond_its_wrap_range_is_a_failed_reading() -> None:
+    clock = FakeClock()
+    values = iter([[900.0], [1100.0], [50.0], [100.0]] + [[100.0]] * 10)
+    channel = nf.Channel(id="cpu:0", domain="cpu", kind="energy", max_energy_j=1000.0)
+    report = run_for([FakeMeter([channel], lambda: next(values))], clock, 3.0)
+    (cpu,) = report.channels
+    assert cpu.failures == 1
+    assert cpu.energy_j == pytest.approx(150.0 + 50.0)  # 900 -> 50 wraps once, then +50
+    assert any("not a value in [0, 1000]" in w for w in report.warnings)
+
+
+def test_channel_reports_carry_their_mean_power() -> None:
+    clock = FakeClock()
+    report = run_for([FakeMeter.constant([300.0, 100.0])], clock, 60.0)
+    assert [c.mean_power_w for c in report.channels] == pytest.approx([300.0, 100.0])
+    assert report.to_dict()["channels"][0]["mean_power_w"] == pytest.approx(300.0)
+    assert report.project(hours=2).channels[0].mean_power_w == pytest.approx(300.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"interval_s": 1e-6}, "shortest sampling interval"),
+        ({"trace_points": 10**10}, "trace_points=10000000000"),
+        ({"name": 5}, "name=5"),
+        ({"read_timeout_s": 0}, "read_timeout_s=0"),
+    ],
+)
+def test_more_bad_arguments_are_refused_up_front(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        nf.track_energy(**kwargs)  # type: ignore[call-overload]

@@ -20,16 +20,35 @@ from nlpfootprint.meters.base import Channel, PowerMeter
 from nlpfootprint.report import ChannelReport
 from nlpfootprint.trace import BoundedTrace, TraceData
 
-__all__ = ["RunState", "Totals"]
+__all__ = ["ChannelTotals", "RunState", "Totals"]
 
 log = logging.getLogger("nlpfootprint")
+
+
+@attrs.frozen
+class ChannelTotals:
+    """One channel's cumulative figures at one instant."""
+
+    energy_j: float
+    readings: int
+    failures: int
+    gap_s: float
+
+    def since(self, start: ChannelTotals) -> ChannelTotals:
+        """What accumulated between ``start`` and this instant."""
+        return ChannelTotals(
+            self.energy_j - start.energy_j,
+            self.readings - start.readings,
+            self.failures - start.failures,
+            self.gap_s - start.gap_s,
+        )
 
 
 @attrs.frozen
 class Totals:
     """Cumulative figures at one instant: per channel, plus steps and tokens."""
 
-    channels: tuple[tuple[float, int, int, float], ...]  # energy_j, readings, failures, gap_s
+    channels: tuple[ChannelTotals, ...]
     steps: int
     tokens: int
 
@@ -51,10 +70,10 @@ class _ChannelState:
         self.gap_s = 0.0
         self.gap_from: float | None = None
 
-    def totals(self) -> tuple[float, int, int, float]:
-        return (self.integrator.energy_j, self.readings, self.failures, self.gap_s)
+    def totals(self) -> ChannelTotals:
+        return ChannelTotals(self.integrator.energy_j, self.readings, self.failures, self.gap_s)
 
-    def report(self, energy_j: float, readings: int, failures: int, gap_s: float) -> ChannelReport:
+    def report(self, totals: ChannelTotals, duration_s: float) -> ChannelReport:
         c = self.channel
         return ChannelReport(
             id=c.id,
@@ -62,10 +81,11 @@ class _ChannelState:
             kind=c.kind,
             source=c.source,
             label=c.label,
-            energy_j=energy_j,
-            readings=readings,
-            failures=failures,
-            gap_s=gap_s,
+            energy_j=max(totals.energy_j, 0.0),
+            readings=totals.readings,
+            failures=totals.failures,
+            gap_s=max(totals.gap_s, 0.0),
+            duration_s=max(duration_s, 0.0),
         )
 
 
@@ -98,10 +118,10 @@ class RunState:
         with self.lock:
             for state, raw in zip(self._by_meter[meter_index], values, strict=True):
                 value = float(raw)
-                if not math.isfinite(value) or value < 0:
-                    self._channel_failed(
-                        state, f"{state.channel.id} read {value!r}, not a finite value >= 0"
-                    )
+                top = state.channel.max_energy_j
+                if not math.isfinite(value) or value < 0 or (top is not None and value > top):
+                    allowed = "a finite value >= 0" if top is None else f"a value in [0, {top:g}]"
+                    self._channel_failed(state, f"{state.channel.id} read {value!r}, not {allowed}")
                     continue
                 integrator = state.integrator
                 last_t = integrator.last_t
@@ -156,22 +176,18 @@ class RunState:
         with self.lock:
             return Totals(tuple(s.totals() for s in self._channels), self.steps, self.tokens)
 
-    def channel_reports(self, since: Totals | None = None) -> tuple[ChannelReport, ...]:
+    def channel_reports(
+        self, duration_s: float, since: Totals | None = None
+    ) -> tuple[ChannelReport, ...]:
         """Per-channel figures accumulated since ``since`` (default: the start)."""
         with self.lock:
-            out = []
-            for i, state in enumerate(self._channels):
-                energy, readings, failures, gap = state.totals()
-                if since is not None:
-                    e0, r0, f0, g0 = since.channels[i]
-                    energy, readings, failures, gap = (
-                        energy - e0,
-                        readings - r0,
-                        failures - f0,
-                        gap - g0,
-                    )
-                out.append(state.report(energy, readings, failures, gap))
-            return tuple(out)
+            return tuple(
+                state.report(
+                    state.totals() if since is None else state.totals().since(since.channels[i]),
+                    duration_s,
+                )
+                for i, state in enumerate(self._channels)
+            )
 
     def final_channel_reports(self, end_t: float) -> tuple[tuple[ChannelReport, ...], list[str]]:
         """Per-channel figures for the whole run ending at ``end_t``, and what to warn."""
@@ -180,22 +196,22 @@ class RunState:
             channels = []
             warnings = list(self.warnings)
             for state in self._channels:
-                energy, readings, failures, gap = state.totals()
+                totals = state.totals()
                 if state.gap_from is not None:  # still in a gap at the end
-                    gap += end_t - state.gap_from
+                    totals = attrs.evolve(totals, gap_s=totals.gap_s + end_t - state.gap_from)
                 resets = getattr(state.integrator, "resets", 0)
                 if resets:
                     warnings.append(
                         f"{state.channel.id}: the counter went backwards {resets} time(s) with "
                         "no known wrap range; counted as resets (a lower bound)"
                     )
-                if gap > 0 and duration > 0:
+                if totals.gap_s > 0 and duration > 0:
                     warnings.append(
-                        f"{state.channel.id}: {failures} failed reading(s); {gap:.3f} s "
-                        f"({100 * gap / duration:.1f}% of the run) not covered by readings "
-                        "on both sides"
+                        f"{state.channel.id}: {totals.failures} failed reading(s); "
+                        f"{totals.gap_s:.3f} s ({100 * totals.gap_s / duration:.1f}% of the run) "
+                        "not covered by readings on both sides"
                     )
-                channels.append(state.report(energy, readings, failures, gap))
+                channels.append(state.report(totals, duration))
             return tuple(channels), warnings
 
     def trace_data(self) -> TraceData:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nlpfootprint import __version__
-from nlpfootprint.errors import NlpFootprintError
+from nlpfootprint.errors import ConfigurationError, NlpFootprintError
 
 __all__ = ["build_parser", "main"]
 
@@ -121,6 +121,11 @@ def _run_meters(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from nlpfootprint.demo import run_demo
 
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise ConfigurationError(
+            f"--json {args.json}: the folder {args.json.resolve().parent} does not exist"
+        )
+
     result = run_demo(
         seconds=args.seconds,
         max_steps=args.steps,
@@ -131,7 +136,10 @@ def _run_demo(args: argparse.Namespace) -> int:
         price_per_kwh=args.price_per_kwh,
     )
     if args.json is not None:
-        args.json.write_text(result.report.to_json() + "\n", encoding="utf-8")
+        try:
+            args.json.write_text(result.report.to_json() + "\n", encoding="utf-8")
+        except OSError as err:
+            raise ConfigurationError(f"--json {args.json}: cannot write it: {err}") from err
         print(f"\nreport written to {args.json}")
     return 0
 

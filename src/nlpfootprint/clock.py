@@ -7,6 +7,7 @@ clock that only moves when told to and tells its listeners when it does.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -16,7 +17,13 @@ __all__ = ["Clock", "ManualClock", "MonotonicClock"]
 
 @runtime_checkable
 class Clock(Protocol):
-    """Anything with a monotonic ``now()`` in seconds (the origin is arbitrary)."""
+    """Anything with a monotonic ``now()`` in seconds (the origin is arbitrary).
+
+    A clock may also have ``wait(event, timeout_s) -> bool``: wait until ``event`` is set
+    or ``timeout_s`` seconds *of this clock* have passed, returning whether it was set.
+    The sampler thread waits through it when present (else with ``event.wait``), so a
+    simulated clock can run the real thread in simulated time.
+    """
 
     def now(self) -> float:
         """Return the current monotonic time in seconds."""
@@ -53,6 +60,10 @@ class MonotonicClock:
     def now(self) -> float:
         """Return :func:`time.monotonic`."""
         return time.monotonic()
+
+    def wait(self, event: threading.Event, timeout_s: float) -> bool:
+        """Wait for ``event`` at most ``timeout_s`` seconds; True if it was set."""
+        return event.wait(timeout_s)
 
     def __repr__(self) -> str:
         return "MonotonicClock()"

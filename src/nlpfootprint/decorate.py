@@ -2,7 +2,9 @@
 
 The wrapper keeps the function's name, docstring and signature, binds as a method, works
 for ``async def`` functions, and keeps the latest report as ``.last_report`` (also when
-the call raised).
+the call raised). Generator functions are refused: calling one only creates the generator,
+so there would be nothing to measure. ``last_report`` and ``last_tracker`` belong to the
+function, not to a thread: with concurrent calls they hold the latest call to finish.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import functools
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+from nlpfootprint.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
@@ -43,6 +47,12 @@ def decorate(
     func: Callable[P, R], make_tracker: Callable[[], EnergyTracker]
 ) -> TrackedFunction[P, R]:
     """Wrap ``func`` so each call runs under a fresh tracker from ``make_tracker``."""
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise ConfigurationError(
+            f"@track_energy cannot measure the generator function {func.__qualname__!r}: "
+            "calling it only creates the generator. Measure the loop that consumes it "
+            "instead: `with track_energy() as tracker: for item in gen(): ...`"
+        )
 
     if inspect.iscoroutinefunction(func):
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nlpfootprint import accounting
-
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
 
@@ -102,7 +100,7 @@ def _text_lines(report: Report) -> list[str]:
     if report.channels:
         lines += ["", "  channel      domain  source     energy        mean W  label"]
         for c in report.channels:
-            mean = accounting.mean_power_w(c.energy_j, report.duration_s)
+            mean = c.mean_power_w
             lines.append(
                 f"  {c.id:<12} {c.domain:<7} {c.source:<10} {format_energy_j(c.energy_j):>12}"
                 f"  {mean:>7.1f}  {c.label}"

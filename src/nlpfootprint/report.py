@@ -17,8 +17,8 @@ from typing import Any
 import attrs
 
 from nlpfootprint import accounting
-from nlpfootprint._validate import pue_value
-from nlpfootprint.errors import ReportFormatError
+from nlpfootprint._validate import nonnegative, pue_value
+from nlpfootprint.errors import ConfigurationError, ReportFormatError
 from nlpfootprint.intensity import Intensity, resolve_intensity
 from nlpfootprint.render import format_duration
 from nlpfootprint.trace import TraceData
@@ -34,6 +34,24 @@ PAPER_PUE_SOURCE = (
     "the 2018 global average data-centre PUE (Uptime Institute survey), as used by "
     "Strubell et al. (ACL 2019)"
 )
+
+
+def _amount(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """An attrs validator: a finite number >= 0 (the error names the field)."""
+    nonnegative(attribute.name, value)
+
+
+def _count(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """An attrs validator: a whole number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{attribute.name}={value!r}: expected a whole number >= 0")
+
+
+def _optional_amount(
+    _instance: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None:
+        nonnegative(attribute.name, value)
 
 
 @attrs.frozen
@@ -54,7 +72,7 @@ class Assumptions:
     pue_source: str = PAPER_PUE_SOURCE
     intensity: Intensity = attrs.field(factory=lambda: resolve_intensity(None)[0])
     intensity_is_default: bool = True
-    price_per_kwh: float | None = None
+    price_per_kwh: float | None = attrs.field(default=None, validator=_optional_amount)
     currency: str = "USD"
     meters: str = "given"
 
@@ -71,7 +89,7 @@ class Assumptions:
         """Validate user arguments into assumptions (errors name the bad value)."""
         pue = pue_value(pue)
         intensity, is_default = resolve_intensity(carbon_intensity)
-        price = None if price_per_kwh is None else accounting.electricity_cost(1.0, price_per_kwh)
+        price = None if price_per_kwh is None else nonnegative("price_per_kwh", price_per_kwh)
         return cls(
             pue=pue,
             pue_source=PAPER_PUE_SOURCE if pue == PAPER_PUE else "given by the user",
@@ -114,21 +132,32 @@ class ChannelReport:
         readings: Successful readings.
         failures: Failed readings.
         gap_s: Seconds not covered by successful readings on both sides.
+        duration_s: The span the energy is over (the report's duration).
+
+    ``mean_power_w`` (a property) is ``energy_j / duration_s``.
     """
 
-    id: str
-    domain: str
-    kind: str
-    source: str
-    label: str
-    energy_j: float
-    readings: int = 0
-    failures: int = 0
-    gap_s: float = 0.0
+    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    domain: str = attrs.field(validator=attrs.validators.instance_of(str))
+    kind: str = attrs.field(validator=attrs.validators.instance_of(str))
+    source: str = attrs.field(validator=attrs.validators.instance_of(str))
+    label: str = attrs.field(validator=attrs.validators.instance_of(str))
+    energy_j: float = attrs.field(validator=_amount)
+    readings: int = attrs.field(default=0, validator=_count)
+    failures: int = attrs.field(default=0, validator=_count)
+    gap_s: float = attrs.field(default=0.0, validator=_amount)
+    duration_s: float = attrs.field(default=0.0, validator=_amount)
+
+    @property
+    def mean_power_w(self) -> float:
+        """Mean power over ``duration_s``, in watts (0.0 for an empty span)."""
+        return accounting.mean_power_w(self.energy_j, self.duration_s)
 
     def scaled(self, factor: float) -> ChannelReport:
-        """This channel with its energy multiplied by ``factor``."""
-        return attrs.evolve(self, energy_j=self.energy_j * factor)
+        """This channel over a span ``factor`` times as long, at the same mean power."""
+        return attrs.evolve(
+            self, energy_j=self.energy_j * factor, duration_s=self.duration_s * factor
+        )
 
 
 @attrs.frozen
@@ -166,15 +195,15 @@ class Report:
     ``j_per_step``, ``j_per_token``, ``method``.
     """
 
-    duration_s: float
+    duration_s: float = attrs.field(validator=_amount)
     channels: tuple[ChannelReport, ...]
     assumptions: Assumptions = attrs.field(factory=Assumptions)
-    steps: int = 0
-    tokens: int = 0
+    steps: int = attrs.field(default=0, validator=_count)
+    tokens: int = attrs.field(default=0, validator=_count)
     windows: tuple[Report, ...] = ()
     warnings: tuple[str, ...] = ()
     name: str | None = None
-    count: int = 1
+    count: int = attrs.field(default=1, validator=_count)
     started_at: str | None = None
     interval_s: float | None = None
     trace: TraceData | None = None
@@ -347,7 +376,9 @@ class Report:
             "tokens": self.tokens,
             "j_per_step": self.j_per_step,
             "j_per_token": self.j_per_token,
-            "channels": [attrs.asdict(c) for c in self.channels],
+            "channels": [
+                {**attrs.asdict(c), "mean_power_w": c.mean_power_w} for c in self.channels
+            ],
             "assumptions": {
                 "pue": a.pue,
                 "pue_source": a.pue_source,
@@ -392,8 +423,11 @@ class Report:
             trace = data.get("trace")
             projection = data.get("projection")
             return cls(
-                duration_s=float(data["duration_s"]),
-                channels=tuple(ChannelReport(**c) for c in data["channels"]),
+                duration_s=data["duration_s"],
+                channels=tuple(
+                    ChannelReport(**{k: v for k, v in c.items() if k != "mean_power_w"})
+                    for c in data["channels"]
+                ),
                 assumptions=Assumptions(
                     pue=a["pue"],
                     pue_source=a["pue_source"],
@@ -403,12 +437,12 @@ class Report:
                     currency=a["currency"],
                     meters=a["meters"],
                 ),
-                steps=int(data["steps"]),
-                tokens=int(data["tokens"]),
+                steps=data["steps"],
+                tokens=data["tokens"],
                 windows=tuple(cls.from_dict(w) for w in data["windows"]),
                 warnings=tuple(data["warnings"]),
                 name=data["name"],
-                count=int(data["count"]),
+                count=data["count"],
                 started_at=data["started_at"],
                 interval_s=data["interval_s"],
                 trace=None
@@ -430,7 +464,7 @@ class Report:
         """Rebuild a report from :meth:`to_json` output."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, TypeError) as err:
             raise ReportFormatError(f"not JSON: {err}") from err
         return cls.from_dict(data)
 

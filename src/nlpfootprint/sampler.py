@@ -1,15 +1,18 @@
 """The sampler: reads every meter on a schedule and hands the readings on. No maths here.
 
 With a real clock, a daemon thread named ``nlpfootprint-sampler`` wakes on an absolute
-schedule (start + k x interval, so it never drifts); when a read overruns, the ticks it
-missed are skipped, not burst. It waits on an :class:`threading.Event`, so
+schedule (tick k at start + k x interval, so it never drifts); when a read overruns, the
+ticks it missed are skipped, not burst. It waits on a :class:`threading.Event`, so
 :meth:`Sampler.stop` ends it at once. A reading is always taken at start and at stop, so a
 block shorter than one interval still gets its energy.
 
 With a manual clock (:class:`~nlpfootprint.testing.FakeClock`) no thread runs: the clock
 calls the sampler at each scheduled tick it passes and at the end of every advance.
 
-A meter that raises is reported through ``on_failure``; the other meters are still read.
+A meter that raises, returns something that is not one number per channel, or hangs is
+reported through ``on_failure``; the other meters are still read. A read that hangs in the
+thread does not hang the caller: readings from other threads give up after
+``read_timeout_s`` and :meth:`Sampler.stop` leaves the stuck thread behind.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from nlpfootprint.clock import Clock, ManualClock
 from nlpfootprint.errors import MeterError, TrackerStateError
 from nlpfootprint.meters.base import PowerMeter
 
-__all__ = ["Sampler"]
+__all__ = ["THREAD_NAME", "Sampler"]
 
 log = logging.getLogger("nlpfootprint")
 
@@ -43,9 +46,10 @@ class Sampler:
         clock: Where time comes from; a :class:`~nlpfootprint.clock.ManualClock` means
             no thread.
         interval_s: Seconds between scheduled readings.
-        on_reading: Called with each successful reading.
-        on_failure: Called when a meter raises, or returns the wrong number of values.
-        join_timeout_s: How long :meth:`stop` waits for the thread (a hung meter read).
+        on_reading: Called with each successful reading (one float per channel).
+        on_failure: Called when a meter raises or returns a malformed reading.
+        read_timeout_s: How long a reading from another thread, and :meth:`stop`, wait for
+            a reading in progress (a hung meter) before giving up.
     """
 
     def __init__(
@@ -56,7 +60,7 @@ class Sampler:
         interval_s: float,
         on_reading: ReadingCallback,
         on_failure: FailureCallback,
-        join_timeout_s: float = 10.0,
+        read_timeout_s: float = 10.0,
     ) -> None:
         self._meters = tuple(meters)
         self._widths = tuple(len(m.channels) for m in self._meters)
@@ -65,7 +69,7 @@ class Sampler:
         self.interval_s = interval_s
         self._on_reading = on_reading
         self._on_failure = on_failure
-        self._join_timeout_s = join_timeout_s
+        self.read_timeout_s = read_timeout_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,14 +78,18 @@ class Sampler:
         self._started = False
         self._stopped = False
         self._last_t: float | None = None
+        self._origin = 0.0
+        self._tick = 0
         #: Time of the earliest reading of the first round (None before start).
         self.first_t: float | None = None
-        self._next_t = 0.0
         #: Scheduled ticks skipped because a read overran (real clock only).
         self.skipped_ticks = 0
         #: Number of sampling rounds taken (each reads every meter once).
         self.rounds = 0
-        #: Errors raised by the callbacks themselves (bugs), kept rather than lost.
+        #: Readings given up because a read in progress did not finish in time.
+        self.abandoned = 0
+        #: How many errors the callbacks themselves raised (bugs); the first few are kept.
+        self.internal_error_count = 0
         self.internal_errors: list[BaseException] = []
 
     @property
@@ -90,14 +98,8 @@ class Sampler:
         return self._last_t
 
     @property
-    def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._started and not self._stopped
-
-    @property
-    def manual(self) -> bool:
-        """True when driven by a manual clock (no thread)."""
-        return self._manual_clock is not None
+    def _next_t(self) -> float:
+        return self._origin + self._tick * self.interval_s
 
     def start(self) -> None:
         """Take the first reading and start the schedule."""
@@ -105,7 +107,8 @@ class Sampler:
             raise TrackerStateError("this sampler was already started; make a new one")
         self._started = True
         self.sample()
-        self._next_t = self._clock.now() + self.interval_s
+        self._origin = self._clock.now()
+        self._tick = 1
         if self._manual_clock is not None:
             self._tick_handle = self._manual_clock.call_at(self._next_t, self._manual_tick)
             self._advance_handle = self._manual_clock.on_advance(self._manual_after_advance)
@@ -113,93 +116,102 @@ class Sampler:
             self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the schedule at once and take the last reading. Safe to call twice."""
+    def stop(self) -> bool:
+        """Stop the schedule at once and take the last reading. Safe to call twice.
+
+        Returns False when the thread was stuck in a meter read and was left behind (no
+        last reading was taken then).
+        """
         if not self._started or self._stopped:
-            return
+            return True
+        self._stopped = True
         self._stop.set()
         if self._manual_clock is not None:
             self._manual_clock.cancel(self._tick_handle)
             self._manual_clock.cancel(self._advance_handle)
         elif self._thread is not None:
-            self._thread.join(self._join_timeout_s)
+            self._thread.join(self.read_timeout_s)
             if self._thread.is_alive():
                 log.warning(
-                    "nlpfootprint: the sampler thread did not stop within %.0f s (a meter read "
-                    "is hanging); leaving it behind as a daemon thread",
-                    self._join_timeout_s,
+                    "nlpfootprint: a meter read has been hanging for over %g s; leaving the "
+                    "sampler thread behind (a daemon) without a last reading",
+                    self.read_timeout_s,
                 )
-        self.sample()
-        self._stopped = True
+                return False
+        return self.sample(timeout_s=self.read_timeout_s)
 
-    def sample(self) -> None:
-        """Read every meter now (from any thread); readings go to the callbacks."""
-        with self._lock:
+    def sample(self, timeout_s: float | None = None) -> bool:
+        """Read every meter now; readings go to the callbacks.
+
+        From a thread other than the sampler's, pass ``timeout_s``: if a reading is in
+        progress and does not end within it (a hung meter), give up and return False.
+        """
+        if not self._lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
+            self.abandoned += 1
+            return False
+        try:
             self.rounds += 1
-            stamps: list[float] = []
-            for index, meter in enumerate(self._meters):
-                before = self._clock.now()
-                try:
-                    values = meter.read()
-                except Exception as err:  # a failing meter must not stop the others
-                    stamps.append(self._clock.now())
-                    self._deliver_failure(index, stamps[-1], err)
-                    continue
-                after = self._clock.now()
-                when = before + (after - before) * 0.5
-                stamps.append(when)
-                if len(values) != self._widths[index]:
-                    self._deliver_failure(
-                        index,
-                        when,
-                        MeterError(
-                            f"{meter!r} returned {len(values)} values for "
-                            f"{self._widths[index]} channels"
-                        ),
-                    )
-                    continue
-                try:
-                    self._on_reading(index, when, values)
-                except Exception as err:  # pragma: no cover - a bug in the consumer
-                    self._keep_internal_error(err)
+            stamps = [self._read_one(index, meter) for index, meter in enumerate(self._meters)]
             if stamps:
                 if self.first_t is None:
                     self.first_t = min(stamps)
                 self._last_t = max(stamps)
+        finally:
+            self._lock.release()
+        return True
 
-    def _deliver_failure(self, index: int, when: float, err: BaseException) -> None:
+    def _read_one(self, index: int, meter: PowerMeter) -> float:
+        """Read one meter and deliver the result; return the reading's time."""
+        before = self._clock.now()
         try:
-            self._on_failure(index, when, err)
-        except Exception as inner:  # pragma: no cover - a bug in the consumer
-            self._keep_internal_error(inner)
+            values = [float(v) for v in meter.read()]
+        except KeyboardInterrupt:
+            raise  # Ctrl-C belongs to the user, even when it lands during a read
+        except BaseException as err:  # a failing meter (even one calling exit()) stops nothing
+            when = self._clock.now()
+            self._deliver(self._on_failure, index, when, err)
+            return when
+        after = self._clock.now()
+        when = before + (after - before) * 0.5
+        if len(values) != self._widths[index]:
+            problem = MeterError(
+                f"{meter!r} returned {len(values)} values for {self._widths[index]} channels"
+            )
+            self._deliver(self._on_failure, index, when, problem)
+        else:
+            self._deliver(self._on_reading, index, when, values)
+        return when
 
-    def _keep_internal_error(self, err: BaseException) -> None:
-        if not self.internal_errors:
-            log.error("nlpfootprint: internal error while recording a reading", exc_info=err)
-        self.internal_errors.append(err)
-        del self.internal_errors[100:]
+    def _deliver(self, callback: Callable[..., None], *args: object) -> None:
+        try:
+            callback(*args)
+        except Exception as err:  # a bug in the consumer: keep it, keep sampling
+            self.internal_error_count += 1
+            if not self.internal_errors:
+                log.error("nlpfootprint: internal error while recording a reading", exc_info=err)
+            if len(self.internal_errors) < 10:
+                self.internal_errors.append(err)
 
     # -- real clock: the thread ------------------------------------------------------
 
     def _run(self) -> None:
         clock = self._clock
+        wait = getattr(clock, "wait", None)
         while True:
-            timeout = self._next_t - clock.now()
-            if self._stop.wait(timeout if timeout > 0 else 0.0):
+            timeout = max(self._next_t - clock.now(), 0.0)
+            stopped = wait(self._stop, timeout) if callable(wait) else self._stop.wait(timeout)
+            if stopped or self._stop.is_set():
                 return
-            try:
-                self.sample()
-            except Exception as err:  # pragma: no cover - keep sampling whatever happens
-                self._keep_internal_error(err)
+            self.sample()
             self._advance_schedule(clock.now())
 
     def _advance_schedule(self, now: float) -> None:
-        """Move the next tick forward by one interval, skipping ticks a slow read missed."""
-        self._next_t += self.interval_s
+        """Move to the next tick, skipping the ticks a slow read overran."""
+        self._tick += 1
         if self._next_t <= now:
             missed = math.floor((now - self._next_t) / self.interval_s) + 1
             self.skipped_ticks += missed
-            self._next_t += missed * self.interval_s
+            self._tick += missed
 
     # -- manual clock: callbacks -----------------------------------------------------
 

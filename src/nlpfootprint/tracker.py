@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -43,21 +44,28 @@ from nlpfootprint.windows import OpenWindow, WindowHandle, WindowStack
 
 __all__ = ["EnergyTracker", "TrackedFunction", "WindowHandle", "current_tracker", "track_energy"]
 
+#: The shortest ``interval_s`` accepted.
+MIN_INTERVAL_S = 1e-4
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_CURRENT: contextvars.ContextVar[EnergyTracker | None] = contextvars.ContextVar(
-    "nlpfootprint_current_tracker", default=None
+#: The trackers started in this context, innermost last (stopped ones are skipped).
+_STARTED: contextvars.ContextVar[tuple[EnergyTracker, ...]] = contextvars.ContextVar(
+    "nlpfootprint_started_trackers", default=()
 )
 
 
 def current_tracker() -> EnergyTracker | None:
-    """The innermost running tracker in this context, or None.
+    """The innermost *running* tracker started in this context, or None.
 
     Handy inside a function decorated with ``@track_energy`` to count steps:
     ``nf.current_tracker().step()``.
     """
-    return _CURRENT.get()
+    for tracker in reversed(_STARTED.get()):
+        if tracker.running:
+            return tracker
+    return None
 
 
 class EnergyTracker:
@@ -79,7 +87,9 @@ class EnergyTracker:
         clock: Time source; pass a :class:`~nlpfootprint.testing.FakeClock` in tests (no
             thread is started then).
         name: A name for the report (a decorated function's name by default).
-        trace_points: How many points the power trace keeps at most.
+        trace_points: How many points the power trace keeps at most (2 to 1,000,000).
+        read_timeout_s: How long a window boundary, a snapshot or stop waits for a meter
+            read in progress before giving up on it (a hung device).
 
     Example:
         >>> import nlpfootprint as nf
@@ -91,9 +101,9 @@ class EnergyTracker:
         ...         clock.advance(60)          # one "step" takes a minute
         ...         tracker.step(tokens=2048)
         >>> report = tracker.report
-        >>> report.energy_kwh                  # 300 W for 10 minutes
+        >>> round(report.energy_kwh, 9)        # 300 W for 10 minutes
         0.05
-        >>> round(report.facility_energy_kwh, 6), report.j_per_step
+        >>> round(report.facility_energy_kwh, 9), round(report.j_per_step, 6)
         (0.075, 18000.0)
     """
 
@@ -108,6 +118,7 @@ class EnergyTracker:
         clock: Clock | None = None,
         name: str | None = None,
         trace_points: int = 2048,
+        read_timeout_s: float = 10.0,
     ) -> None:
         if isinstance(meters, str):
             if meters != "auto":
@@ -118,8 +129,21 @@ class EnergyTracker:
             )
         if clock is not None and not callable(getattr(clock, "now", None)):
             raise ConfigurationError(f"clock={clock!r}: a clock needs a now() method")
-        if isinstance(trace_points, bool) or not isinstance(trace_points, int) or trace_points < 2:
-            raise ConfigurationError(f"trace_points={trace_points!r}: expected an integer >= 2")
+        if (
+            isinstance(trace_points, bool)
+            or not isinstance(trace_points, int)
+            or not 2 <= trace_points <= 1_000_000
+        ):
+            raise ConfigurationError(
+                f"trace_points={trace_points!r}: expected an integer from 2 to 1,000,000"
+            )
+        if name is not None and not isinstance(name, str):
+            raise ConfigurationError(f"name={name!r}: expected a string")
+        if positive("interval_s", interval_s) < MIN_INTERVAL_S:
+            raise ConfigurationError(
+                f"interval_s={interval_s!r}: the shortest sampling interval is "
+                f"{MIN_INTERVAL_S:g} s (meter reads take microseconds to milliseconds)"
+            )
         self._settings: dict[str, Any] = {
             "meters": meters,
             "interval_s": positive("interval_s", interval_s),
@@ -129,6 +153,7 @@ class EnergyTracker:
             "clock": clock,
             "name": name,
             "trace_points": trace_points,
+            "read_timeout_s": positive("read_timeout_s", read_timeout_s),
         }
         self._assumptions = Assumptions.build(
             pue=pue,
@@ -148,7 +173,8 @@ class EnergyTracker:
         self._t_end: float | None = None
         self._started_at: str | None = None
         self._report: Report | None = None
-        self._context_token: contextvars.Token[EnergyTracker | None] | None = None
+        self._stop_lock = threading.Lock()
+        self._warned_abandoned = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -178,14 +204,23 @@ class EnergyTracker:
             interval_s=self.interval_s,
             on_reading=state.on_reading,
             on_failure=state.on_failure,
+            read_timeout_s=self._settings["read_timeout_s"],
         )
-        self._context_token = _CURRENT.set(self)
-        self._sampler.start()
+        try:
+            self._sampler.start()
+        except BaseException:
+            self._close_owned_meters()
+            raise
+        # Forget trackers of this context that have stopped, then add this one.
+        _STARTED.set((*(t for t in _STARTED.get() if t.running), self))
         # The measured span runs from the first reading to the last one.
         if self._sampler.first_t is not None:
             state.t0 = self._sampler.first_t
         for meter in self._meters:
-            state.warnings += [f"{meter!r}: {note}" for note in getattr(meter, "notes", ())]
+            notes = getattr(meter, "notes", ())
+            if isinstance(notes, str):
+                notes = (notes,)
+            state.warnings += [f"{meter!r}: {note}" for note in notes]
             limit = getattr(meter, "max_interval_s", None)
             if isinstance(limit, int | float) and 0 < limit < self.interval_s:
                 state.warn(
@@ -225,35 +260,54 @@ class EnergyTracker:
         return tuple(as_meter(m) for m in spec)
 
     def stop(self) -> Report:
-        """Stop sampling, take the last reading and return the report. Idempotent."""
-        if self._report is not None:
+        """Stop sampling, take the last reading and return the report.
+
+        Idempotent and safe to call from another thread (a watchdog, a signal handler's
+        helper): the first call stops, the others get the same report.
+        """
+        with self._stop_lock:
+            if self._report is not None:
+                return self._report
+            if self._sampler is None or self._state is None:
+                raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
+            self._sync_meters()
+            if self._windows:
+                self._boundary_reading()  # the open windows end now, not at the last tick
+            while self._windows:
+                name = self._windows.innermost.name
+                self._state.warn(f"window {name!r} was still open at stop; closed it")
+                self._windows.pop(self._window_entry)
+            if not self._sampler.stop():
+                self._state.warn(
+                    "a meter read was still hanging at stop; the report ends at the last "
+                    "reading that completed"
+                )
+            last_t = self._sampler.last_t
+            self._t_end = last_t if last_t is not None else self._clock.now()
+            self._close_owned_meters()
+            self._report = self._build_report(self._t_end)
             return self._report
-        if self._sampler is None or self._state is None:
-            raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
-        self._sync_meters()
-        if self._windows:
-            self._sampler.sample()  # the open windows end now, not at the last tick
-        while self._windows:
-            name = self._windows.innermost.name
-            self._state.warn(f"window {name!r} was still open at stop; closed it")
-            self._windows.pop(self._window_entry)
-        self._sampler.stop()
-        last_t = self._sampler.last_t
-        self._t_end = last_t if last_t is not None else self._clock.now()
-        if self._owned_meters:
-            for meter in self._meters:
-                try:
-                    meter.close()
-                except Exception as err:  # closing must not fail the run
-                    self._state.warn(f"closing {meter!r} failed: {err!r}")
-        if self._context_token is not None:
+
+    def _close_owned_meters(self) -> None:
+        if not self._owned_meters:
+            return
+        for meter in self._meters:
             try:
-                _CURRENT.reset(self._context_token)
-            except ValueError:  # stopped from another context than it started in
-                _CURRENT.set(None)
-            self._context_token = None
-        self._report = self._build_report(self._t_end)
-        return self._report
+                meter.close()
+            except Exception as err:  # closing must not fail the run
+                if self._state is not None:
+                    self._state.warn(f"closing {meter!r} failed: {err!r}")
+
+    def _boundary_reading(self) -> None:
+        """A reading now from the user's thread; gives up (once warned) on a hung meter."""
+        assert self._sampler is not None
+        completed = self._sampler.sample(timeout_s=self._sampler.read_timeout_s)
+        if not completed and self._state is not None and not self._warned_abandoned:
+            self._warned_abandoned = True
+            self._state.warn(
+                "a meter read is hanging: window boundaries and snapshots use the last "
+                "reading that completed"
+            )
 
     def __enter__(self) -> Self:
         return self.start()
@@ -300,7 +354,8 @@ class EnergyTracker:
 
     def sample(self) -> None:
         """Take a reading now (with a FakeClock, the way to sample between advances)."""
-        self._running_state("sample()")[0].sample()
+        self._running_state("sample()")
+        self._boundary_reading()
 
     @contextmanager
     def window(self, name: str) -> Iterator[WindowHandle]:
@@ -312,9 +367,9 @@ class EnergyTracker:
         """
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
-        sampler, state = self._running_state("window()")
+        _, state = self._running_state("window()")
         self._sync_meters()
-        sampler.sample()
+        self._boundary_reading()
         handle = self._windows.push(name, self._reading_time(), state.totals())
         depth = len(self._windows)
         try:
@@ -322,7 +377,7 @@ class EnergyTracker:
         finally:
             if len(self._windows) == depth and self.running:
                 self._sync_meters()
-                sampler.sample()
+                self._boundary_reading()
                 self._windows.pop(self._window_entry)
 
     def _reading_time(self) -> float:
@@ -333,9 +388,10 @@ class EnergyTracker:
     def _window_entry(self, window: OpenWindow) -> Report:
         assert self._state is not None
         end = self._state.totals()
+        duration = self._reading_time() - window.start_t
         return Report(
-            duration_s=self._reading_time() - window.start_t,
-            channels=self._state.channel_reports(since=window.start),
+            duration_s=duration,
+            channels=self._state.channel_reports(duration, since=window.start),
             assumptions=self._assumptions,
             steps=end.steps - window.start.steps,
             tokens=end.tokens - window.start.tokens,
@@ -348,8 +404,8 @@ class EnergyTracker:
         """A report of the run so far, without stopping (takes a reading first)."""
         if self._report is not None:
             return self._report
-        sampler, _ = self._running_state("snapshot()")
-        sampler.sample()
+        self._running_state("snapshot()")
+        self._boundary_reading()
         return self._build_report(self._clock.now())
 
     # -- report ----------------------------------------------------------------------
@@ -366,7 +422,7 @@ class EnergyTracker:
             )
         if sampler.internal_errors:
             warnings.append(
-                f"{len(sampler.internal_errors)} internal error(s) while recording readings; "
+                f"{sampler.internal_error_count} internal error(s) while recording readings; "
                 f"first: {sampler.internal_errors[0]!r}"
             )
         totals = state.totals()
@@ -419,6 +475,7 @@ def track_energy(
     clock: Clock | None = None,
     name: str | None = None,
     trace_points: int = 2048,
+    read_timeout_s: float = 10.0,
 ) -> EnergyTracker: ...
 
 
@@ -434,6 +491,7 @@ def track_energy(
     clock: Clock | None = None,
     name: str | None = None,
     trace_points: int = 2048,
+    read_timeout_s: float = 10.0,
 ) -> EnergyTracker | TrackedFunction[P, R]:
     """Measure energy, CO2e and cost: ``with track_energy() as t``, ``@track_energy``, or
     ``@track_energy(...)``. See :class:`EnergyTracker` for the arguments.
@@ -447,17 +505,15 @@ def track_energy(
     ...     return "done"
     >>> train(6)
     'done'
-    >>> train.last_report.energy_kwh
+    >>> round(train.last_report.energy_kwh, 9)
     0.01
     """
-    if func is not None:
-        if not callable(func):
-            raise ConfigurationError(
-                f"track_energy() takes keyword arguments only, got {func!r} as a positional "
-                "argument (did you mean track_energy(meters=[...])?)"
-            )
-        return EnergyTracker()(func)
-    return EnergyTracker(
+    if func is not None and not callable(func):
+        raise ConfigurationError(
+            f"track_energy() takes keyword arguments only, got {func!r} as a positional "
+            "argument (did you mean track_energy(meters=[...])?)"
+        )
+    tracker = EnergyTracker(
         meters,
         interval_s=interval_s,
         pue=pue,
@@ -466,4 +522,6 @@ def track_energy(
         clock=clock,
         name=name,
         trace_points=trace_points,
+        read_timeout_s=read_timeout_s,
     )
+    return tracker if func is None else tracker(func)

@@ -61,6 +61,7 @@ def merge_entries(a: Report, b: Report) -> Report:
                 readings=old.readings + c.readings,
                 failures=old.failures + c.failures,
                 gap_s=old.gap_s + c.gap_s,
+                duration_s=old.duration_s + c.duration_s,
             )
         )
     children = {w.name: w for w in a.windows}

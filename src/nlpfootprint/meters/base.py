@@ -67,7 +67,11 @@ def _check_kind(_instance: object, _attribute: object, value: str) -> None:
 
 
 def _check_max_energy(_instance: object, _attribute: object, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value > 0):
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
         raise ConfigurationError(
             f"max_energy_j={value!r}: a counter's wrap range must be a positive finite number "
             "of joules, or None for a counter that does not wrap"
@@ -88,7 +92,7 @@ class Channel:
         max_energy_j: For energy counters that wrap, the value at which they return to 0.
     """
 
-    id: str
+    id: str = attrs.field(validator=attrs.validators.instance_of(str))
     domain: Domain = attrs.field(converter=_to_domain)
     kind: ChannelKind = attrs.field(validator=_check_kind)
     label: str = ""

@@ -137,8 +137,8 @@ def detect(backends: Sequence[Backend] | None = None) -> Detection:
     """Create the best meters available here.
 
     Measured backends are tried first; an estimated backend is used only for a domain no
-    measured meter covers. A backend that fails with a library error (unavailable,
-    permission denied) or an OS error is skipped with the error's message as its reason.
+    measured meter covers. A backend that fails (unavailable, permission denied, an OS
+    error, or anything unexpected) is skipped with the error's message as its reason.
     Set ``NLPFOOTPRINT_DISABLE`` to a comma-separated list of backend names to skip them.
     """
     disabled = {
@@ -149,7 +149,8 @@ def detect(backends: Sequence[Backend] | None = None) -> Detection:
     skipped: dict[str, str] = {}
     notes: list[str] = []
     covered: set[str] = set()
-    for backend in sorted(backends or default_backends(), key=lambda b: b.estimated):
+    chosen = default_backends() if backends is None else list(backends)
+    for backend in sorted(chosen, key=lambda b: b.estimated):
         if backend.name in disabled:
             skipped[backend.name] = "disabled by NLPFOOTPRINT_DISABLE"
             continue
@@ -160,6 +161,9 @@ def detect(backends: Sequence[Backend] | None = None) -> Detection:
             meter = backend.factory()
         except (NlpFootprintError, OSError) as err:
             skipped[backend.name] = str(err)
+            continue
+        except Exception as err:  # a backend's bug must not stop the user's run
+            skipped[backend.name] = f"failed unexpectedly: {type(err).__name__}: {err}"
             continue
         meters.append(meter)
         used.append(backend.name)

@@ -6,7 +6,8 @@ One channel per GPU visible to this process, decided when the meter is created:
   (``nvmlDeviceGetTotalEnergyConsumption``, millijoules since the driver loaded): exact
   between two reads however far apart;
 * otherwise its **power** (``nvmlDeviceGetPowerUsage``, milliwatts), integrated over time;
-  on A100/H100-class GPUs this reading is itself an average over about one second;
+  on Ampere GPUs other than GA100, and on Hopper and newer (H100, H200), this reading is
+  itself an average over about one second (NVIDIA's NVML reference);
 * if neither is supported, an **estimate**: the power limit x GPU utilisation, labelled
   estimated -- never a silent zero for a GPU that draws power.
 
@@ -127,6 +128,11 @@ class NvmlMeter:
     Raises:
         MeterUnavailableError: No pynvml, no driver, no GPU, or no visible GPU.
         MeterPermissionError: NVML refused access (containers: device nodes not mounted).
+
+    Attributes:
+        gpus: What was recorded about each measured GPU (:class:`GpuInfo`), channel order.
+        notes: Caveats found when opening the GPUs (a GPU left out, device order).
+        sync_cuda: Whether :meth:`sync` waits for queued CUDA work.
     """
 
     def __init__(

@@ -76,13 +76,13 @@ class PyRaplMeter:
             reads ``/sys/class/powercap``.
         pyrapl: A pyRAPL-like module object to use instead of importing ``pyRAPL``.
 
-    Attributes:
-        max_interval_s: As :attr:`RaplMeter.max_interval_s
-            <nlpfootprint.meters.rapl.RaplMeter.max_interval_s>`, or None when unknown.
-
     Raises:
         MeterUnavailableError: pyRAPL is not installed or finds nothing to read.
         MeterPermissionError: The counters exist but may not be read.
+
+    Attributes:
+        max_interval_s: As :attr:`RaplMeter.max_interval_s
+            <nlpfootprint.meters.rapl.RaplMeter.max_interval_s>`, or None when unknown.
     """
 
     def __init__(

@@ -231,18 +231,18 @@ class RaplMeter:
             desktops, simply have none).
         psys: Measure the platform zone ``psys`` instead of packages and DRAM.
 
+    Raises:
+        MeterUnavailableError: No powercap tree at ``root``, no package (or psys) zone in
+            it, or a counter that is not there.
+        MeterPermissionError: A counter exists but may not be read; the message says how
+            to allow it.
+
     Attributes:
         root: The directory read.
         zones: The zone behind each channel, in channel order.
         max_interval_s: The longest sampling interval that still sees every counter wrap
             with each zone at its maximum power (the smallest over channels), or None
             when no zone states a power. See :data:`POWER_LIMIT_SAFETY`.
-
-    Raises:
-        MeterUnavailableError: No powercap tree at ``root``, no package (or psys) zone in
-            it, or a counter that is not there.
-        MeterPermissionError: A counter exists but may not be read; the message says how
-            to allow it.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test must leave no nlpfootprint thread running."""
+"""Shared by every test, doctest and example test: none may leave an nlpfootprint thread running."""
 
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ import nox
 nox.options.sessions = ["tests", "lint", "typing", "docs"]
 nox.options.default_venv_backend = "venv"
 
+#: What ruff checks and formats (the same list as .ci/run).
+LINTED = ("src", "tests", "benchmarks", "examples", "scripts", "noxfile.py", "conftest.py")
+
 
 @nox.session
 def tests(session: nox.Session) -> None:
@@ -19,28 +22,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("-e", ".[lint]")
-    session.run(
-        "ruff",
-        "check",
-        "src",
-        "tests",
-        "benchmarks",
-        "examples",
-        "scripts",
-        "noxfile.py",
-        "conftest.py",
-    )
-    session.run(
-        "ruff",
-        "format",
-        "--check",
-        "src",
-        "tests",
-        "benchmarks",
-        "examples",
-        "scripts",
-        "noxfile.py",
-    )
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
 
 
 @nox.session

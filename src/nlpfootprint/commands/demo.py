@@ -1,0 +1,58 @@
+"""``nlpfootprint demo``: train a small numpy language model under the tracker."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from nlpfootprint.commands import add_accounting_options
+from nlpfootprint.errors import ConfigurationError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``demo`` command."""
+    demo: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="train a small numpy language model under the tracker and print the report",
+        description="Train a character-level MLP language model on the Python standard "
+        "library's docstrings, in numpy, under track_energy(meters='auto'), and print the "
+        "loss going down and the energy report. Needs no GPU and no network.",
+    )
+    demo.add_argument("--seconds", type=float, default=20.0, help="training time (default 20)")
+    demo.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--interval-s", type=float, default=0.5, help="sampling interval (default 0.5)"
+    )
+    demo.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    add_accounting_options(demo)
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, print, and write the JSON if asked."""
+    from nlpfootprint.demo import run_demo
+
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        raise ConfigurationError(
+            f"--json {args.json}: the folder {args.json.resolve().parent} does not exist"
+        )
+    result = run_demo(
+        seconds=args.seconds,
+        max_steps=args.steps,
+        seed=args.seed,
+        interval_s=args.interval_s,
+        pue=args.pue,
+        carbon_intensity=args.carbon_intensity,
+        price_per_kwh=args.price_per_kwh,
+    )
+    if args.json is not None:
+        try:
+            args.json.write_text(result.report.to_json() + "\n", encoding="utf-8")
+        except OSError as err:
+            raise ConfigurationError(f"--json {args.json}: cannot write it: {err}") from err
+        print(f"\nreport written to {args.json}")
+    return 0

@@ -226,3 +226,68 @@ def test_from_dict_rejects_bad_channel_and_price_values() -> None:
 def test_from_json_of_nothing_is_a_report_format_error() -> None:
     with pytest.raises(ReportFormatError, match="not JSON"):
         Report.from_json(None)  # type: ignore[arg-type]
+
+
+def varied_report() -> Report:
+    """Steps of 60 s; power alternates 200 W / 400 W between steps, sampled every 10 s.
+
+    The trapezoid smears each switch over one 10-s interval, so steps cost 13 kJ and 23 kJ
+    in turn: a mean of 18 kJ and a standard deviation of 5 kJ. A reading right after each
+    step lines the intervals up with the steps (live, steps end between readings and an
+    interval's energy can belong partly to the next step).
+    """
+    clock = FakeClock()
+    meter = FakeMeter.trace(lambda t: 200.0 if int(t // 60) % 2 == 0 else 400.0, clock=clock)
+    with nf.track_energy(meters=[meter], clock=clock, interval_s=10.0) as tracker:
+        for _ in range(20):
+            clock.advance(60)
+            tracker.step()
+            tracker.sample()
+    return tracker.report
+
+
+def test_energy_per_step_spread_is_measured_across_intervals() -> None:
+    report = varied_report()
+    stats = report.step_energy
+    assert stats is not None
+    assert stats.intervals >= 10
+    assert stats.mean_j_per_step == pytest.approx(18_000.0, rel=0.05)
+    assert stats.std_j_per_step == pytest.approx(5_000.0, rel=0.05)
+    assert "J/step spread" in str(report)
+    assert Report.from_json(report.to_json()) == report
+
+
+def test_projection_band_is_one_sd_of_energy_per_step() -> None:
+    report = varied_report()
+    projected = report.project(steps=1_000)
+    spread = projected.projection.relative_spread  # type: ignore[union-attr]
+    assert spread == pytest.approx(5 / 18, rel=0.1)
+    low, high = projected.bounds("co2e_kg")
+    assert low == pytest.approx(projected.co2e_kg * (1 - spread))
+    assert high == pytest.approx(projected.co2e_kg * (1 + spread))
+    assert "band (1 sd)" in str(projected)
+
+
+def test_constant_power_gives_no_band() -> None:
+    report = measured_report()
+    projected = report.project(hours=10)
+    assert projected.bounds("energy_kwh") == pytest.approx(
+        (projected.energy_kwh, projected.energy_kwh)
+    )
+
+
+def test_project_by_runs_is_the_papers_table_4_multiplier() -> None:
+    report = measured_report()
+    sweep = report.project(runs=4789)  # the paper's R&D cycle for one model
+    assert sweep.energy_j == pytest.approx(report.energy_j * 4789)
+    assert sweep.projection is not None
+    assert sweep.projection.basis == "runs"
+    assert sweep.steps == report.steps * 4789
+
+
+def test_bounds_refuses_what_it_cannot_bound() -> None:
+    report = measured_report()
+    with pytest.raises(ConfigurationError, match="bounds\\('duration_s'\\)"):
+        report.bounds("duration_s")
+    with pytest.raises(ConfigurationError, match="no price_per_kwh"):
+        report.bounds("cost_usd")

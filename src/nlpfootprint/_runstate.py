@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import attrs
 
-from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator
+from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator, WeightedStats
 from nlpfootprint.meters.base import Channel, PowerMeter
-from nlpfootprint.report import ChannelReport
+from nlpfootprint.report import ChannelReport, StepEnergy
 from nlpfootprint.trace import BoundedTrace, TraceData
 
 __all__ = ["ChannelTotals", "RunState", "Totals"]
@@ -109,6 +109,10 @@ class RunState:
         self.warnings: list[str] = []
         self.steps = 0
         self.tokens = 0
+        # energy per step between sampling rounds, for projection bands
+        self.step_stats = WeightedStats()
+        self._mark: tuple[float, int] | None = None  # (energy_j, steps) at the last update
+        self._warm = False
 
     # -- the sampler's callbacks -----------------------------------------------------
 
@@ -162,6 +166,26 @@ class RunState:
         self.warnings.append(message)
         log.warning("nlpfootprint: %s", message)
 
+    def on_round(self, _t: float) -> None:
+        """After each round: energy per step over the steps completed since the last update.
+
+        Rounds with no completed step carry their energy forward; the first interval is
+        skipped (steps are counted when they end, so it holds energy of uncounted work).
+        """
+        with self.lock:
+            energy = sum(s.integrator.energy_j for s in self._channels)
+            if self._mark is None:
+                self._mark = (energy, self.steps)
+                return
+            last_energy, last_steps = self._mark
+            steps = self.steps - last_steps
+            if steps <= 0:
+                return
+            if self._warm:
+                self.step_stats.add((energy - last_energy) / steps, steps)
+            self._warm = True
+            self._mark = (energy, self.steps)
+
     # -- the user's side -------------------------------------------------------------
 
     def count(self, steps: int, tokens: int | None) -> None:
@@ -213,6 +237,14 @@ class RunState:
                     )
                 channels.append(state.report(totals, duration))
             return tuple(channels), warnings
+
+    def step_energy(self) -> StepEnergy | None:
+        """How energy per step varied across sampling intervals (None before two)."""
+        with self.lock:
+            stats = self.step_stats
+            if stats.count < 2:
+                return None
+            return StepEnergy(stats.count, stats.mean, stats.std)
 
     def trace_data(self) -> TraceData:
         """The power trace so far (a :class:`~nlpfootprint.trace.TraceData`)."""

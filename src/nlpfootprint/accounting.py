@@ -17,6 +17,7 @@ The method is Strubell, Ganesh & McCallum (ACL 2019), Eq. 1 and 2, generalised:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "LBS_PER_KG",
     "CounterIntegrator",
     "PowerIntegrator",
+    "WeightedStats",
     "co2e_kg",
     "counter_deltas_j",
     "counter_energy_j",
@@ -185,22 +187,26 @@ def projection_factor(
     steps: int = 0,
     hours: float | None = None,
     target_steps: int | None = None,
+    runs: float | None = None,
 ) -> float:
     """How much to multiply a measurement by to stand for a longer (or shorter) run.
 
-    Give exactly one of ``hours`` (target wall time) or ``target_steps`` (target number of
-    optimisation steps; needs ``steps`` > 0 measured).
+    Give exactly one of ``hours`` (target wall time), ``target_steps`` (target number of
+    optimisation steps; needs ``steps`` > 0 measured) or ``runs`` (this whole run repeated,
+    the paper's Table 4: a tuning sweep, an R&D cycle).
 
     >>> projection_factor(duration_s=1800.0, hours=84)
     168.0
     >>> projection_factor(duration_s=60.0, steps=100, target_steps=1_000_000)
     10000.0
     """
-    if (hours is None) == (target_steps is None):
+    if sum(x is not None for x in (hours, target_steps, runs)) != 1:
         raise ConfigurationError(
-            "give exactly one target to project to: hours, or a number of steps"
+            "give exactly one target to project to: hours, a number of steps, or runs"
         )
     duration_s = nonnegative("duration_s", duration_s)
+    if runs is not None:
+        return nonnegative("runs", runs)
     if hours is not None:
         target_s = nonnegative("hours", hours) * 3600.0
         if duration_s <= 0:
@@ -306,3 +312,37 @@ class CounterIntegrator:
         self.last_t = t
         self.last_value = value_j
         return delta
+
+
+class WeightedStats:
+    """Running weighted mean and standard deviation (West's algorithm): O(1) memory.
+
+    >>> stats = WeightedStats()
+    >>> for x, w in ((1.0, 1.0), (3.0, 1.0)):
+    ...     stats.add(x, w)
+    >>> stats.mean, stats.std
+    (2.0, 1.0)
+    """
+
+    __slots__ = ("count", "mean", "sum_sq", "weight")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.weight = 0.0
+        self.mean = 0.0
+        self.sum_sq = 0.0
+
+    def add(self, value: float, weight: float = 1.0) -> None:
+        """Add ``value`` with ``weight`` (> 0)."""
+        if weight <= 0:
+            return
+        self.count += 1
+        self.weight += weight
+        delta = value - self.mean
+        self.mean += delta * weight / self.weight
+        self.sum_sq += weight * delta * (value - self.mean)
+
+    @property
+    def std(self) -> float:
+        """Weighted population standard deviation (0.0 with fewer than two values)."""
+        return math.sqrt(max(self.sum_sq, 0.0) / self.weight) if self.count > 1 else 0.0

@@ -95,6 +95,25 @@ def _text_lines(report: Report) -> list[str]:
         rows.append(
             ("tokens", f"{report.tokens:,} ({format_energy_j(report.j_per_token or 0)}/token)")
         )
+    if report.step_energy is not None:
+        spread = report.step_energy.relative_spread
+        rows.append(
+            (
+                "J/step spread",
+                f"+-{100 * spread:.1f}% (1 sd) across {report.step_energy.intervals} intervals",
+            )
+        )
+    spread_p = report.projection.relative_spread if report.projection is not None else None
+    if spread_p:
+        low, high = report.bounds("facility_energy_kwh")
+        co2_low, co2_high = report.bounds("co2e_kg")
+        rows.append(
+            (
+                "band (1 sd)",
+                f"{low:.6g}..{high:.6g} kWh x PUE, {format_mass_kg(co2_low)}.."
+                f"{format_mass_kg(co2_high)} CO2e",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
     if report.channels:

@@ -11,111 +11,25 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from nlpfootprint import accounting
-from nlpfootprint._validate import nonnegative, pue_value
+from nlpfootprint.assumptions import Assumptions, amount, count
 from nlpfootprint.errors import ConfigurationError, ReportFormatError
-from nlpfootprint.intensity import Intensity, resolve_intensity
+from nlpfootprint.intensity import Intensity
 from nlpfootprint.render import format_duration
 from nlpfootprint.trace import TraceData
 
-__all__ = ["SCHEMA", "Assumptions", "ChannelReport", "Projection", "Report"]
+if TYPE_CHECKING:
+    from nlpfootprint.equivalents import Equivalent, RegionResult
+
+__all__ = ["SCHEMA", "Assumptions", "ChannelReport", "Projection", "Report", "StepEnergy"]
 
 #: Identifies the dictionary/JSON layout written by :meth:`Report.to_dict`.
 SCHEMA = "nlpfootprint.report/1"
-
-#: The paper's PUE, the 2018 global average data-centre PUE (Uptime Institute).
-PAPER_PUE = 1.58
-PAPER_PUE_SOURCE = (
-    "the 2018 global average data-centre PUE (Uptime Institute survey), as used by "
-    "Strubell et al. (ACL 2019)"
-)
-
-
-def _amount(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    """An attrs validator: a finite number >= 0 (the error names the field)."""
-    nonnegative(attribute.name, value)
-
-
-def _count(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    """An attrs validator: a whole number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"{attribute.name}={value!r}: expected a whole number >= 0")
-
-
-def _optional_amount(
-    _instance: object, attribute: attrs.Attribute[float | None], value: float | None
-) -> None:
-    if value is not None:
-        nonnegative(attribute.name, value)
-
-
-@attrs.frozen
-class Assumptions:
-    """What a report's conversions assumed. Printed with every report.
-
-    Attributes:
-        pue: Power usage effectiveness (facility energy / IT energy), >= 1.
-        pue_source: Where the PUE comes from.
-        intensity: Grid carbon intensity used for CO2e.
-        intensity_is_default: True when the user did not choose one.
-        price_per_kwh: Electricity price, or None when no cost is computed.
-        currency: The price's currency (default ``"USD"``).
-        meters: How the meters were chosen (``"auto"`` or ``"given"``), with a note.
-    """
-
-    pue: float = attrs.field(default=PAPER_PUE, converter=pue_value)
-    pue_source: str = PAPER_PUE_SOURCE
-    intensity: Intensity = attrs.field(factory=lambda: resolve_intensity(None)[0])
-    intensity_is_default: bool = True
-    price_per_kwh: float | None = attrs.field(default=None, validator=_optional_amount)
-    currency: str = "USD"
-    meters: str = "given"
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        pue: float = PAPER_PUE,
-        carbon_intensity: Intensity | float | str | None = None,
-        price_per_kwh: float | None = None,
-        currency: str = "USD",
-        meters: str = "given",
-    ) -> Assumptions:
-        """Validate user arguments into assumptions (errors name the bad value)."""
-        pue = pue_value(pue)
-        intensity, is_default = resolve_intensity(carbon_intensity)
-        price = None if price_per_kwh is None else nonnegative("price_per_kwh", price_per_kwh)
-        return cls(
-            pue=pue,
-            pue_source=PAPER_PUE_SOURCE if pue == PAPER_PUE else "given by the user",
-            intensity=intensity,
-            intensity_is_default=is_default,
-            price_per_kwh=price,
-            currency=currency,
-            meters=meters,
-        )
-
-    def lines(self) -> list[str]:
-        """The assumptions as sentences, for renderings."""
-        out = [f"PUE {self.pue:g}: {self.pue_source}"]
-        intensity = f"carbon intensity {self.intensity.describe()}"
-        if self.intensity_is_default:
-            intensity += (
-                " -- the default (world average); set your grid with carbon_intensity= "
-                "(a number in g/kWh)"
-            )
-        out.append(intensity)
-        if self.price_per_kwh is None:
-            out.append("electricity price: not given, so no cost (set price_per_kwh=)")
-        else:
-            out.append(f"electricity price {self.price_per_kwh:g} {self.currency}/kWh")
-        out.append(f"meters: {self.meters}")
-        return out
 
 
 @attrs.frozen
@@ -142,11 +56,11 @@ class ChannelReport:
     kind: str = attrs.field(validator=attrs.validators.instance_of(str))
     source: str = attrs.field(validator=attrs.validators.instance_of(str))
     label: str = attrs.field(validator=attrs.validators.instance_of(str))
-    energy_j: float = attrs.field(validator=_amount)
-    readings: int = attrs.field(default=0, validator=_count)
-    failures: int = attrs.field(default=0, validator=_count)
-    gap_s: float = attrs.field(default=0.0, validator=_amount)
-    duration_s: float = attrs.field(default=0.0, validator=_amount)
+    energy_j: float = attrs.field(validator=amount)
+    readings: int = attrs.field(default=0, validator=count)
+    failures: int = attrs.field(default=0, validator=count)
+    gap_s: float = attrs.field(default=0.0, validator=amount)
+    duration_s: float = attrs.field(default=0.0, validator=amount)
 
     @property
     def mean_power_w(self) -> float:
@@ -161,13 +75,44 @@ class ChannelReport:
 
 
 @attrs.frozen
-class Projection:
-    """How a projected report was made from a measured one."""
+class StepEnergy:
+    """How the energy per step varied over a run, between sampling rounds.
 
-    basis: str  # "hours" or "steps"
+    Attributes:
+        intervals: Sampling intervals that completed at least one step (the first skipped).
+        mean_j_per_step: Step-weighted mean of the intervals' joules per step.
+        std_j_per_step: Step-weighted standard deviation of the same.
+    """
+
+    intervals: int
+    mean_j_per_step: float
+    std_j_per_step: float
+
+    @property
+    def relative_spread(self) -> float:
+        """Standard deviation over mean (0.0 when the mean is 0)."""
+        return self.std_j_per_step / self.mean_j_per_step if self.mean_j_per_step else 0.0
+
+
+@attrs.frozen
+class Projection:
+    """How a projected report was made from a measured one.
+
+    Attributes:
+        basis: ``"hours"``, ``"steps"`` or ``"runs"``.
+        factor: What the measurement was multiplied by.
+        measured_duration_s: The measured report's duration.
+        measured_steps: The measured report's step count.
+        relative_spread: The band's half-width as a fraction of each figure: the relative
+            standard deviation of energy per step across the measured sampling intervals,
+            or None when it could not be estimated (fewer than two intervals with steps).
+    """
+
+    basis: str
     factor: float
     measured_duration_s: float
     measured_steps: int
+    relative_spread: float | None = None
 
 
 @attrs.frozen
@@ -195,19 +140,20 @@ class Report:
     ``j_per_step``, ``j_per_token``, ``method``.
     """
 
-    duration_s: float = attrs.field(validator=_amount)
+    duration_s: float = attrs.field(validator=amount)
     channels: tuple[ChannelReport, ...]
     assumptions: Assumptions = attrs.field(factory=Assumptions)
-    steps: int = attrs.field(default=0, validator=_count)
-    tokens: int = attrs.field(default=0, validator=_count)
+    steps: int = attrs.field(default=0, validator=count)
+    tokens: int = attrs.field(default=0, validator=count)
     windows: tuple[Report, ...] = ()
     warnings: tuple[str, ...] = ()
     name: str | None = None
-    count: int = attrs.field(default=1, validator=_count)
+    count: int = attrs.field(default=1, validator=count)
     started_at: str | None = None
     interval_s: float | None = None
     trace: TraceData | None = None
     projection: Projection | None = None
+    step_energy: StepEnergy | None = None
 
     # -- derived figures -------------------------------------------------------------
 
@@ -323,20 +269,32 @@ class Report:
             ),
         )
 
-    def project(self, *, hours: float | None = None, steps: int | None = None) -> Report:
-        """Scale this measurement to a longer (or shorter) run -- the paper's extrapolation.
+    def project(
+        self, *, hours: float | None = None, steps: int | None = None, runs: float | None = None
+    ) -> Report:
+        """Scale this measurement to another run -- the paper's extrapolation.
 
-        ``hours``: the whole run's wall time; ``steps``: its number of steps (needs steps
-        counted with ``tracker.step()``). Power stays the same; energy, CO2e and cost scale.
+        Give one of ``hours`` (the whole run's wall time), ``steps`` (its number of steps;
+        needs steps counted with ``tracker.step()``) or ``runs`` (this run repeated, as in
+        the paper's Table 4: a tuning sweep of many runs, a whole R&D cycle). Power stays
+        the same; energy, CO2e and cost scale. When the measurement saw energy per step vary
+        between sampling intervals, :meth:`bounds` gives a band of +-1 standard deviation.
         """
         factor = accounting.projection_factor(
-            duration_s=self.duration_s, steps=self.steps, hours=hours, target_steps=steps
+            duration_s=self.duration_s,
+            steps=self.steps,
+            hours=hours,
+            target_steps=steps,
+            runs=runs,
         )
-        basis = "hours" if hours is not None else "steps"
+        basis = "hours" if hours is not None else "steps" if steps is not None else "runs"
+        spread = self.step_energy.relative_spread if self.step_energy is not None else None
         note = (
             f"projected from {format_duration(self.duration_s)} measured "
             f"({self.steps} steps) by x{factor:.6g} ({basis})"
         )
+        if spread is not None:
+            note += f"; energy per step varied by +-{100 * spread:.1f}% between intervals"
         return attrs.evolve(
             self,
             duration_s=self.duration_s * factor,
@@ -346,8 +304,55 @@ class Report:
             windows=(),
             trace=None,
             warnings=(*self.warnings, note),
-            projection=Projection(basis, factor, self.duration_s, self.steps),
+            projection=Projection(basis, factor, self.duration_s, self.steps, spread),
+            step_energy=None,
         )
+
+    def equivalents(self) -> tuple[Equivalent, ...]:
+        """This report's CO2e as everyday activities: the paper's Table 1, then current ones.
+
+        >>> r = Report(3600.0, (ChannelReport("gpu:0", "gpu", "power", "sampled", "", 3.6e9),))
+        >>> str(r.equivalents()[0]).startswith("0.")
+        True
+        """
+        from nlpfootprint.equivalents import equivalents
+
+        return equivalents(self.co2e_kg)
+
+    def compare_regions(self, keys: Sequence[str | float]) -> tuple[RegionResult, ...]:
+        """The same run's CO2e on other grids, e.g. ``["USA", "FRA", "DEU", "CHN"]``."""
+        from nlpfootprint.equivalents import compare_regions
+
+        return compare_regions(self, keys)
+
+    def bounds(self, figure: str) -> tuple[float, float]:
+        """(low, high) of ``figure`` for a projected report; (value, value) otherwise.
+
+        ``figure`` is one of the energy-proportional figures: ``energy_j``, ``energy_kwh``,
+        ``facility_energy_kwh``, ``co2e_kg``, ``co2e_lbs``, ``cost_usd``.
+
+        >>> from nlpfootprint.report import Report, ChannelReport, Projection
+        >>> r = Report(3600.0, (ChannelReport("gpu:0", "gpu", "power", "sampled", "", 3.6e6),))
+        >>> r.bounds("energy_kwh")
+        (1.0, 1.0)
+        """
+        allowed = (
+            "energy_j",
+            "energy_kwh",
+            "facility_energy_kwh",
+            "co2e_kg",
+            "co2e_lbs",
+            "cost_usd",
+        )
+        if figure not in allowed:
+            raise ConfigurationError(f"bounds({figure!r}): expected one of {', '.join(allowed)}")
+        value = getattr(self, figure)
+        if value is None:
+            raise ConfigurationError(f"bounds({figure!r}): no {figure} (no price_per_kwh given)")
+        spread = self.projection.relative_spread if self.projection is not None else None
+        if not spread:
+            return (value, value)
+        return (value * max(0.0, 1.0 - spread), value * (1.0 + spread))
 
     # -- serialisation ---------------------------------------------------------------
 
@@ -356,49 +361,9 @@ class Report:
 
         :meth:`from_dict` reads it back (the derived figures are recomputed, not trusted).
         """
-        a = self.assumptions
-        return {
-            "schema": SCHEMA,
-            "name": self.name,
-            "count": self.count,
-            "started_at": self.started_at,
-            "duration_s": self.duration_s,
-            "interval_s": self.interval_s,
-            "method": self.method,
-            "energy_j": self.energy_j,
-            "energy_kwh": self.energy_kwh,
-            "facility_energy_kwh": self.facility_energy_kwh,
-            "co2e_kg": self.co2e_kg,
-            "co2e_lbs": self.co2e_lbs,
-            "cost_usd": self.cost_usd,
-            "mean_power_w": self.mean_power_w,
-            "steps": self.steps,
-            "tokens": self.tokens,
-            "j_per_step": self.j_per_step,
-            "j_per_token": self.j_per_token,
-            "channels": [
-                {**attrs.asdict(c), "mean_power_w": c.mean_power_w} for c in self.channels
-            ],
-            "assumptions": {
-                "pue": a.pue,
-                "pue_source": a.pue_source,
-                "intensity": attrs.asdict(a.intensity),
-                "intensity_is_default": a.intensity_is_default,
-                "price_per_kwh": a.price_per_kwh,
-                "currency": a.currency,
-                "meters": a.meters,
-            },
-            "warnings": list(self.warnings),
-            "windows": [w.to_dict() for w in self.windows],
-            "trace": None
-            if self.trace is None
-            else {
-                "start_s": list(self.trace.start_s),
-                "width_s": list(self.trace.width_s),
-                "power_w": {k: list(v) for k, v in self.trace.power_w.items()},
-            },
-            "projection": None if self.projection is None else attrs.asdict(self.projection),
-        }
+        from nlpfootprint._serialize import report_to_dict
+
+        return report_to_dict(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
@@ -411,53 +376,9 @@ class Report:
         Raises:
             ReportFormatError: ``data`` is not a report dict of a schema this version reads.
         """
-        if not isinstance(data, Mapping):
-            raise ReportFormatError(f"expected a report dict, got {type(data).__name__}")
-        schema = data.get("schema")
-        if schema != SCHEMA:
-            raise ReportFormatError(
-                f"not an nlpfootprint report: schema is {schema!r}, expected {SCHEMA!r}"
-            )
-        try:
-            a = data["assumptions"]
-            trace = data.get("trace")
-            projection = data.get("projection")
-            return cls(
-                duration_s=data["duration_s"],
-                channels=tuple(
-                    ChannelReport(**{k: v for k, v in c.items() if k != "mean_power_w"})
-                    for c in data["channels"]
-                ),
-                assumptions=Assumptions(
-                    pue=a["pue"],
-                    pue_source=a["pue_source"],
-                    intensity=Intensity(**a["intensity"]),
-                    intensity_is_default=bool(a["intensity_is_default"]),
-                    price_per_kwh=a["price_per_kwh"],
-                    currency=a["currency"],
-                    meters=a["meters"],
-                ),
-                steps=data["steps"],
-                tokens=data["tokens"],
-                windows=tuple(cls.from_dict(w) for w in data["windows"]),
-                warnings=tuple(data["warnings"]),
-                name=data["name"],
-                count=data["count"],
-                started_at=data["started_at"],
-                interval_s=data["interval_s"],
-                trace=None
-                if trace is None
-                else TraceData(
-                    start_s=tuple(trace["start_s"]),
-                    width_s=tuple(trace["width_s"]),
-                    power_w={k: tuple(v) for k, v in trace["power_w"].items()},
-                ),
-                projection=None if projection is None else Projection(**projection),
-            )
-        except ReportFormatError:
-            raise
-        except (KeyError, TypeError, ValueError) as err:
-            raise ReportFormatError(f"malformed report dict: {err!r}") from err
+        from nlpfootprint._serialize import report_from_dict
+
+        return report_from_dict(data)
 
     @classmethod
     def from_json(cls, text: str) -> Report:

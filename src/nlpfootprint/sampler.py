@@ -50,6 +50,7 @@ class Sampler:
         on_failure: Called when a meter raises or returns a malformed reading.
         read_timeout_s: How long a reading from another thread, and :meth:`stop`, wait for
             a reading in progress (a hung meter) before giving up.
+        on_round: Called after every round of readings with the round's last time.
     """
 
     def __init__(
@@ -61,8 +62,10 @@ class Sampler:
         on_reading: ReadingCallback,
         on_failure: FailureCallback,
         read_timeout_s: float = 10.0,
+        on_round: Callable[[float], None] | None = None,
     ) -> None:
         self._meters = tuple(meters)
+        self._on_round = on_round
         self._widths = tuple(len(m.channels) for m in self._meters)
         self._clock = clock
         self._manual_clock = clock if isinstance(clock, ManualClock) else None
@@ -156,6 +159,8 @@ class Sampler:
                 if self.first_t is None:
                     self.first_t = min(stamps)
                 self._last_t = max(stamps)
+                if self._on_round is not None:
+                    self._deliver(self._on_round, self._last_t)
         finally:
             self._lock.release()
         return True

@@ -205,6 +205,7 @@ class EnergyTracker:
             on_reading=state.on_reading,
             on_failure=state.on_failure,
             read_timeout_s=self._settings["read_timeout_s"],
+            on_round=state.on_round,
         )
         try:
             self._sampler.start()
@@ -438,6 +439,7 @@ class EnergyTracker:
             started_at=self._started_at,
             interval_s=self.interval_s,
             trace=state.trace_data(),
+            step_energy=state.step_energy(),
         )
 
     # -- decorator -------------------------------------------------------------------

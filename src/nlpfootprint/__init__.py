@@ -7,6 +7,7 @@ in NLP" (ACL 2019): measured power x time x PUE, converted to CO2e and cost.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.errors import (
     ConfigurationError,
@@ -18,10 +19,23 @@ from nlpfootprint.errors import (
     TrackerStateError,
     UnknownRegionError,
 )
-from nlpfootprint.intensity import DEFAULT_INTENSITY, STRUBELL_2019, Intensity
+from nlpfootprint.estimate import CostRange, cloud_cost, estimate
+from nlpfootprint.hardware import HardwareSpec, hardware_spec
+from nlpfootprint.intensity import (
+    DEFAULT_INTENSITY,
+    STRUBELL_2019,
+    DataSource,
+    Intensity,
+    Region,
+    carbon_intensity,
+    data_sources,
+    intensity_from_mix,
+    regions,
+)
 from nlpfootprint.meters.base import Channel, Domain, PowerMeter
 from nlpfootprint.meters.discovery import Detection, detect
-from nlpfootprint.report import Assumptions, ChannelReport, Report
+from nlpfootprint.prices import PriceTable, price_table
+from nlpfootprint.report import ChannelReport, Report
 from nlpfootprint.tracker import EnergyTracker, current_tracker, track_energy
 
 try:
@@ -35,10 +49,13 @@ __all__ = [
     "ChannelReport",
     "Clock",
     "ConfigurationError",
+    "CostRange",
     "DEFAULT_INTENSITY",
+    "DataSource",
     "Detection",
     "Domain",
     "EnergyTracker",
+    "HardwareSpec",
     "Intensity",
     "MeterError",
     "MeterPermissionError",
@@ -46,13 +63,23 @@ __all__ = [
     "MonotonicClock",
     "NlpFootprintError",
     "PowerMeter",
+    "PriceTable",
+    "Region",
     "Report",
     "ReportFormatError",
     "STRUBELL_2019",
     "TrackerStateError",
     "UnknownRegionError",
     "__version__",
+    "carbon_intensity",
+    "cloud_cost",
     "current_tracker",
+    "data_sources",
     "detect",
+    "estimate",
+    "hardware_spec",
+    "intensity_from_mix",
+    "price_table",
+    "regions",
     "track_energy",
 ]

@@ -47,7 +47,7 @@ class ReportFormatError(NlpFootprintError, ValueError):
     """A serialised report (dict or JSON) is not one this version can read."""
 
 
-class UnknownRegionError(NlpFootprintError, KeyError, ValueError):
+class UnknownRegionError(ConfigurationError, KeyError):
     """A carbon-intensity key is not known; the message lists the closest matches."""
 
     def __str__(self) -> str:

@@ -26,12 +26,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Literal, ParamSpec, Self, TypeVar, overload
+from typing import Literal, ParamSpec, Self, TypeVar, overload
 
 import attrs
 
 from nlpfootprint._runstate import RunState
-from nlpfootprint._validate import positive
+from nlpfootprint._settings import checked_settings
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, decorate
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
@@ -43,9 +43,6 @@ from nlpfootprint.trace import BoundedTrace
 from nlpfootprint.windows import OpenWindow, WindowHandle, WindowStack
 
 __all__ = ["EnergyTracker", "TrackedFunction", "WindowHandle", "current_tracker", "track_energy"]
-
-#: The shortest ``interval_s`` accepted.
-MIN_INTERVAL_S = 1e-4
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -120,41 +117,17 @@ class EnergyTracker:
         trace_points: int = 2048,
         read_timeout_s: float = 10.0,
     ) -> None:
-        if isinstance(meters, str):
-            if meters != "auto":
-                raise ConfigurationError(f"meters={meters!r}: expected 'auto' or a list of meters")
-        elif not isinstance(meters, Sequence):
-            raise ConfigurationError(
-                f"meters={meters!r}: expected 'auto' or a list of meters (wrap one meter in a list)"
-            )
-        if clock is not None and not callable(getattr(clock, "now", None)):
-            raise ConfigurationError(f"clock={clock!r}: a clock needs a now() method")
-        if (
-            isinstance(trace_points, bool)
-            or not isinstance(trace_points, int)
-            or not 2 <= trace_points <= 1_000_000
-        ):
-            raise ConfigurationError(
-                f"trace_points={trace_points!r}: expected an integer from 2 to 1,000,000"
-            )
-        if name is not None and not isinstance(name, str):
-            raise ConfigurationError(f"name={name!r}: expected a string")
-        if positive("interval_s", interval_s) < MIN_INTERVAL_S:
-            raise ConfigurationError(
-                f"interval_s={interval_s!r}: the shortest sampling interval is "
-                f"{MIN_INTERVAL_S:g} s (meter reads take microseconds to milliseconds)"
-            )
-        self._settings: dict[str, Any] = {
-            "meters": meters,
-            "interval_s": positive("interval_s", interval_s),
-            "pue": pue,
-            "carbon_intensity": carbon_intensity,
-            "price_per_kwh": price_per_kwh,
-            "clock": clock,
-            "name": name,
-            "trace_points": trace_points,
-            "read_timeout_s": positive("read_timeout_s", read_timeout_s),
-        }
+        self._settings = checked_settings(
+            meters=meters,
+            interval_s=interval_s,
+            pue=pue,
+            carbon_intensity=carbon_intensity,
+            price_per_kwh=price_per_kwh,
+            clock=clock,
+            name=name,
+            trace_points=trace_points,
+            read_timeout_s=read_timeout_s,
+        )
         self._assumptions = Assumptions.build(
             pue=pue,
             carbon_intensity=carbon_intensity,

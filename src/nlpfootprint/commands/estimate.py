@@ -1,0 +1,149 @@
+"""``nlpfootprint estimate``: energy, CO2e and cost of a run from specs, without measuring."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from nlpfootprint.commands import add_accounting_options
+
+__all__ = ["register", "run"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``estimate`` command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "estimate",
+        help="estimate energy, CO2e and cost from hardware specs or a stated power",
+        description="Strubell et al.'s Eq. 1 and 2 without measuring: power from the "
+        "accelerator's rated power (--hardware, --count) or as given (--power-w), times "
+        "--hours, times PUE; CO2e from the grid's carbon intensity; cloud cost from a price "
+        "table. Everything printed is ESTIMATED, not measured.",
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--hardware", help="accelerator name: V100, A100 80GB, H100, TPU v3, ...")
+    what.add_argument("--power-w", type=float, help="total mean power in watts, all devices")
+    parser.add_argument("--count", type=int, default=1, help="number of accelerators (default 1)")
+    parser.add_argument("--hours", type=float, required=True, help="wall-clock training hours")
+    parser.add_argument("--cpu-power-w", type=float, default=0.0, help="mean CPU power (W)")
+    parser.add_argument("--dram-power-w", type=float, default=0.0, help="mean DRAM power (W)")
+    parser.add_argument(
+        "--utilization",
+        type=float,
+        default=1.0,
+        help="fraction of the accelerators' rated power drawn on average (default 1)",
+    )
+    parser.add_argument(
+        "--prices",
+        default=None,
+        metavar="TABLE|USD_PER_HOUR|none",
+        help="cloud price table (gcp-2019, the paper's, by default; gcp-2026), a price per "
+        "device-hour, or none",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_accounting_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _prices_arg(text: str | None) -> str | float | None:
+    if text is None or text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def run(args: argparse.Namespace) -> int:
+    """Estimate, print, return 0 (bad arguments raise ConfigurationError: the CLI exits 2)."""
+    import attrs
+
+    from nlpfootprint.errors import ConfigurationError
+    from nlpfootprint.estimate import CostRange, cloud_cost, estimate, resolve_prices
+    from nlpfootprint.hardware import hardware_spec
+    from nlpfootprint.prices import PriceTable
+
+    spec = None if args.hardware is None else hardware_spec(args.hardware)
+    report = estimate(
+        hours=args.hours,
+        power_w=args.power_w,
+        hardware=spec,
+        count=args.count,
+        cpu_power_w=args.cpu_power_w,
+        dram_power_w=args.dram_power_w,
+        utilization=args.utilization,
+        pue=args.pue,
+        carbon_intensity=args.carbon_intensity,
+        price_per_kwh=args.price_per_kwh,
+    )
+    explicit = args.prices is not None
+    prices = _prices_arg(args.prices) if explicit else "gcp-2019"
+    cost: CostRange | None = None
+    table: PriceTable | None = None
+    note = "not computed (--prices none)"
+    if prices is not None and spec is None:
+        if explicit:
+            raise ConfigurationError("--prices needs --hardware: prices are per device-hour")
+        note = "needs --hardware (prices are per device-hour)"
+    elif prices is not None and spec is not None:
+        table = resolve_prices(prices)
+        try:
+            cost = cloud_cost(spec, args.count, args.hours, prices=table)
+        except ConfigurationError as err:
+            if explicit:
+                raise
+            table, note = None, f"not computed: {err}"
+
+    if args.json:
+        data = report.to_dict()
+        data["hardware"] = None if spec is None else {"count": args.count, **attrs.asdict(spec)}
+        data["cloud_cost"] = None
+        if cost is not None and table is not None:
+            data["cloud_cost"] = {
+                **attrs.asdict(cost),
+                "source": table.source,
+                "date": table.date,
+                "region": table.region,
+                "notes": list(table.notes),
+            }
+        print(json.dumps(data, indent=2, allow_nan=False))
+        return 0
+
+    a = report.assumptions
+    rows = []
+    if spec is not None:
+        rows.append(("hardware", f"{args.count} x {spec.describe()}; {spec.source}"))
+    power = ", ".join(f"{d} {w:,.1f} W" for d, w in sorted(report.mean_power_w.items()))
+    rows += [
+        ("power", power or "0 W"),
+        ("hours", f"{args.hours:g}"),
+        ("energy (IT)", f"{report.energy_kwh:,.6g} kWh"),
+        ("energy x PUE", f"{report.facility_energy_kwh:,.6g} kWh (PUE {a.pue:g})"),
+        ("CO2e", f"{report.co2e_kg:,.6g} kg = {report.co2e_lbs:,.6g} lbs"),
+        ("intensity", a.intensity.describe() + (" (default)" if a.intensity_is_default else "")),
+        (
+            "electricity",
+            "not computed (pass --price-per-kwh)"
+            if report.cost_usd is None
+            else f"{report.cost_usd:,.2f} {a.currency} at {a.price_per_kwh:g}/kWh",
+        ),
+    ]
+    if cost is not None and table is not None:
+        rows.append(
+            (
+                "cloud cost",
+                f"{cost} for {cost.device_hours:,.6g} device-hours of {cost.hardware} "
+                f"(low: preemptible/spot, high: on-demand; {table.describe()})",
+            )
+        )
+        rows += [("", f"note: {n}") for n in table.notes]
+    else:
+        rows.append(("cloud cost", note))
+    print("nlpfootprint estimate: ESTIMATED, not measured (no power meter was read)\n")
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    for warning in report.warnings:
+        print(f"\n  ! {warning}")
+    return 0

@@ -1,0 +1,264 @@
+"""What a run costs without measuring it: Strubell et al.'s Eq. 1 and 2 from stated power.
+
+:func:`estimate` turns a power draw and a duration into the same :class:`~nlpfootprint.Report`
+a measurement gives, marked ``estimated``, so ``facility_energy_kwh``, ``co2e_kg``,
+``co2e_lbs`` and ``cost_usd`` read the same way. :func:`cloud_cost` prices the device-hours
+with a cloud price table (:mod:`nlpfootprint.hardware`).
+
+The paper's Table 3 rows, from the power it reports (p_t, all devices together):
+
+>>> r = estimate(power_w=1515.43, hours=84, carbon_intensity="strubell2019")
+>>> round(r.facility_energy_kwh, 1), round(r.co2e_lbs)
+(201.1, 192)
+>>> str(cloud_cost("P100", count=8, hours=84, prices="gcp-2019"))
+'$289-$981'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from numbers import Integral
+
+import attrs
+
+from nlpfootprint._validate import finite_number, nonnegative
+from nlpfootprint.assumptions import PAPER_PUE, Assumptions
+from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.hardware import HardwareSpec, hardware_spec
+from nlpfootprint.intensity import Intensity
+from nlpfootprint.prices import PriceTable, price_table
+from nlpfootprint.report import ChannelReport, Report
+
+__all__ = ["ESTIMATE_METERS", "CostRange", "cloud_cost", "estimate", "resolve_prices"]
+
+#: What an estimate's assumptions say about its meters.
+ESTIMATE_METERS = "estimate: no measurement"
+
+PricesArg = str | PriceTable | Mapping[str, float | tuple[float, float]] | float
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
+        raise ConfigurationError(f"count={value!r}: expected a whole number of devices >= 1")
+    return int(value)
+
+
+def _utilization(value: object) -> float:
+    number = finite_number("utilization", value)
+    if not 0.0 <= number <= 1.0:
+        raise ConfigurationError(
+            f"utilization={value!r}: a fraction of the rated power, between 0 and 1"
+        )
+    return number
+
+
+def _amount(amount: float) -> str:
+    return f"{amount:,.0f}" if amount >= 10 else f"{amount:,.2f}"
+
+
+@attrs.frozen
+class CostRange:
+    """A cloud cost as a range: low (preemptible/spot) .. high (on-demand).
+
+    Attributes:
+        low: The cheaper end.
+        high: The dearer end.
+        currency: The prices' currency.
+        table: The price table's name.
+        hardware: The table entry that priced the device.
+        device_hours: Devices x hours.
+    """
+
+    low: float
+    high: float
+    currency: str = "USD"
+    table: str = ""
+    hardware: str = ""
+    device_hours: float = 0.0
+
+    def __str__(self) -> str:
+        low, high = _amount(self.low), _amount(self.high)
+        if self.currency == "USD":
+            return f"${low}" if low == high else f"${low}-${high}"
+        return f"{low} {self.currency}" if low == high else f"{low}-{high} {self.currency}"
+
+
+def resolve_prices(prices: PricesArg) -> PriceTable:
+    """A ``prices=`` argument as a :class:`PriceTable`.
+
+    A string names a built-in table; a mapping is ``{hardware: (low, high) or price}``; a
+    number is one price per device-hour for any device.
+    """
+    if isinstance(prices, PriceTable):
+        return prices
+    if isinstance(prices, str):
+        return price_table(prices)
+    if isinstance(prices, Mapping):
+        return PriceTable(name="given", source="given by the user", date="", prices=prices)
+    if isinstance(prices, int | float) and not isinstance(prices, bool):
+        return PriceTable(
+            name="given", source="given by the user", date="", prices={}, fallback=prices
+        )
+    raise ConfigurationError(
+        f"prices={prices!r}: expected a table name such as 'gcp-2019', a PriceTable, a "
+        "mapping {hardware: (low, high)} or a number per device-hour"
+    )
+
+
+def cloud_cost(
+    hardware: str | HardwareSpec,
+    count: int = 1,
+    hours: float = 0.0,
+    prices: PricesArg = "gcp-2019",
+) -> CostRange:
+    """What ``count`` devices for ``hours`` cost in the cloud: count x hours x (low, high).
+
+    Args:
+        hardware: The device, matched like :func:`~nlpfootprint.hardware.hardware_spec`.
+        count: How many devices.
+        hours: Wall-clock hours of the run.
+        prices: A built-in table name (default ``"gcp-2019"``, the paper's), a
+            :class:`~nlpfootprint.hardware.PriceTable`, a mapping or a number per device-hour.
+
+    Returns:
+        The range in the table's currency.
+
+    Raises:
+        ConfigurationError: Bad numbers, or the table has no price for the hardware.
+
+    >>> str(cloud_cost("V100", count=64, hours=79.2))
+    '$3,751-$12,571'
+    """
+    count = _count(count)
+    hours = nonnegative("hours", hours)
+    table = resolve_prices(prices)
+    key, (low, high) = table.price_for(hardware)
+    device_hours = count * hours
+    return CostRange(
+        low=device_hours * low,
+        high=device_hours * high,
+        currency=table.currency,
+        table=table.name,
+        hardware=key,
+        device_hours=device_hours,
+    )
+
+
+def _channel(id_: str, domain: str, label: str, power_w: float, duration_s: float) -> ChannelReport:
+    if not math.isfinite(power_w * duration_s):
+        raise ConfigurationError(
+            f"{power_w:g} W for {duration_s / 3600:g} h overflows; check hours and power"
+        )
+    return ChannelReport(
+        id=id_,
+        domain=domain,
+        kind="power",
+        source="estimated",
+        label=label,
+        energy_j=power_w * duration_s,
+        duration_s=duration_s,
+    )
+
+
+def _device_channel(spec: HardwareSpec, count: int, utilization: float, s: float) -> ChannelReport:
+    ids = "0" if count == 1 else f"0-{count - 1}"
+    domain = "gpu" if spec.vendor.upper() == "NVIDIA" else "other"
+    label = (
+        f"{count} x {spec.model} at {spec.power_w:g} W ({spec.power_metric}) x utilization "
+        f"{utilization:g} ({spec.source})"
+    )
+    return _channel(f"{domain}:{ids}", domain, label, count * spec.power_w * utilization, s)
+
+
+def estimate(
+    *,
+    hours: float,
+    power_w: float | None = None,
+    hardware: str | HardwareSpec | None = None,
+    count: int = 1,
+    cpu_power_w: float = 0.0,
+    dram_power_w: float = 0.0,
+    utilization: float = 1.0,
+    pue: float = PAPER_PUE,
+    carbon_intensity: Intensity | float | str | None = None,
+    price_per_kwh: float | None = None,
+    name: str | None = None,
+) -> Report:
+    """Energy, CO2e and cost of a run from stated power, without measuring (Eq. 1 and 2).
+
+    Give exactly one of ``power_w`` (the whole draw, the paper's p_c + p_r + g * p_g) or
+    ``hardware`` (+ ``count``, ``utilization``, and optionally ``cpu_power_w`` and
+    ``dram_power_w``), whose rated power comes from the shipped table.
+
+    Args:
+        hours: Wall-clock training time.
+        power_w: Total mean power in watts.
+        hardware: An accelerator name (``"V100"``, ``"A100 80GB"``, ``"TPU v3"``) or spec.
+        count: Number of accelerators.
+        cpu_power_w: Mean CPU power (all sockets), added as its own channel.
+        dram_power_w: Mean DRAM power, added as its own channel.
+        utilization: The fraction of the accelerators' rated power drawn on average.
+        pue: Data-centre PUE (default 1.58, the paper's).
+        carbon_intensity: As for :func:`~nlpfootprint.track_energy` (``"strubell2019"``
+            for the paper's 0.954 lbs/kWh).
+        price_per_kwh: Electricity price; None computes no electricity cost.
+        name: A name for the report.
+
+    Returns:
+        A report whose ``method`` is ``"estimated"`` (``"none"`` if its energy is zero).
+
+    Raises:
+        ConfigurationError: Negative, NaN or infinite numbers, PUE below 1, utilization
+            outside [0, 1], a count that is not a whole number >= 1, unknown hardware, or
+            both/neither of ``power_w`` and ``hardware``.
+    """
+    hours = nonnegative("hours", hours)
+    duration_s = hours * 3600.0
+    assumptions = Assumptions.build(
+        pue=pue,
+        carbon_intensity=carbon_intensity,
+        price_per_kwh=price_per_kwh,
+        meters=ESTIMATE_METERS,
+    )
+    cpu_w = nonnegative("cpu_power_w", cpu_power_w)
+    dram_w = nonnegative("dram_power_w", dram_power_w)
+    if (power_w is None) == (hardware is None):
+        raise ConfigurationError(
+            "give exactly one of power_w= (the total draw in watts) or hardware= (a device "
+            "name, with count=)"
+        )
+    warnings: tuple[str, ...] = ()
+    if power_w is not None:
+        extras = {"count": count != 1, "utilization": utilization != 1.0, "cpu_power_w": cpu_w}
+        extras |= {"dram_power_w": dram_w}
+        given = [k for k, v in extras.items() if v]
+        if given:
+            raise ConfigurationError(
+                f"power_w is the total draw, so {', '.join(given)} cannot be added to it; "
+                "use hardware= with them, or fold them into power_w"
+            )
+        total_w = nonnegative("power_w", power_w)
+        label = f"total power as given: {total_w:g} W (the paper's p_c + p_r + g * p_g)"
+        channels = [_channel("total", "other", label, total_w, duration_s)]
+    else:
+        assert hardware is not None
+        spec = hardware_spec(hardware)
+        channels = [_device_channel(spec, _count(count), _utilization(utilization), duration_s)]
+        if cpu_w:
+            label = f"CPU at {cpu_w:g} W as given"
+            channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s))
+        if dram_w:
+            label = f"DRAM at {dram_w:g} W as given"
+            channels.append(_channel("dram", "dram", label, dram_w, duration_s))
+        warnings = (
+            f"{spec.model} power is its {spec.power_metric} ({spec.power_w:g} W), usually "
+            "above the mean draw of a training run; set utilization= if you know better",
+        )
+    return Report(
+        duration_s=duration_s,
+        channels=tuple(channels),
+        assumptions=assumptions,
+        warnings=warnings,
+        name=name,
+    )

@@ -1,0 +1,179 @@
+"""Cloud prices per device-hour, as a low..high range (preemptible/spot .. on-demand).
+
+Each :class:`PriceTable` carries its name, source and date. Built in: ``gcp-2019``, the
+Google Cloud prices behind the paper's cost column, and ``gcp-2026``, current Google Cloud
+prices for common GPUs. Users pass their own as a :class:`PriceTable`, a mapping or a
+number (see :func:`nlpfootprint.estimate.cloud_cost`).
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Mapping
+
+import attrs
+
+from nlpfootprint._validate import nonnegative
+from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.hardware import HardwareSpec, compact_name, hardware_candidates, hardware_spec
+
+__all__ = ["GCP_2019", "GCP_2026", "PRICE_TABLES", "PriceTable", "price_table"]
+
+
+def _price_range(key: str, value: object) -> tuple[float, float]:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        low, high = (nonnegative(f"price of {key!r}", v) for v in value)
+    else:
+        low = high = nonnegative(f"price of {key!r}", value)
+    if low > high:
+        raise ConfigurationError(f"price of {key!r}: low {low:g} is above high {high:g}")
+    return low, high
+
+
+def _prices(value: Mapping[str, object]) -> Mapping[str, tuple[float, float]]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"prices must map hardware names to prices, got {value!r}")
+    return types.MappingProxyType({str(k): _price_range(str(k), v) for k, v in value.items()})
+
+
+def _fallback(value: object) -> tuple[float, float] | None:
+    return None if value is None else _price_range("any device", value)
+
+
+@functools.cache
+def _key_candidates(key: str) -> frozenset[HardwareSpec]:
+    try:
+        return frozenset(hardware_candidates(key))
+    except ConfigurationError:
+        return frozenset()
+
+
+@attrs.frozen
+class PriceTable:
+    """Cloud prices per device-hour, low..high (preemptible/spot .. on-demand).
+
+    Attributes:
+        name: What to call it (``"gcp-2019"``).
+        source: Where the prices come from.
+        date: When they were published or captured (a year or an ISO date).
+        prices: Hardware name -> ``(low, high)`` per device-hour; a single number means
+            low == high. Names are matched like :func:`hardware_spec` names.
+        currency: ``"USD"`` unless given.
+        region: The cloud region the prices are for, when known.
+        notes: Caveats, printed with the table.
+        fallback: A price for any device the table does not list (a flat rate you pay).
+    """
+
+    name: str
+    source: str
+    date: str
+    prices: Mapping[str, tuple[float, float]] = attrs.field(converter=_prices, hash=False)
+    currency: str = "USD"
+    region: str = ""
+    notes: tuple[str, ...] = ()
+    fallback: tuple[float, float] | None = attrs.field(default=None, converter=_fallback)
+
+    def price_for(self, hardware: str | HardwareSpec) -> tuple[str, tuple[float, float]]:
+        """The key and ``(low, high)`` price that apply to ``hardware``.
+
+        A key written like the name wins; otherwise a key denoting the same part (``"P100"``
+        prices a ``"Tesla P100 PCIe"``); else the fallback.
+
+        Raises:
+            ConfigurationError: The table has no price for it (the message lists what it has).
+        """
+        if isinstance(hardware, str):
+            wanted = compact_name(hardware)
+            for key, price in self.prices.items():
+                if compact_name(key) == wanted:
+                    return key, price
+        priced = ", ".join(self.prices) or "nothing"
+        try:
+            fits = set(hardware_candidates(hardware))
+        except ConfigurationError:
+            if self.fallback is not None:
+                return "any device", self.fallback
+            raise ConfigurationError(
+                f"price table {self.name} has no price for {hardware!r}; it prices: {priced}"
+            ) from None
+        keys = [k for k in self.prices if fits & _key_candidates(k)]
+        if len(keys) > 1:
+            spec = hardware_spec(hardware)
+            keys = [k for k in keys if spec in _key_candidates(k)]
+        if len(keys) == 1:
+            return keys[0], self.prices[keys[0]]
+        if self.fallback is not None:
+            return "any device", self.fallback
+        what = hardware.model if isinstance(hardware, HardwareSpec) else repr(hardware)
+        raise ConfigurationError(
+            f"price table {self.name} ({self.date}) has no single price for {what}; it "
+            f"prices: {priced}. Choose another table or pass prices={{name: (low, high)}}"
+        )
+
+    def describe(self) -> str:
+        """``"gcp-2019 (2019; Google Cloud ...)"``."""
+        where = f", {self.region}" if self.region else ""
+        return f"{self.name} ({self.date}{where}; {self.source})"
+
+
+#: The prices behind the cloud compute cost column of Strubell et al. (ACL 2019), Table 3.
+GCP_2019 = PriceTable(
+    name="gcp-2019",
+    source="Google Cloud on-demand and preemptible prices as used by Strubell, Ganesh & "
+    "McCallum (ACL 2019), Table 3",
+    date="2019",
+    prices={
+        "P100": (0.43, 1.46),
+        "V100": (0.74, 2.48),
+        "TPU v2": (1.35, 4.50),
+        "TPU v3": (2.40, 8.00),
+    },
+    notes=(
+        "The paper's footnote prints 1.46 as the preemptible TPU v2 price; its table "
+        "uses 1.35, kept here.",
+        "TPU prices are per Cloud TPU device (a v2-8 or v3-8 board of 4 chips); the paper "
+        "multiplies them by its chip count (BERT base on TPU v2 x16: 16 x 96 h x "
+        "$1.35..$4.50 = $2,074..$6,912).",
+    ),
+)
+
+#: Google Cloud GPU prices in us-central1 as captured in November 2026.
+GCP_2026 = PriceTable(
+    name="gcp-2026",
+    source="Google Cloud Billing Catalog prices per GPU-hour as compiled by SkyPilot: "
+    "github.com/skypilot-org/skypilot-catalog catalogs/v7/gcp/vms.csv, commit "
+    "017e2502fb63c7a28757acd94002b2d6099d3e3d (accelerator-only rows)",
+    date="2026-11-26",
+    region="us-central1",
+    prices={
+        "T4": (0.14, 0.35),
+        "P100": (0.584, 1.46),
+        "V100": (0.992, 2.48),
+        "L4": (0.2231, 0.56004),
+        "A100 40GB": (1.1472, 2.93391),
+    },
+    notes=(
+        "GPU only: the VM's vCPUs and memory are billed on top. Spot prices move (up to "
+        "daily); the date is when the catalog copy was read.",
+        "A100 80GB and H100 are left out: the same catalog gives them us-central1 prices "
+        "(on-demand $1.85 and $4.20) far below its other US regions ($4.42; $9.80-$11.03) "
+        "that could not be checked against Google's own price page. Pass your own prices.",
+    ),
+)
+
+#: The built-in price tables by name.
+PRICE_TABLES: Mapping[str, PriceTable] = types.MappingProxyType(
+    {t.name: t for t in (GCP_2019, GCP_2026)}
+)
+
+
+def price_table(name: str) -> PriceTable:
+    """A built-in price table by name (``"gcp-2019"``, ``"gcp-2026"``), case-insensitive."""
+    table = PRICE_TABLES.get(str(name).strip().lower())
+    if table is None:
+        raise ConfigurationError(
+            f"prices={name!r}: the built-in price tables are {sorted(PRICE_TABLES)}; or pass a "
+            "PriceTable, a mapping {name: (low, high)} or a number per device-hour"
+        )
+    return table

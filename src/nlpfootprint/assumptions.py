@@ -99,7 +99,8 @@ class Assumptions:
         if self.intensity_is_default:
             intensity += (
                 " -- the default (world average); set your grid with carbon_intensity= "
-                "(a number in g/kWh)"
+                "(a key such as 'FRA', 'US-CA' or 'gcp:europe-west4', or g/kWh; "
+                "nlpfootprint regions lists the keys)"
             )
         out.append(intensity)
         if self.price_per_kwh is None:

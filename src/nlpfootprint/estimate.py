@@ -3,7 +3,7 @@
 :func:`estimate` turns a power draw and a duration into the same :class:`~nlpfootprint.Report`
 a measurement gives, marked ``estimated``, so ``facility_energy_kwh``, ``co2e_kg``,
 ``co2e_lbs`` and ``cost_usd`` read the same way. :func:`cloud_cost` prices the device-hours
-with a cloud price table (:mod:`nlpfootprint.hardware`).
+with a cloud price table (:mod:`nlpfootprint.prices`).
 
 The paper's Table 3 rows, from the power it reports (p_t, all devices together):
 
@@ -119,7 +119,7 @@ def cloud_cost(
         count: How many devices.
         hours: Wall-clock hours of the run.
         prices: A built-in table name (default ``"gcp-2019"``, the paper's), a
-            :class:`~nlpfootprint.hardware.PriceTable`, a mapping or a number per device-hour.
+            :class:`~nlpfootprint.prices.PriceTable`, a mapping or a number per device-hour.
 
     Returns:
         The range in the table's currency.
@@ -244,16 +244,22 @@ def estimate(
     else:
         assert hardware is not None
         spec = hardware_spec(hardware)
-        channels = [_device_channel(spec, _count(count), _utilization(utilization), duration_s)]
+        util = _utilization(utilization)
+        channels = [_device_channel(spec, _count(count), util, duration_s)]
         if cpu_w:
             label = f"CPU at {cpu_w:g} W as given"
             channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s))
         if dram_w:
             label = f"DRAM at {dram_w:g} W as given"
             channels.append(_channel("dram", "dram", label, dram_w, duration_s))
+        advice = (
+            "set utilization= if you know better"
+            if util == 1.0
+            else f"scaled by utilization={util:g} as given"
+        )
         warnings = (
             f"{spec.model} power is its {spec.power_metric} ({spec.power_w:g} W), usually "
-            "above the mean draw of a training run; set utilization= if you know better",
+            f"above the mean draw of a training run; {advice}",
         )
     return Report(
         duration_s=duration_s,

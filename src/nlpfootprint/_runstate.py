@@ -18,6 +18,7 @@ import attrs
 from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator, WeightedStats
 from nlpfootprint.meters.base import Channel, PowerMeter
 from nlpfootprint.report import ChannelReport, StepEnergy
+from nlpfootprint.runlog import RunLogWriter
 from nlpfootprint.trace import BoundedTrace, TraceData
 
 __all__ = ["ChannelTotals", "RunState", "Totals"]
@@ -95,15 +96,22 @@ class RunState:
     Args:
         meters: The meters, in the sampler's order.
         trace: The bounded power trace to add energy increments to.
+        log: Where to log every reading, failure and change of counts (None: nowhere).
     """
 
-    def __init__(self, meters: Sequence[PowerMeter], trace: BoundedTrace) -> None:
+    def __init__(
+        self,
+        meters: Sequence[PowerMeter],
+        trace: BoundedTrace,
+        log: RunLogWriter | None = None,
+    ) -> None:
         self.lock = threading.Lock()
         self._meters = tuple(meters)
         self._by_meter = [[_ChannelState(c) for c in m.channels] for m in self._meters]
         self._channels = [s for states in self._by_meter for s in states]
         self._failed_meters: dict[int, int] = {}
         self._trace = trace
+        self._log = log
         #: Time origin for messages and for gaps before the first reading.
         self.t0 = trace.origin
         self.warnings: list[str] = []
@@ -118,6 +126,8 @@ class RunState:
 
     def on_reading(self, meter_index: int, t: float, values: Sequence[float]) -> None:
         """Integrate one meter's reading taken at ``t``."""
+        if self._log is not None:
+            self._log.sample(t, meter_index, values)
         trace = self._trace
         with self.lock:
             for state, raw in zip(self._by_meter[meter_index], values, strict=True):
@@ -139,6 +149,8 @@ class RunState:
 
     def on_failure(self, meter_index: int, t: float, err: BaseException) -> None:
         """Record that a meter failed at ``t``: a gap for its channels, one warning."""
+        if self._log is not None:
+            self._log.failure(t, meter_index, f"{type(err).__name__}: {err}")
         with self.lock:
             first = meter_index not in self._failed_meters
             self._failed_meters[meter_index] = self._failed_meters.get(meter_index, 0) + 1
@@ -166,13 +178,15 @@ class RunState:
         self.warnings.append(message)
         log.warning("nlpfootprint: %s", message)
 
-    def on_round(self, _t: float) -> None:
+    def on_round(self, t: float) -> None:
         """After each round: energy per step over the steps completed since the last update.
 
         Rounds with no completed step carry their energy forward; the first interval is
         skipped (steps are counted when they end, so it holds energy of uncounted work).
         """
         with self.lock:
+            if self._log is not None:
+                self._log.counts(t, self.steps, self.tokens)
             energy = sum(s.integrator.energy_j for s in self._channels)
             if self._mark is None:
                 self._mark = (energy, self.steps)

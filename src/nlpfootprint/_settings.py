@@ -6,10 +6,11 @@ same ones) after every value has been validated; errors name the value and the r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
-from nlpfootprint._validate import positive
+from nlpfootprint._validate import nonnegative, positive
 from nlpfootprint.errors import ConfigurationError
 
 __all__ = ["MIN_INTERVAL_S", "checked_settings"]
@@ -48,4 +49,19 @@ def checked_settings(**settings: Any) -> dict[str, Any]:
             f"{MIN_INTERVAL_S:g} s (meter reads take microseconds to milliseconds)"
         )
     positive("read_timeout_s", settings["read_timeout_s"])
+    log = settings["log"]
+    if log is not None and not isinstance(log, str | os.PathLike):
+        raise ConfigurationError(f"log={log!r}: expected a file path (str or os.PathLike)")
+    if isinstance(log, str | os.PathLike) and not os.fspath(log):
+        raise ConfigurationError("log='': give a file path, or log=None for no run log")
+    nonnegative("log_flush_s", settings["log_flush_s"])
+    command = settings["log_command"]
+    if command is not None and (
+        isinstance(command, str)
+        or not isinstance(command, Sequence)
+        or not all(isinstance(part, str) for part in command)
+    ):
+        raise ConfigurationError(
+            f"log_command={command!r}: expected a list of strings (the command's arguments)"
+        )
     return dict(settings, interval_s=interval_s)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ from nlpfootprint.errors import ConfigurationError, TrackerStateError
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.meters.base import PowerMeter, as_meter, check_channel_ids
 from nlpfootprint.report import Assumptions, Report
+from nlpfootprint.runlog import RunLogWriter, log_settings
 from nlpfootprint.sampler import Sampler
 from nlpfootprint.trace import BoundedTrace
 from nlpfootprint.windows import OpenWindow, WindowHandle, WindowStack
@@ -87,6 +89,13 @@ class EnergyTracker:
         trace_points: How many points the power trace keeps at most (2 to 1,000,000).
         read_timeout_s: How long a window boundary, a snapshot or stop waits for a meter
             read in progress before giving up on it (a hung device).
+        log: A file to write the run log to as the run goes (JSON lines, gzip when the name
+            ends in ``.gz``; see :mod:`nlpfootprint.runlog`): every reading, so a crashed
+            run can still be reported (``Report.from_log(path)``). A decorated function
+            rewrites it on every call. A failed write warns in the report, never raises.
+        log_flush_s: Seconds of real time between write-outs of the log (0: every line);
+            a crash loses at most this much of it.
+        log_command: The command line that was measured, for the log's header.
 
     Example:
         >>> import nlpfootprint as nf
@@ -116,6 +125,9 @@ class EnergyTracker:
         name: str | None = None,
         trace_points: int = 2048,
         read_timeout_s: float = 10.0,
+        log: str | os.PathLike[str] | None = None,
+        log_flush_s: float = 2.0,
+        log_command: Sequence[str] | None = None,
     ) -> None:
         self._settings = checked_settings(
             meters=meters,
@@ -127,6 +139,9 @@ class EnergyTracker:
             name=name,
             trace_points=trace_points,
             read_timeout_s=read_timeout_s,
+            log=log,
+            log_flush_s=log_flush_s,
+            log_command=log_command,
         )
         self._assumptions = Assumptions.build(
             pue=pue,
@@ -143,6 +158,7 @@ class EnergyTracker:
         self._state: RunState | None = None
         self._windows = WindowStack()
         self._sampler: Sampler | None = None
+        self._log: RunLogWriter | None = None
         self._t_end: float | None = None
         self._started_at: str | None = None
         self._report: Report | None = None
@@ -165,12 +181,15 @@ class EnergyTracker:
             )
         self._meters = check_channel_ids(self._resolve_meters())
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        origin = self._clock.now()
         trace = BoundedTrace(
-            origin=self._clock.now(),
+            origin=origin,
             bin_s=self.interval_s,
             capacity=self._settings["trace_points"] // 2 * 2,
         )
-        state = self._state = RunState(self._meters, trace)
+        if self._settings["log"] is not None:
+            self._log = self._open_log(origin)
+        state = self._state = RunState(self._meters, trace, self._log)
         self._sampler = Sampler(
             self._meters,
             clock=self._clock,
@@ -184,6 +203,8 @@ class EnergyTracker:
             self._sampler.start()
         except BaseException:
             self._close_owned_meters()
+            if self._log is not None:
+                self._log.close()
             raise
         # Forget trackers of this context that have stopped, then add this one.
         _STARTED.set((*(t for t in _STARTED.get() if t.running), self))
@@ -203,6 +224,32 @@ class EnergyTracker:
                     "may be under-counted; use a shorter interval_s"
                 )
         return self
+
+    def _open_log(self, t0: float) -> RunLogWriter:
+        """Open the run log and write its header (the channels, the settings)."""
+        path = self._settings["log"]
+        try:
+            writer = RunLogWriter(path, flush_s=self._settings["log_flush_s"])
+        except OSError as err:
+            self._close_owned_meters()
+            raise ConfigurationError(
+                f"log={path!r}: cannot write the run log there: {err}"
+            ) from err
+        writer.header(
+            channels=[c for m in self._meters for c in m.channels],
+            meter_of=[i for i, m in enumerate(self._meters) for _ in m.channels],
+            meter_names=[str(getattr(m, "name", type(m).__name__)) for m in self._meters],
+            settings=log_settings(
+                self._assumptions,
+                interval_s=self.interval_s,
+                name=self.name,
+                trace_points=self._settings["trace_points"],
+            ),
+            command=self._settings["log_command"],
+            t0=t0,
+            started_at=self._started_at,
+        )
+        return writer
 
     def _sync_meters(self) -> None:
         """Let meters flush asynchronous work before a boundary reading (``meter.sync()``)."""
@@ -260,6 +307,9 @@ class EnergyTracker:
             self._t_end = last_t if last_t is not None else self._clock.now()
             self._close_owned_meters()
             self._report = self._build_report(self._t_end)
+            if self._log is not None:
+                self._log.summary(self._report.to_dict())
+                self._log.close()
             return self._report
 
     def _close_owned_meters(self) -> None:
@@ -399,6 +449,8 @@ class EnergyTracker:
                 f"{sampler.internal_error_count} internal error(s) while recording readings; "
                 f"first: {sampler.internal_errors[0]!r}"
             )
+        if self._log is not None and self._log.errors:
+            warnings += self._log.errors
         totals = state.totals()
         return Report(
             duration_s=end_t - state.t0,
@@ -451,6 +503,9 @@ def track_energy(
     name: str | None = None,
     trace_points: int = 2048,
     read_timeout_s: float = 10.0,
+    log: str | os.PathLike[str] | None = None,
+    log_flush_s: float = 2.0,
+    log_command: Sequence[str] | None = None,
 ) -> EnergyTracker: ...
 
 
@@ -467,6 +522,9 @@ def track_energy(
     name: str | None = None,
     trace_points: int = 2048,
     read_timeout_s: float = 10.0,
+    log: str | os.PathLike[str] | None = None,
+    log_flush_s: float = 2.0,
+    log_command: Sequence[str] | None = None,
 ) -> EnergyTracker | TrackedFunction[P, R]:
     """Measure energy, CO2e and cost: ``with track_energy() as t``, ``@track_energy``, or
     ``@track_energy(...)``. See :class:`EnergyTracker` for the arguments.
@@ -498,5 +556,8 @@ def track_energy(
         name=name,
         trace_points=trace_points,
         read_timeout_s=read_timeout_s,
+        log=log,
+        log_flush_s=log_flush_s,
+        log_command=log_command,
     )
     return tracker if func is None else tracker(func)

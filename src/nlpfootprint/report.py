@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -389,7 +390,71 @@ class Report:
             raise ReportFormatError(f"not JSON: {err}") from err
         return cls.from_dict(data)
 
+    @classmethod
+    def from_log(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        pue: float | None = None,
+        carbon_intensity: Intensity | float | str | None = None,
+        price_per_kwh: float | None = None,
+    ) -> Report:
+        """The report of a run log (``track_energy(log=...)``), under other assumptions
+        where given: the tracker's own report for a clean stop, rebuilt from the samples
+        (up to the last one written) for a run that crashed.
+
+        Raises:
+            ReportFormatError: ``path`` is not a run log this version can read.
+        """
+        from nlpfootprint.runlog import report_from_log
+
+        return report_from_log(
+            path, pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
+        )
+
     def __str__(self) -> str:
         from nlpfootprint.render import render_text
 
         return render_text(self)
+
+    # -- renderings (nlpfootprint.render, render_paper, plot) --------------------------
+
+    def to_markdown(self) -> str:
+        """The report as Markdown: figures, channels, windows, assumptions, warnings."""
+        from nlpfootprint.render import render_markdown
+
+        return render_markdown(self)
+
+    def to_latex(self, *, label: str = "tab:nlpfootprint") -> str:
+        """A LaTeX ``booktabs`` table (``\\label{label}``) and a ready sentence for a paper."""
+        from nlpfootprint.render_paper import render_latex
+
+        return render_latex(self, label=label)
+
+    def to_csv_row(self) -> str:
+        """One CSV line of figures and assumptions, under :meth:`csv_header`."""
+        from nlpfootprint.render import render_csv_row
+
+        return render_csv_row(self)
+
+    @staticmethod
+    def csv_header() -> str:
+        """The header line for :meth:`to_csv_row`."""
+        from nlpfootprint.render import render_csv_header
+
+        return render_csv_header()
+
+    def _repr_html_(self) -> str:
+        from nlpfootprint.render import render_html
+
+        return render_html(self)
+
+    def plot(self, path: str | os.PathLike[str] | None = None, *, ax: Any = None) -> Any:
+        """Power over time per domain with energy so far (needs ``nlpfootprint[plot]``).
+
+        Saves a PNG (or any format matplotlib knows by the suffix) when ``path`` is given,
+        draws into ``ax`` when given, and returns the matplotlib Figure.
+        """
+        from nlpfootprint.plot import plot_report
+
+        return plot_report(self, path, ax=ax)

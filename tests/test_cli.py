@@ -64,6 +64,8 @@ def test_demo_trains_and_prints_the_report_and_writes_json(tmp_path: Path) -> No
         "0.12",
         "--json",
         str(out),
+        "--log",
+        str(tmp_path / "demo.jsonl"),
     )
     assert result.returncode == 0, result.stderr
     assert "nlpfootprint report" in result.stdout
@@ -74,6 +76,11 @@ def test_demo_trains_and_prints_the_report_and_writes_json(tmp_path: Path) -> No
     assert report.cost_usd is not None
     assert report.cost_usd > 0
     assert json.loads(out.read_text())["method"] == "estimated"
+    # the demo writes its run log and says how to re-account it
+    assert f"nlpfootprint report {tmp_path / 'demo.jsonl'}" in result.stdout
+    again = nf.Report.from_log(tmp_path / "demo.jsonl", carbon_intensity="FRA")
+    assert again.energy_j == pytest.approx(report.energy_j)
+    assert again.assumptions.intensity.key == "FRA"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from nlpfootprint.errors import NlpFootprintError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The subcommands, in the order ``--help`` lists them (modules of nlpfootprint.commands).
-COMMANDS = ("demo", "meters", "estimate", "regions")
+COMMANDS = ("demo", "run", "report", "meters", "estimate", "regions")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
@@ -270,6 +271,7 @@ def run_demo(
     price_per_kwh: float | None = None,
     meters: Literal["auto"] | Sequence[PowerMeter] = "auto",
     clock: Clock | None = None,
+    log: str | os.PathLike[str] | None = None,
     out: Callable[[str], None] = print,
 ) -> DemoResult:
     """Train the char-MLP language model under :func:`~nlpfootprint.track_energy`.
@@ -294,6 +296,7 @@ def run_demo(
         price_per_kwh: Electricity price; without it the report has no cost.
         meters: ``"auto"`` or a list of meters, as for :func:`~nlpfootprint.track_energy`.
         clock: The tracker's clock (the training budget always uses :func:`time.monotonic`).
+        log: A run log to write (see :mod:`nlpfootprint.runlog`), or None.
         out: Where the progress lines and the report are written.
 
     Raises:
@@ -328,6 +331,7 @@ def run_demo(
         carbon_intensity=carbon_intensity,
         price_per_kwh=price_per_kwh,
         clock=clock,
+        log=log,
         name="demo: char-MLP language model",
     ) as tracker:
         t0 = time.monotonic()

@@ -28,6 +28,12 @@ def register(sub: Any) -> None:
         "--interval-s", type=float, default=0.5, help="sampling interval (default 0.5)"
     )
     demo.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    demo.add_argument(
+        "--log",
+        type=Path,
+        default=Path("nlpfootprint-demo.jsonl"),
+        help="the run log to write (default: nlpfootprint-demo.jsonl); --log '' for none",
+    )
     add_accounting_options(demo)
     demo.set_defaults(run=run)
 
@@ -36,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     """Train, print, and write the JSON if asked."""
     from nlpfootprint.demo import run_demo
 
-    if args.json is not None and not args.json.resolve().parent.is_dir():
-        raise ConfigurationError(
-            f"--json {args.json}: the folder {args.json.resolve().parent} does not exist"
-        )
+    log = args.log if args.log and str(args.log) not in ("", ".") else None
+    for option, path in (("--json", args.json), ("--log", log)):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise ConfigurationError(
+                f"{option} {path}: the folder {path.resolve().parent} does not exist"
+            )
     result = run_demo(
         seconds=args.seconds,
         max_steps=args.steps,
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         pue=args.pue,
         carbon_intensity=args.carbon_intensity,
         price_per_kwh=args.price_per_kwh,
+        log=log,
     )
     if args.json is not None:
         try:
@@ -55,4 +64,11 @@ def run(args: argparse.Namespace) -> int:
         except OSError as err:
             raise ConfigurationError(f"--json {args.json}: cannot write it: {err}") from err
         print(f"\nreport written to {args.json}")
+    if log is not None:
+        print(
+            f"\nrun log written to {log}. Re-account it without re-running, e.g. for a French "
+            f"grid and a paper:\n  nlpfootprint report {log} --carbon-intensity FRA "
+            f"--pue 1.1 --format latex\nand plot it (pip install 'nlpfootprint[plot]'):\n"
+            f"  nlpfootprint report {log} --plot demo-power.png"
+        )
     return 0

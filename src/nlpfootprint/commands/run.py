@@ -1,0 +1,154 @@
+"""``nlpfootprint run -- COMMAND ...``: measure the machine while a command runs.
+
+The command runs as a child process with this process's standard streams. The machine's
+meters are read the whole time (``meters="auto"``), the readings go to a run log, and the
+report is printed to standard error at the end, so the child's standard output stays
+clean for pipes. The exit status is the child's (128 + N when a signal N ended it).
+
+Signals: SIGTERM (and SIGHUP) sent to ``nlpfootprint run`` -- what a cluster scheduler
+sends at a time limit -- is forwarded to the child, which gets the chance to save and exit;
+the log and report are completed after it ends. SIGINT: from a terminal, Ctrl-C already
+reaches the child (it shares the terminal's foreground process group), so it is not sent a
+second time; without a terminal (the child then runs in its own process group), SIGINT is
+forwarded too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from nlpfootprint.commands import add_accounting_options
+from nlpfootprint.errors import ConfigurationError
+
+__all__ = ["register", "run"]
+
+#: Signals passed on to the child (SIGHUP does not exist on Windows).
+_FORWARDED = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
+
+
+def register(sub: Any) -> None:
+    """Add the ``run`` command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run a command and measure the machine's energy while it runs",
+        description="Run COMMAND as a child process, measure the machine's meters while it "
+        "runs, write a run log, forward SIGTERM/SIGHUP (and SIGINT without a terminal) to "
+        "it, print the report to stderr and exit with its exit status.",
+        usage="nlpfootprint run [options] -- COMMAND [ARG ...]",
+    )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=None,
+        help="run log to write (JSONL; .gz compresses); default: nlpfootprint-<time>.jsonl",
+    )
+    parser.add_argument("--interval-s", type=float, default=1.0, help="sampling interval")
+    parser.add_argument(
+        "--log-flush-s", type=float, default=2.0, help="flush the log at least this often"
+    )
+    parser.add_argument("--name", default=None, help="a name for the report")
+    parser.add_argument(
+        "--no-status", action="store_true", help="no live status line, even on a terminal"
+    )
+    add_accounting_options(parser)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
+    parser.set_defaults(run=run)
+
+
+def _status_line(tracker: Any, started: float) -> str:
+    report = tracker.snapshot()
+    power = " ".join(f"{d} {w:.0f} W" for d, w in sorted(report.mean_power_w.items()))
+    return (
+        f"\r[nlpfootprint] {time.monotonic() - started:7.0f} s | mean {power} | "
+        f"{report.energy_kwh:.4f} kWh | {report.co2e_kg * 1000:.1f} g CO2e "
+    )
+
+
+class _Status(threading.Thread):
+    """Rewrites one status line on the terminal every second until stopped."""
+
+    def __init__(self, tracker: Any) -> None:
+        super().__init__(name="nlpfootprint-status", daemon=True)
+        self.tracker = tracker
+        self.done = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        while not self.done.wait(1.0):
+            try:
+                sys.stderr.write(_status_line(self.tracker, self.started_at))
+                sys.stderr.flush()
+            except Exception:  # a status line is never worth failing the run
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(5)
+        sys.stderr.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the child under the tracker; return its exit status."""
+    import nlpfootprint as nf
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise ConfigurationError("no command given: nlpfootprint run [options] -- COMMAND ...")
+    log_path = args.log or Path(f"nlpfootprint-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+    if not log_path.resolve().parent.is_dir():
+        raise ConfigurationError(f"--log {log_path}: the folder does not exist")
+    interactive = sys.stdin.isatty()
+    tracker = nf.track_energy(
+        interval_s=args.interval_s,
+        pue=args.pue,
+        carbon_intensity=args.carbon_intensity,
+        price_per_kwh=args.price_per_kwh,
+        name=args.name or " ".join(command),
+        log=log_path,
+        log_flush_s=args.log_flush_s,
+        log_command=command,
+    )
+    with tracker:
+        try:
+            child = subprocess.Popen(command, start_new_session=not interactive)
+        except OSError as err:
+            raise ConfigurationError(f"cannot run {command[0]!r}: {err.strerror or err}") from err
+        status = _Status(tracker) if sys.stderr.isatty() and not args.no_status else None
+        if status is not None:
+            status.start()
+
+        def forward(signum: int, _frame: FrameType | None) -> None:
+            if signum == signal.SIGINT and interactive:
+                return  # the terminal already sent it to the child
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+        previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+        try:
+            returncode = child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if status is not None:
+                status.stop()
+    report = tracker.report
+    print(f"\n{report}\n\nrun log: {log_path}", file=sys.stderr)
+    print(
+        f"re-account it later: nlpfootprint report {log_path} --carbon-intensity KEY "
+        "--pue P --price-per-kwh X",
+        file=sys.stderr,
+    )
+    return returncode if returncode >= 0 else 128 - returncode

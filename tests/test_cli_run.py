@@ -1,0 +1,175 @@
+"""`nlpfootprint run` and `nlpfootprint report` as real processes, with real signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+import nlpfootprint as nf
+from helpers import wait_until
+from nlpfootprint.runlog import load_run
+
+
+def cli(
+    *args: str, timeout: float = 120.0, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def start_run(log: Path, child_code: str, *extra: str) -> subprocess.Popen[bytes]:
+    """Start `nlpfootprint run` with output to files (a killed parent's orphaned child
+    would hold pipes open)."""
+    with log.with_suffix(".out").open("wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "nlpfootprint", "run", "--log", str(log),
+                "--interval-s", "0.05", "--log-flush-s", "0.05", *extra,
+                "--", sys.executable, "-c", child_code,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def sample_lines(log: Path) -> int:
+    if not log.exists():
+        return 0
+    return sum(1 for line in log.read_text().splitlines() if line.startswith('{"t"'))
+
+
+def test_exit_status_and_output_pass_through_and_the_log_is_complete(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    result = cli(
+        "run", "--log", str(log), "--interval-s", "0.05", "--",
+        sys.executable, "-c", "print('hello from the child'); raise SystemExit(7)",
+    )  # fmt: skip
+    assert result.returncode == 7
+    assert result.stdout.strip() == "hello from the child"  # the report goes to stderr
+    assert "nlpfootprint report" in result.stderr
+    run = load_run(log)
+    assert run.complete
+    assert run.header["command"][-1] == "print('hello from the child'); raise SystemExit(7)"
+
+
+def test_sigterm_reaches_the_child_and_the_log_is_completed(tmp_path: Path) -> None:
+    log, marker = tmp_path / "run.jsonl", tmp_path / "child-saw-sigterm"
+    child = (
+        "import signal, sys, time\n"
+        f"def bye(*_): open({str(marker)!r}, 'w').write('yes'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "while True: time.sleep(0.01)\n"
+    )
+    proc = start_run(log, child)
+    wait_until(lambda: sample_lines(log) >= 3, timeout_s=60, what="the run to start logging")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert marker.read_text() == "yes"
+    assert proc.returncode == 0, log.with_suffix(".out").read_text()
+    assert load_run(log).complete
+
+
+def test_child_killed_by_a_signal_gives_128_plus_its_number(tmp_path: Path) -> None:
+    result = cli(
+        "run", "--log", str(tmp_path / "r.jsonl"), "--",
+        sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+    )  # fmt: skip
+    assert result.returncode == 128 + signal.SIGKILL
+
+
+def test_sigkill_mid_run_leaves_a_log_that_report_reads(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    proc = start_run(log, "import time\nwhile True: time.sleep(0.01)\n")
+    wait_until(lambda: sample_lines(log) >= 10, timeout_s=60, what="ten logged samples")
+    orphans = psutil.Process(proc.pid).children(recursive=True)
+    proc.kill()  # SIGKILL: no summary, no last flush
+    proc.wait(timeout=60)
+    for child in orphans:  # the training command would run on; end it
+        child.kill()
+    run = load_run(log)
+    assert not run.complete
+    result = cli("report", str(log), "--format", "json", "--carbon-intensity", "FRA")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["energy_j"] > 0
+    assert data["assumptions"]["intensity"]["key"] == "FRA"
+    assert "did not finish" in data["warnings"][0]
+
+
+def test_report_formats_agree_and_several_logs_are_summed(tmp_path: Path) -> None:
+    from nlpfootprint.testing import FakeClock, FakeMeter
+
+    logs = []
+    for i, watts in enumerate((100.0, 300.0)):
+        clock = FakeClock()
+        log = tmp_path / f"run{i}.jsonl"
+        with nf.track_energy(meters=[FakeMeter.constant(watts)], clock=clock, log=log):
+            clock.advance(3600)
+        logs.append(str(log))
+    one = {
+        fmt: cli("report", logs[0], "--format", fmt, "--pue", "1.2").stdout
+        for fmt in ("text", "markdown", "latex", "json", "csv")
+    }
+    assert "0.12 kWh" in one["text"]
+    assert "0.12 kWh" in one["markdown"]
+    assert "0.12" in one["latex"]
+    assert json.loads(one["json"])["facility_energy_kwh"] == pytest.approx(0.12)
+    assert one["csv"].splitlines()[0].startswith("name,")
+    both = cli("report", *logs, "--format", "json")
+    total = json.loads(both.stdout)["total"]
+    assert total["runs"] == 2
+    assert total["energy_kwh"] == pytest.approx(0.4)
+    projected = cli("report", logs[0], "--project-hours", "10", "--format", "json")
+    assert json.loads(projected.stdout)["energy_kwh"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\x00\x01garbage", "not"), (b"", "empty"), (b'{"hello": 1}\n', "schema")],
+)
+def test_report_of_a_file_that_is_not_a_log_is_one_clear_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(content)
+    result = cli("report", str(bad))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_without_a_command_or_with_a_missing_one_fails_clearly(tmp_path: Path) -> None:
+    result = cli("run", "--log", str(tmp_path / "r.jsonl"))
+    assert result.returncode == 2
+    assert "no command given" in result.stderr
+    missing = cli("run", "--log", str(tmp_path / "r.jsonl"), "--", "no-such-program-xyz")
+    assert missing.returncode == 2
+    assert "cannot run 'no-such-program-xyz'" in missing.stderr
+
+
+def test_report_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from nlpfootprint.testing import FakeClock, FakeMeter
+
+    clock = FakeClock()
+    log = tmp_path / "run.jsonl"
+    with nf.track_energy(meters=[FakeMeter.constant(100.0)], clock=clock, log=log):
+        clock.advance(600)
+    png = tmp_path / "power.png"
+    result = cli("report", str(log), "--plot", str(png))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -36,6 +36,7 @@ from nlpfootprint.meters.base import Channel, Domain, PowerMeter
 from nlpfootprint.meters.discovery import Detection, detect
 from nlpfootprint.prices import PriceTable, price_table
 from nlpfootprint.report import ChannelReport, Report
+from nlpfootprint.runlog import RunLog, load_run
 from nlpfootprint.tracker import EnergyTracker, current_tracker, track_energy
 
 try:
@@ -67,6 +68,7 @@ __all__ = [
     "Region",
     "Report",
     "ReportFormatError",
+    "RunLog",
     "STRUBELL_2019",
     "TrackerStateError",
     "UnknownRegionError",
@@ -79,6 +81,7 @@ __all__ = [
     "estimate",
     "hardware_spec",
     "intensity_from_mix",
+    "load_run",
     "price_table",
     "regions",
     "track_energy",

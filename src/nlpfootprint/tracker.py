@@ -31,13 +31,14 @@ from typing import Literal, ParamSpec, Self, TypeVar, overload
 
 import attrs
 
+from nlpfootprint._meterset import MeterSet
 from nlpfootprint._runstate import RunState
 from nlpfootprint._settings import checked_settings
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, decorate
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
 from nlpfootprint.intensity import Intensity
-from nlpfootprint.meters.base import PowerMeter, as_meter, check_channel_ids
+from nlpfootprint.meters.base import PowerMeter
 from nlpfootprint.report import Assumptions, Report
 from nlpfootprint.runlog import RunLogWriter, log_settings
 from nlpfootprint.sampler import Sampler
@@ -153,8 +154,6 @@ class EnergyTracker:
         self.name = name
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._meters: tuple[PowerMeter, ...] = ()
-        self._owned_meters = False
-        self._sync_failed: set[int] = set()
         self._state: RunState | None = None
         self._windows = WindowStack()
         self._sampler: Sampler | None = None
@@ -179,7 +178,10 @@ class EnergyTracker:
                 "this tracker was already started; a tracker runs once (make a new one with "
                 "track_energy(...))"
             )
-        self._meters = check_channel_ids(self._resolve_meters())
+        self._meterset = MeterSet(self._settings["meters"])
+        self._meters = self._meterset.meters
+        if self._meterset.summary is not None:
+            self._assumptions = attrs.evolve(self._assumptions, meters=self._meterset.summary)
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         origin = self._clock.now()
         trace = BoundedTrace(
@@ -202,7 +204,7 @@ class EnergyTracker:
         try:
             self._sampler.start()
         except BaseException:
-            self._close_owned_meters()
+            self._meterset.close(state.warn)
             if self._log is not None:
                 self._log.close()
             raise
@@ -211,18 +213,10 @@ class EnergyTracker:
         # The measured span runs from the first reading to the last one.
         if self._sampler.first_t is not None:
             state.t0 = self._sampler.first_t
-        for meter in self._meters:
-            notes = getattr(meter, "notes", ())
-            if isinstance(notes, str):
-                notes = (notes,)
-            state.warnings += [f"{meter!r}: {note}" for note in notes]
-            limit = getattr(meter, "max_interval_s", None)
-            if isinstance(limit, int | float) and 0 < limit < self.interval_s:
-                state.warn(
-                    f"interval_s={self.interval_s:g} is longer than {meter!r} can be read "
-                    f"without missing a counter wrap at full power ({limit:.3g} s): energy "
-                    "may be under-counted; use a shorter interval_s"
-                )
+        notes, warnings = self._meterset.startup_warnings(self.interval_s)
+        state.warnings += notes
+        for warning in warnings:
+            state.warn(warning)
         return self
 
     def _open_log(self, t0: float) -> RunLogWriter:
@@ -231,14 +225,14 @@ class EnergyTracker:
         try:
             writer = RunLogWriter(path, flush_s=self._settings["log_flush_s"])
         except OSError as err:
-            self._close_owned_meters()
+            self._meterset.close(lambda _: None)
             raise ConfigurationError(
                 f"log={path!r}: cannot write the run log there: {err}"
             ) from err
         writer.header(
-            channels=[c for m in self._meters for c in m.channels],
-            meter_of=[i for i, m in enumerate(self._meters) for _ in m.channels],
-            meter_names=[str(getattr(m, "name", type(m).__name__)) for m in self._meters],
+            channels=self._meterset.channels,
+            meter_of=self._meterset.meter_of_channel,
+            meter_names=self._meterset.names(),
             settings=log_settings(
                 self._assumptions,
                 interval_s=self.interval_s,
@@ -251,35 +245,6 @@ class EnergyTracker:
         )
         return writer
 
-    def _sync_meters(self) -> None:
-        """Let meters flush asynchronous work before a boundary reading (``meter.sync()``)."""
-        for meter in self._meters:
-            sync = getattr(meter, "sync", None)
-            if callable(sync):
-                try:
-                    sync()
-                except Exception as err:  # a failing sync must not fail the run
-                    if self._state is not None and id(meter) not in self._sync_failed:
-                        self._sync_failed.add(id(meter))
-                        self._state.warn(f"{meter!r}.sync() failed: {err!r}")
-
-    def _resolve_meters(self) -> tuple[PowerMeter, ...]:
-        spec = self._settings["meters"]
-        if spec == "auto":
-            from nlpfootprint.meters.discovery import detect
-
-            detection = detect()
-            self._owned_meters = True
-            self._assumptions = attrs.evolve(self._assumptions, meters=detection.summary())
-            if not detection.meters:
-                raise ConfigurationError(
-                    "meters='auto' found no meter at all on this machine: " + detection.summary()
-                )
-            return detection.meters
-        if not spec:
-            raise ConfigurationError("meters=[]: give at least one meter, or meters='auto'")
-        return tuple(as_meter(m) for m in spec)
-
     def stop(self) -> Report:
         """Stop sampling, take the last reading and return the report.
 
@@ -291,7 +256,7 @@ class EnergyTracker:
                 return self._report
             if self._sampler is None or self._state is None:
                 raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
-            self._sync_meters()
+            self._meterset.sync(self._warn)
             if self._windows:
                 self._boundary_reading()  # the open windows end now, not at the last tick
             while self._windows:
@@ -305,22 +270,16 @@ class EnergyTracker:
                 )
             last_t = self._sampler.last_t
             self._t_end = last_t if last_t is not None else self._clock.now()
-            self._close_owned_meters()
+            self._meterset.close(self._state.warn)
             self._report = self._build_report(self._t_end)
             if self._log is not None:
                 self._log.summary(self._report.to_dict())
                 self._log.close()
             return self._report
 
-    def _close_owned_meters(self) -> None:
-        if not self._owned_meters:
-            return
-        for meter in self._meters:
-            try:
-                meter.close()
-            except Exception as err:  # closing must not fail the run
-                if self._state is not None:
-                    self._state.warn(f"closing {meter!r} failed: {err!r}")
+    def _warn(self, message: str) -> None:
+        if self._state is not None:
+            self._state.warn(message)
 
     def _boundary_reading(self) -> None:
         """A reading now from the user's thread; gives up (once warned) on a hung meter."""
@@ -392,7 +351,7 @@ class EnergyTracker:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
         _, state = self._running_state("window()")
-        self._sync_meters()
+        self._meterset.sync(self._warn)
         self._boundary_reading()
         handle = self._windows.push(name, self._reading_time(), state.totals())
         depth = len(self._windows)
@@ -400,7 +359,7 @@ class EnergyTracker:
             yield handle
         finally:
             if len(self._windows) == depth and self.running:
-                self._sync_meters()
+                self._meterset.sync(self._warn)
                 self._boundary_reading()
                 self._windows.pop(self._window_entry)
 

@@ -230,16 +230,7 @@ def _parse_header(
 
 
 def _assumptions(header: Mapping[str, Any]) -> Assumptions:
-    s = header["settings"]
-    return Assumptions(
-        pue=s["pue"],
-        pue_source=s["pue_source"],
-        intensity=Intensity(**s["carbon_intensity"]),
-        intensity_is_default=bool(s["intensity_is_default"]),
-        price_per_kwh=s["price_per_kwh"],
-        currency=s["currency"],
-        meters=s["meters"],
-    )
+    return Assumptions.from_dict(header["settings"])
 
 
 # -- accounting a log ------------------------------------------------------------------

@@ -9,7 +9,6 @@ import attrs
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
-from nlpfootprint.intensity import Intensity
 from nlpfootprint.report import SCHEMA, ChannelReport, Projection, Report, StepEnergy
 from nlpfootprint.trace import TraceData
 
@@ -39,15 +38,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "j_per_step": report.j_per_step,
         "j_per_token": report.j_per_token,
         "channels": [{**attrs.asdict(c), "mean_power_w": c.mean_power_w} for c in report.channels],
-        "assumptions": {
-            "pue": a.pue,
-            "pue_source": a.pue_source,
-            "intensity": attrs.asdict(a.intensity),
-            "intensity_is_default": a.intensity_is_default,
-            "price_per_kwh": a.price_per_kwh,
-            "currency": a.currency,
-            "meters": a.meters,
-        },
+        "assumptions": a.to_dict(),
         "warnings": list(report.warnings),
         "windows": [report_to_dict(w) for w in report.windows],
         "trace": None
@@ -87,15 +78,7 @@ def report_from_dict(data: Mapping[str, Any]) -> Report:
                 ChannelReport(**{k: v for k, v in c.items() if k != "mean_power_w"})
                 for c in data["channels"]
             ),
-            assumptions=Assumptions(
-                pue=a["pue"],
-                pue_source=a["pue_source"],
-                intensity=Intensity(**a["intensity"]),
-                intensity_is_default=bool(a["intensity_is_default"]),
-                price_per_kwh=a["price_per_kwh"],
-                currency=a["currency"],
-                meters=a["meters"],
-            ),
+            assumptions=Assumptions.from_dict(a),
             steps=data["steps"],
             tokens=data["tokens"],
             windows=tuple(report_from_dict(w) for w in data["windows"]),

@@ -5,6 +5,9 @@ Also the attrs validators that the report value types share.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 from nlpfootprint._validate import nonnegative, pue_value
@@ -90,6 +93,31 @@ class Assumptions:
             price_per_kwh=price,
             currency=currency,
             meters=meters,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; :meth:`from_dict` reads it back."""
+        return {
+            "pue": self.pue,
+            "pue_source": self.pue_source,
+            "intensity": attrs.asdict(self.intensity),
+            "intensity_is_default": self.intensity_is_default,
+            "price_per_kwh": self.price_per_kwh,
+            "currency": self.currency,
+            "meters": self.meters,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Assumptions:
+        """Rebuild from :meth:`to_dict` output (KeyError/TypeError/ValueError if malformed)."""
+        return cls(
+            pue=data["pue"],
+            pue_source=data["pue_source"],
+            intensity=Intensity(**data["intensity"]),
+            intensity_is_default=bool(data["intensity_is_default"]),
+            price_per_kwh=data["price_per_kwh"],
+            currency=data["currency"],
+            meters=data["meters"],
         )
 
     def lines(self) -> list[str]:

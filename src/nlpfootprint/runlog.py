@@ -84,13 +84,7 @@ def log_settings(
         "interval_s": interval_s,
         "name": name,
         "trace_points": trace_points,
-        "pue": assumptions.pue,
-        "pue_source": assumptions.pue_source,
-        "carbon_intensity": attrs.asdict(assumptions.intensity),
-        "intensity_is_default": assumptions.intensity_is_default,
-        "price_per_kwh": assumptions.price_per_kwh,
-        "currency": assumptions.currency,
-        "meters": assumptions.meters,
+        **assumptions.to_dict(),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -173,3 +174,34 @@ def test_report_plot_writes_a_png(tmp_path: Path) -> None:
     result = cli("report", str(log), "--plot", str(png))
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_status_line_shows_on_a_terminal_and_not_in_logs(tmp_path: Path) -> None:
+    import pty
+
+    child = "import time; time.sleep(2.5)"
+    args = [
+        sys.executable, "-m", "nlpfootprint", "run", "--log", str(tmp_path / "t.jsonl"),
+        "--interval-s", "0.2", "--", sys.executable, "-c", child,
+    ]  # fmt: skip
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the terminal closed: the process ended
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=60)
+    finally:
+        os.close(master)
+    on_terminal = b"".join(chunks).decode(errors="replace")
+    assert "\r[nlpfootprint]" in on_terminal
+    assert "kWh" in on_terminal
+    piped = cli("run", "--log", str(tmp_path / "p.jsonl"), "--", sys.executable, "-c", child)
+    assert "[nlpfootprint]" not in piped.stderr  # no status spam without a terminal

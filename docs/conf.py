@@ -58,7 +58,8 @@ napoleon_use_rtype = True
 
 html_theme = "alabaster"
 html_title = f"nlpfootprint {release}"
-html_static_path: list[str] = []
+# _static holds the images the pages include (a plot made with `nlpfootprint report --plot`).
+html_static_path = ["_static"]
 html_theme_options = {
     "description": "Energy, CO2e and cost of ML/NLP training runs",
     "fixed_sidebar": True,
@@ -67,9 +68,19 @@ html_theme_options = {
 
 # -- Short public names ------------------------------------------------------------------
 # The API pages document each object once, under the module that defines it
-# (``nlpfootprint.report.Report``). Docstrings also refer to the short public names that
+# (``nlpfootprint.report.Report``), or under the public module that re-exports it when
+# that module is private. Docstrings also refer to the short public names that
 # ``nlpfootprint/__init__.py`` re-exports (``nlpfootprint.Report``). This handler sends a
 # reference to a short name to the object's documented, defining-module name.
+
+
+#: Objects defined in a private module are documented under the public module that
+#: re-exports them (``nlpfootprint.RunLog`` -> ``nlpfootprint.runlog.RunLog``).
+_DOCUMENTED_UNDER = {
+    "nlpfootprint._runlog_read": "nlpfootprint.runlog",
+    "nlpfootprint._tables": "nlpfootprint.intensity",
+    "nlpfootprint._datasources": "nlpfootprint.intensity",
+}
 
 
 def _canonical_name(target: str) -> str | None:
@@ -87,6 +98,7 @@ def _canonical_name(target: str) -> str | None:
         qualname = getattr(head, "__qualname__", None)
         if not isinstance(defined_in, str) or not isinstance(qualname, str):
             return None
+        defined_in = _DOCUMENTED_UNDER.get(defined_in, defined_in)
         canonical = ".".join([defined_in, qualname, *parts[split + 1 :]])
         return None if canonical == target else canonical
     return None

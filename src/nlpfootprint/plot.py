@@ -158,7 +158,8 @@ def _draw(
         framealpha=0.9,
     )
     if title:
-        shown = title if len(title) <= 90 else title[:87] + "..."
+        flat = " ".join(title.split())  # a command line may hold newlines
+        shown = flat if len(flat) <= 90 else flat[:87] + "..."
         ax.set_title(shown, fontsize=11, loc="left")
     return ax, twin
 

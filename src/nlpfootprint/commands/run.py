@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         pue=args.pue,
         carbon_intensity=args.carbon_intensity,
         price_per_kwh=args.price_per_kwh,
-        name=args.name or " ".join(command),
+        name=args.name or " ".join(" ".join(command).split()),
         log=log_path,
         log_flush_s=args.log_flush_s,
         log_command=command,

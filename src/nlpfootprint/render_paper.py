@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from nlpfootprint.accounting import LBS_PER_KG
 from nlpfootprint.render import figure_rows, format_duration, method_label
 
 if TYPE_CHECKING:
@@ -211,9 +212,10 @@ def paper_sentence(report: Report) -> str:
     spread = projection.relative_spread if projection is not None else None
     if spread:
         low, high = report.bounds("co2e_kg")
+        low_text, high_text = (_mass(x, x * LBS_PER_KG).split(" CO$_2$e")[0] for x in (low, high))
         text += (
             f" (energy per step varied by $\\pm${100 * spread:.1f}\\% in the measurement: "
-            f"{_number(low)}--{_number(high)} kg CO$_2$e)"
+            f"{low_text}--{high_text} CO$_2$e)"
         )
     if report.cost_usd is not None and a.price_per_kwh is not None:
         text += (
@@ -273,7 +275,8 @@ def render_latex(report: Report, *, label: str = "tab:nlpfootprint") -> str:
     for name, value in figure_rows(report):
         cell = latex_escape(name)
         cell = _LATEX_LABELS.get(cell, cell)
-        rows.append(f"    {cell[:1].upper()}{cell[1:]} & {latex_escape(value)} \\\\")
+        value_tex = latex_escape(value).replace(" x PUE", r" $\times$ PUE")
+        rows.append(f"    {cell[:1].upper()}{cell[1:]} & {value_tex} \\\\")
     lines = [
         f"% nlpfootprint {latex_escape(__version__)}: {latex_escape(method_label(report))}",
         r"% requires \usepackage{booktabs}",

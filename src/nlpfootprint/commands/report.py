@@ -117,12 +117,18 @@ def run(args: argparse.Namespace) -> int:
         for report in reports:
             print(report.to_csv_row())
     else:
-        renders: dict[str, Callable[[Report], str]] = {
-            "text": str,
-            "markdown": Report.to_markdown,
-            "latex": Report.to_latex,
+
+        def latex(report: Report, index: int) -> str:
+            # one label per table when several runs go into one document
+            suffix = f"-{index + 1}" if len(reports) > 1 else ""
+            return report.to_latex(label=f"tab:nlpfootprint{suffix}")
+
+        renders: dict[str, Callable[[Report, int], str]] = {
+            "text": lambda report, _: str(report),
+            "markdown": lambda report, _: report.to_markdown(),
+            "latex": latex,
         }
-        print("\n\n".join(renders[fmt](r) for r in reports))
+        print("\n\n".join(renders[fmt](r, i) for i, r in enumerate(reports)))
         if len(reports) > 1:
             print("\n" + _total_lines(_totals(reports), fmt))
     if args.plot is not None:

@@ -158,8 +158,9 @@ def test_run_without_a_command_or_with_a_missing_one_fails_clearly(tmp_path: Pat
     assert result.returncode == 2
     assert "no command given" in result.stderr
     missing = cli("run", "--log", str(tmp_path / "r.jsonl"), "--", "no-such-program-xyz")
-    assert missing.returncode == 2
-    assert "cannot run 'no-such-program-xyz'" in missing.stderr
+    assert missing.returncode == 127  # as a shell says it
+    assert "no-such-program-xyz: command not found" in missing.stderr
+    assert not (tmp_path / "r.jsonl").exists()  # nothing ran, so nothing is logged
 
 
 def test_report_plot_writes_a_png(tmp_path: Path) -> None:

@@ -378,3 +378,18 @@ def test_a_log_that_cannot_be_opened_fails_at_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot write the run log"):
         tracker.start()
     assert not sampler_threads()
+
+
+@pytest.mark.parametrize("index", ["-1", "7", "true", "0.5"])
+def test_a_sample_for_a_meter_that_does_not_exist_is_a_corrupt_line(
+    tmp_path: Path, index: str
+) -> None:
+    clock = FakeClock()
+    path = tmp_path / "run.jsonl"
+    with nf.track_energy(meters=[FakeMeter.constant(5.0)], clock=clock, log=path, log_flush_s=0):
+        clock.advance(3)
+    lines = path.read_text().splitlines()
+    lines.insert(2, '{"t":1.5,"m":' + index + ',"v":[5.0]}')
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ReportFormatError, match=r"line 3 is corrupt .*meter index"):
+        load_run(path)

@@ -607,3 +607,15 @@ def test_channel_reports_carry_their_mean_power() -> None:
 def test_more_bad_arguments_are_refused_up_front(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         nf.track_energy(**kwargs)  # type: ignore[call-overload]
+
+
+def test_snapshot_without_reading_reads_no_meter() -> None:
+    clock = FakeClock()
+    meter = FakeMeter.constant(100.0)
+    with nf.track_energy(meters=[meter], clock=clock, interval_s=10) as tracker:
+        clock.advance(10)
+        reads = meter.reads
+        partial = tracker.snapshot(read=False)
+        assert meter.reads == reads
+        assert partial.energy_j == pytest.approx(1000.0)
+        assert partial.duration_s == pytest.approx(10.0)

@@ -148,6 +148,12 @@ def load_run(path: str | os.PathLike[str]) -> RunLog:
             obj = json.loads(line)
             if not isinstance(obj, dict):
                 raise TypeError("not a JSON object")
+            if "m" in obj and not (
+                isinstance(obj["m"], int)
+                and not isinstance(obj["m"], bool)
+                and 0 <= obj["m"] < len(widths)
+            ):
+                raise ValueError(f"meter index {obj['m']!r} is not one of 0..{len(widths) - 1}")
             if "v" in obj:
                 m, vals = obj["m"], obj["v"]
                 if len(vals) != widths[m]:

@@ -271,10 +271,13 @@ class EnergyTracker:
             last_t = self._sampler.last_t
             self._t_end = last_t if last_t is not None else self._clock.now()
             self._meterset.close(self._state.warn)
-            self._report = self._build_report(self._t_end)
-            if self._log is not None:
-                self._log.summary(self._report.to_dict())
-                self._log.close()
+            try:
+                self._report = self._build_report(self._t_end)
+                if self._log is not None:
+                    self._log.summary(self._report.to_dict())
+            finally:
+                if self._log is not None:
+                    self._log.close()  # flushed and synced whatever happened above
             return self._report
 
     def _warn(self, message: str) -> None:
@@ -383,13 +386,21 @@ class EnergyTracker:
             interval_s=self.interval_s,
         )
 
-    def snapshot(self) -> Report:
-        """A report of the run so far, without stopping (takes a reading first)."""
+    def snapshot(self, *, read: bool = True) -> Report:
+        """A report of the run so far, without stopping.
+
+        Args:
+            read: Take a reading first (default). ``read=False`` reports up to the last
+                reading and reads no meter: for a display that must not change how often
+                the meters are read (or what the run log holds).
+        """
         if self._report is not None:
             return self._report
         self._running_state("snapshot()")
-        self._boundary_reading()
-        return self._build_report(self._clock.now())
+        if read:
+            self._boundary_reading()
+            return self._build_report(self._clock.now())
+        return self._build_report(self._reading_time())
 
     # -- report ----------------------------------------------------------------------
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,10 +34,26 @@ from nlpfootprint.errors import ConfigurationError
 
 __all__ = ["register", "run"]
 
+log = logging.getLogger("nlpfootprint")
+
 #: Signals passed on to the child (SIGHUP does not exist on Windows).
 _FORWARDED = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
 )
+
+
+def _in_terminal_foreground() -> bool:
+    """True when this process is in the foreground of the terminal on standard input.
+
+    Then Ctrl-C reaches the child directly (same process group), so SIGINT is not
+    forwarded; otherwise the child gets its own process group and every signal is passed on.
+    """
+    if not hasattr(os, "tcgetpgrp"):  # pragma: no cover - Windows has no process groups
+        return sys.stdin.isatty()
+    try:
+        return sys.stdin.isatty() and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def register(sub: Any) -> None:
@@ -62,12 +81,14 @@ def register(sub: Any) -> None:
         "--no-status", action="store_true", help="no live status line, even on a terminal"
     )
     add_accounting_options(parser)
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
+    parser.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command to run"
+    )
     parser.set_defaults(run=run)
 
 
 def _status_line(tracker: Any, started: float) -> str:
-    report = tracker.snapshot()
+    report = tracker.snapshot(read=False)  # reads no meter: the schedule stays the tracker's
     power = " ".join(f"{d} {w:.0f} W" for d, w in sorted(report.mean_power_w.items()))
     return (
         f"\r[nlpfootprint] {time.monotonic() - started:7.0f} s | mean {power} | "
@@ -86,15 +107,18 @@ class _Status(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(1.0):
+            if not self.tracker.running:
+                return
             try:
                 sys.stderr.write(_status_line(self.tracker, self.started_at))
                 sys.stderr.flush()
-            except Exception:  # a status line is never worth failing the run
+            except Exception as err:  # a status line is never worth failing the run
+                log.warning("nlpfootprint run: the status line stopped: %r", err)
                 return
 
     def stop(self) -> None:
         self.done.set()
-        self.join(5)
+        self.join()  # it reads no meter, so it ends within one write
         sys.stderr.write("\n")
 
 
@@ -102,15 +126,24 @@ def run(args: argparse.Namespace) -> int:
     """Run the child under the tracker; return its exit status."""
     import nlpfootprint as nf
 
-    command = list(args.command)
+    command = list(args.argv)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
         raise ConfigurationError("no command given: nlpfootprint run [options] -- COMMAND ...")
+    program = shutil.which(command[0])
+    if program is None:  # as a shell would: nothing measured, nothing logged
+        known = os.path.exists(command[0])
+        print(
+            f"nlpfootprint run: {command[0]}: "
+            f"{'permission denied' if known else 'command not found'}",
+            file=sys.stderr,
+        )
+        return 126 if known else 127
     log_path = args.log or Path(f"nlpfootprint-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     if not log_path.resolve().parent.is_dir():
         raise ConfigurationError(f"--log {log_path}: the folder does not exist")
-    interactive = sys.stdin.isatty()
+    interactive = _in_terminal_foreground()
     tracker = nf.track_energy(
         interval_s=args.interval_s,
         pue=args.pue,
@@ -121,24 +154,31 @@ def run(args: argparse.Namespace) -> int:
         log_flush_s=args.log_flush_s,
         log_command=command,
     )
+    children: list[subprocess.Popen[bytes]] = []
+    held: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and interactive:
+            return  # the terminal already sent it to the child
+        if not children:
+            held.append(signum)  # arrived before the child existed: send it once it does
+            return
+        with contextlib.suppress(ProcessLookupError):
+            children[0].send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    status: _Status | None = None
     with tracker:
         try:
-            child = subprocess.Popen(command, start_new_session=not interactive)
+            children.append(subprocess.Popen(command, start_new_session=not interactive))
+            for signum in held:
+                forward(signum, None)
+            if sys.stderr.isatty() and not args.no_status:
+                status = _Status(tracker)
+                status.start()
+            returncode = children[0].wait()
         except OSError as err:
             raise ConfigurationError(f"cannot run {command[0]!r}: {err.strerror or err}") from err
-        status = _Status(tracker) if sys.stderr.isatty() and not args.no_status else None
-        if status is not None:
-            status.start()
-
-        def forward(signum: int, _frame: FrameType | None) -> None:
-            if signum == signal.SIGINT and interactive:
-                return  # the terminal already sent it to the child
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
-
-        previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
-        try:
-            returncode = child.wait()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

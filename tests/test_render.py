@@ -10,11 +10,11 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import nlpfootprint as nf
+from helpers import measured_report
 from nlpfootprint.render import (
     CSV_COLUMNS,
     figure_rows,
@@ -29,24 +29,6 @@ from nlpfootprint.report import ChannelReport, Report
 from nlpfootprint.testing import FakeClock, FakeMeter
 
 TRICKY = "NVIDIA_X <script>alert(1)</script> 100% #1 & $5 {a}|b"
-
-
-def measured_report(**kw: Any) -> Report:
-    clock = FakeClock()
-    meters = [
-        FakeMeter.constant([300.0, 300.0], domain="gpu"),
-        FakeMeter.counter(60.0, domain="cpu", clock=clock),
-        FakeMeter.constant(8.0, domain="dram", estimated=True),
-    ]
-    kw.setdefault("name", "run")
-    with nf.track_energy(meters=meters, clock=clock, **kw) as t:
-        for _ in range(4):
-            with t.window("train"):
-                clock.advance(900)
-                t.step(100, tokens=51_200)
-            with t.window("eval"):
-                clock.advance(60)
-    return t.report
 
 
 def tricky_report() -> Report:

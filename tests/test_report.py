@@ -10,26 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nlpfootprint as nf
+from helpers import measured_report
 from nlpfootprint.errors import ConfigurationError, ReportFormatError
 from nlpfootprint.report import SCHEMA, ChannelReport, Report
 from nlpfootprint.testing import FakeClock, FakeMeter
-
-
-def measured_report(**kw: object) -> Report:
-    clock = FakeClock()
-    meters = [
-        FakeMeter.constant([300.0, 300.0], domain="gpu"),
-        FakeMeter.counter(60.0, domain="cpu", clock=clock),
-        FakeMeter.constant(8.0, domain="dram", estimated=True),
-    ]
-    with nf.track_energy(meters=meters, clock=clock, name="run", **kw) as t:  # type: ignore[arg-type]
-        for _ in range(4):
-            with t.window("train"):
-                clock.advance(900)
-                t.step(100, tokens=51_200)
-            with t.window("eval"):
-                clock.advance(60)
-    return t.report
 
 
 def test_mean_power_maps_plain_domain_strings() -> None:

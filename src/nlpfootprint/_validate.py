@@ -7,7 +7,7 @@ from numbers import Real
 
 from nlpfootprint.errors import ConfigurationError
 
-__all__ = ["finite_number", "nonnegative", "positive", "pue_value"]
+__all__ = ["finite_number", "nonnegative", "positive", "pue_value", "whole_number"]
 
 
 def finite_number(name: str, value: object) -> float:
@@ -46,3 +46,10 @@ def pue_value(value: object) -> float:
             "data centres report about 1.1)"
         )
     return number
+
+
+def whole_number(name: str, value: object, *, what: str = "a whole number") -> int:
+    """Return ``value`` if it is an ``int`` >= 0 (``bool`` is refused), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name}={value!r}: expected {what} >= 0")
+    return value

@@ -10,8 +10,7 @@ from typing import Any
 
 import attrs
 
-from nlpfootprint._validate import nonnegative, pue_value
-from nlpfootprint.errors import ConfigurationError
+from nlpfootprint._validate import nonnegative, pue_value, whole_number
 from nlpfootprint.intensity import Intensity, resolve_intensity
 
 __all__ = [
@@ -38,8 +37,7 @@ def amount(_instance: object, attribute: attrs.Attribute[float], value: float) -
 
 def count(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     """An attrs validator: a whole number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"{attribute.name}={value!r}: expected a whole number >= 0")
+    whole_number(attribute.name, value)
 
 
 def optional_amount(

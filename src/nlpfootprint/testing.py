@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nlpfootprint._validate import finite_number, nonnegative, positive
+from nlpfootprint._validate import finite_number, nonnegative, positive, whole_number
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.errors import ConfigurationError, MeterError
 from nlpfootprint.meters.base import Channel, ChannelKind, Domain
@@ -390,8 +390,7 @@ class FakeMeter:
         ``error`` builds the exception to raise (default: a
         :class:`~nlpfootprint.errors.MeterError` saying the fake failed).
         """
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ConfigurationError(f"after={after!r}: expected a whole number of reads >= 0")
+        whole_number("after", after, what="a whole number of reads")
         values = _per_channel("watts", watts)
         chans = _channels(
             len(values), domain=domain, kind="power", ids=ids, labels=None, estimated=False

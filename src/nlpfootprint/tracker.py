@@ -34,6 +34,7 @@ import attrs
 from nlpfootprint._meterset import MeterSet
 from nlpfootprint._runstate import RunState
 from nlpfootprint._settings import checked_settings
+from nlpfootprint._validate import whole_number
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, decorate
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
@@ -330,12 +331,9 @@ class EnergyTracker:
 
     def step(self, n: int = 1, tokens: int | None = None) -> None:
         """Count ``n`` training steps (and ``tokens`` processed) for per-step figures."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigurationError(f"step(n={n!r}): expected a whole number >= 0")
-        if tokens is not None and (
-            isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0
-        ):
-            raise ConfigurationError(f"step(tokens={tokens!r}): expected a whole number >= 0")
+        whole_number("n", n)
+        if tokens is not None:
+            whole_number("tokens", tokens)
         self._running_state("step()")[1].count(n, tokens)
 
     def sample(self) -> None:

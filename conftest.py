@@ -9,6 +9,9 @@ import pytest
 
 from nlpfootprint.testing import sampler_threads
 
+#: Deprecated aliases of moved modules: importing them warns (tests/test_layers.py checks).
+collect_ignore = ["src/nlpfootprint/plot.py", "src/nlpfootprint/render_paper.py"]
+
 
 @pytest.fixture(autouse=True)
 def _no_sampler_thread_left_behind() -> Iterator[None]:

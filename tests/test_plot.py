@@ -12,7 +12,7 @@ import pytest
 
 import nlpfootprint as nf
 from nlpfootprint.errors import ConfigurationError
-from nlpfootprint.plot import plot_power, plot_report
+from nlpfootprint.render.plot import plot_power, plot_report
 from nlpfootprint.report import Report
 from nlpfootprint.testing import FakeClock, FakeMeter
 

@@ -24,7 +24,7 @@ from nlpfootprint.render import (
     render_html,
     render_markdown,
 )
-from nlpfootprint.render_paper import latex_escape, paper_sentence, render_latex
+from nlpfootprint.render.latex import latex_escape, paper_sentence, render_latex
 from nlpfootprint.report import ChannelReport, Report
 from nlpfootprint.testing import FakeClock, FakeMeter
 
@@ -159,10 +159,20 @@ def test_a_measured_report_says_how_each_part_was_measured() -> None:
     assert "(partly estimated)" in sentence
 
 
-def test_the_sentence_names_nvml_gpus_from_their_labels() -> None:
+def test_the_sentence_names_nvml_gpus_from_their_device_fields() -> None:
     label = "NVIDIA A100-SXM4-80GB (GPU-1234, limit 400 W): NVML energy counter"
     channels = tuple(
-        ChannelReport(f"gpu:{i}", "gpu", "energy", "counter", label, 3.6e6, readings=10)
+        ChannelReport(
+            f"gpu:{i}",
+            "gpu",
+            "energy",
+            "counter",
+            label,
+            3.6e6,
+            readings=10,
+            backend="nvml",
+            device=nf.Device(name="NVIDIA A100-SXM4-80GB", index=i, uuid=f"GPU-123{i}"),
+        )
         for i in range(4)
     )
     sentence = paper_sentence(Report(7200.0, channels))

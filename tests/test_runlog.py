@@ -335,15 +335,18 @@ def test_a_failing_disk_warns_in_the_report_and_does_not_stop_training(
 
 def test_writer_buffers_lines_until_flush_s_has_passed(tmp_path: Path) -> None:
     channel = nf.Channel("gpu:0", "gpu", "power")
+    clock = FakeClock()
+    counts = iter([(0, 0), (3, 0), (0, 0), (3, 0)])
     lazy, eager = (
-        RunLogWriter(tmp_path / "a.jsonl", flush_s=3600),
-        RunLogWriter(tmp_path / "b.jsonl", flush_s=0),
+        RunLogWriter(tmp_path / "a.jsonl", flush_s=3600, clock=clock, counts=counts.__next__),
+        RunLogWriter(tmp_path / "b.jsonl", flush_s=0, clock=clock, counts=counts.__next__),
     )
     for writer in (lazy, eager):
-        writer.header(channels=[channel], meter_names=["m"], settings={}, command=None, t0=5.0)
-        writer.sample(6.25, 0, [float("nan")])
-        writer.counts(6.25, 0, 0)  # unchanged counts are not written
-        writer.counts(6.25, 3, 0)
+        writer.header(channels=[channel], meter_names=["m"], settings={}, command=None)
+        writer.on_reading(0, 1.25, [float("nan")])
+        writer.on_round(1.25)  # unchanged counts are not written
+        writer.on_round(1.25)
+        clock.advance(60)  # less than flush_s=3600 of the writer's clock
     assert len(lines_of(tmp_path / "a.jsonl")) == 1  # only the header, written at once
     assert lines_of(tmp_path / "b.jsonl")[1:] == [
         '{"t":1.25,"m":0,"v":[null]}',

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
 import nlpfootprint as nf
 from helpers import wait_until
 from nlpfootprint.clock import MonotonicClock
-from nlpfootprint.errors import MeterError
 from nlpfootprint.sampler import THREAD_NAME, Sampler
 from nlpfootprint.testing import FakeClock, FakeMeter, sampler_threads
 
 
+class Collect:
+    """A sink that keeps every reading and failure it is handed."""
+
+    def __init__(self) -> None:
+        self.readings: list[tuple[int, float, list[float]]] = []
+        self.failures: list[tuple[int, float, str]] = []
+
+    def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
+        self.readings.append((meter, t, list(values)))
+
+    def on_failure(self, meter: int, t: float, error: str) -> None:
+        self.failures.append((meter, t, error))
+
+    def on_round(self, t: float) -> None:
+        pass
+
+
 def make_sampler(meters: list[nf.PowerMeter], interval_s: float) -> tuple[Sampler, list]:
-    readings: list[tuple[int, float, list[float]]] = []
-    failures: list[tuple[int, float, BaseException]] = []
-    sampler = Sampler(
-        meters,
-        clock=MonotonicClock(),
-        interval_s=interval_s,
-        on_reading=lambda i, t, v: readings.append((i, t, list(v))),
-        on_failure=lambda i, t, e: failures.append((i, t, e)),
-    )
-    return sampler, [readings, failures]
+    sink = Collect()
+    sampler = Sampler(meters, clock=MonotonicClock(), interval_s=interval_s, sinks=[sink])
+    return sampler, [sink.readings, sink.failures]
 
 
 def test_real_thread_is_named_and_daemon_and_reads_on_schedule() -> None:
@@ -104,13 +114,7 @@ class LatencyMeter:
 def run_simulated(latency_s: float, reads: int) -> tuple[Sampler, LatencyMeter, float]:
     clock = SimulatedClock()
     meter = LatencyMeter(clock, latency_s)
-    sampler = Sampler(
-        [meter],
-        clock=clock,
-        interval_s=1.0,
-        on_reading=lambda *_: None,
-        on_failure=lambda *_: None,
-    )
+    sampler = Sampler([meter], clock=clock, interval_s=1.0, sinks=[Collect()])
     sampler.start()
     try:
         wait_until(lambda: len(meter.starts) >= reads, what=f"{reads} reads")
@@ -146,7 +150,7 @@ def test_failing_meter_in_the_thread_is_reported_and_the_other_meter_goes_on() -
         wait_until(lambda: len(failures) >= 3, what="failures")
     finally:
         sampler.stop()
-    assert all(isinstance(err, MeterError) for _, _, err in failures)
+    assert all(err.startswith("MeterError: ") for _, _, err in failures)
     assert sum(1 for i, _, _ in readings if i == 1) >= 3
 
 
@@ -276,5 +280,5 @@ def test_base_exception_from_a_meter_in_the_thread_is_a_failure_and_sampling_goe
         wait_until(lambda: len(failures) >= 5, what="five failures")
     finally:
         sampler.stop()
-    assert all(isinstance(err, SystemExit) for _, _, err in failures[:5])
+    assert all(err.startswith("SystemExit: ") for _, _, err in failures[:5])
     assert sum(1 for i, _, _ in readings if i == 1) >= 5

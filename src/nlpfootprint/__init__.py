@@ -5,8 +5,6 @@ follows Strubell, Ganesh & McCallum, "Energy and Policy Considerations for Deep 
 in NLP" (ACL 2019): measured power x time x PUE, converted to CO2e and cost.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.errors import (
@@ -35,17 +33,16 @@ from nlpfootprint.intensity import (
 from nlpfootprint.meters.base import Channel, Domain, PowerMeter
 from nlpfootprint.meters.discovery import Detection, detect
 from nlpfootprint.prices import PriceTable, price_table
+from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method
 from nlpfootprint.report import ChannelReport, Report
 from nlpfootprint.runlog import RunLog, load_run
+from nlpfootprint.settings import TrackerSettings
 from nlpfootprint.tracker import EnergyTracker, current_tracker, track_energy
-
-try:
-    __version__ = version("nlpfootprint")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from nlpfootprint.version import __version__
 
 __all__ = [
     "Assumptions",
+    "Backend",
     "Channel",
     "ChannelReport",
     "Clock",
@@ -54,13 +51,16 @@ __all__ = [
     "DEFAULT_INTENSITY",
     "DataSource",
     "Detection",
+    "Device",
     "Domain",
     "EnergyTracker",
+    "EstimateBasis",
     "HardwareSpec",
     "Intensity",
     "MeterError",
     "MeterPermissionError",
     "MeterUnavailableError",
+    "Method",
     "MonotonicClock",
     "NlpFootprintError",
     "PowerMeter",
@@ -70,6 +70,7 @@ __all__ = [
     "ReportFormatError",
     "RunLog",
     "STRUBELL_2019",
+    "TrackerSettings",
     "TrackerStateError",
     "UnknownRegionError",
     "__version__",

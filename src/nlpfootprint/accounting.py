@@ -23,8 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from nlpfootprint._validate import nonnegative, positive, pue_value
+from nlpfootprint.checks import nonnegative, positive, pue_value
 from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.units import J_PER_KWH, LBS_PER_KG
 
 __all__ = [
     "J_PER_KWH",
@@ -47,10 +48,6 @@ __all__ = [
     "unwrap",
 ]
 
-#: Joules in one kilowatt-hour.
-J_PER_KWH = 3.6e6
-#: Pounds in one kilogram (1 lb = 0.45359237 kg exactly, by the 1959 international agreement).
-LBS_PER_KG = 1.0 / 0.45359237
 
 ArrayLike = Sequence[float] | npt.NDArray[np.floating]
 

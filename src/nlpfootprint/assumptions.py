@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from nlpfootprint._validate import nonnegative, pue_value, whole_number
+from nlpfootprint.checks import nonnegative, pue_value, whole_number
 from nlpfootprint.intensity import Intensity, resolve_intensity
 
 __all__ = [
@@ -117,21 +117,3 @@ class Assumptions:
             currency=data["currency"],
             meters=data["meters"],
         )
-
-    def lines(self) -> list[str]:
-        """The assumptions as sentences, for renderings."""
-        out = [f"PUE {self.pue:g}: {self.pue_source}"]
-        intensity = f"carbon intensity {self.intensity.describe()}"
-        if self.intensity_is_default:
-            intensity += (
-                " -- the default (world average); set your grid with carbon_intensity= "
-                "(a key such as 'FRA', 'US-CA' or 'gcp:europe-west4', or g/kWh; "
-                "nlpfootprint regions lists the keys)"
-            )
-        out.append(intensity)
-        if self.price_per_kwh is None:
-            out.append("electricity price: not given, so no cost (set price_per_kwh=)")
-        else:
-            out.append(f"electricity price {self.price_per_kwh:g} {self.currency}/kWh")
-        out.append(f"meters: {self.meters}")
-        return out

@@ -11,8 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from nlpfootprint import __version__
 from nlpfootprint.errors import NlpFootprintError
+from nlpfootprint.version import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 

@@ -64,7 +64,7 @@ def decorate(
                 with tracker:
                     return await func(*args, **kwargs)
             finally:
-                wrapper.last_report = tracker._report
+                wrapper.last_report = tracker.result
 
         wrapper: Any = async_wrapper
     else:
@@ -77,7 +77,7 @@ def decorate(
                 with tracker:
                     return func(*args, **kwargs)
             finally:
-                wrapper.last_report = tracker._report
+                wrapper.last_report = tracker.result
 
         wrapper = sync_wrapper
     wrapper.last_report = None

@@ -26,7 +26,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from nlpfootprint._validate import positive
+from nlpfootprint.checks import positive
 from nlpfootprint.clock import Clock
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.intensity import Intensity

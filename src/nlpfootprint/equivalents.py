@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from nlpfootprint.accounting import LBS_PER_KG
+from nlpfootprint.units import LBS_PER_KG
 
 if TYPE_CHECKING:
     from nlpfootprint.intensity import Intensity

@@ -22,13 +22,15 @@ from numbers import Integral
 
 import attrs
 
-from nlpfootprint._validate import finite_number, nonnegative
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
+from nlpfootprint.checks import finite_number, nonnegative
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.hardware import HardwareSpec, hardware_spec
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.prices import PriceTable, price_table
-from nlpfootprint.report import ChannelReport, Report
+from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
+from nlpfootprint.report import Report
+from nlpfootprint.report_parts import ChannelReport
 
 __all__ = ["ESTIMATE_METERS", "CostRange", "cloud_cost", "estimate", "resolve_prices"]
 
@@ -145,7 +147,16 @@ def cloud_cost(
     )
 
 
-def _channel(id_: str, domain: str, label: str, power_w: float, duration_s: float) -> ChannelReport:
+def _channel(
+    id_: str,
+    domain: str,
+    label: str,
+    power_w: float,
+    duration_s: float,
+    *,
+    basis: EstimateBasis,
+    device: Device | None = None,
+) -> ChannelReport:
     if not math.isfinite(power_w * duration_s):
         raise ConfigurationError(
             f"{power_w:g} W for {duration_s / 3600:g} h overflows; check hours and power"
@@ -158,7 +169,14 @@ def _channel(id_: str, domain: str, label: str, power_w: float, duration_s: floa
         label=label,
         energy_j=power_w * duration_s,
         duration_s=duration_s,
+        backend=Backend.ESTIMATED,
+        device=device,
+        basis=basis,
     )
+
+
+def _given(power_w: float) -> EstimateBasis:
+    return EstimateBasis(Basis.GIVEN_POWER, rated_w=power_w, source="given")
 
 
 def _device_channel(spec: HardwareSpec, count: int, utilization: float, s: float) -> ChannelReport:
@@ -168,7 +186,15 @@ def _device_channel(spec: HardwareSpec, count: int, utilization: float, s: float
         f"{count} x {spec.model} at {spec.power_w:g} W ({spec.power_metric}) x utilization "
         f"{utilization:g} ({spec.source})"
     )
-    return _channel(f"{domain}:{ids}", domain, label, count * spec.power_w * utilization, s)
+    return _channel(
+        f"{domain}:{ids}",
+        domain,
+        label,
+        count * spec.power_w * utilization,
+        s,
+        basis=EstimateBasis(Basis.RATED_POWER, rated_w=spec.power_w, source=spec.source),
+        device=Device(name=spec.model, count=count),
+    )
 
 
 def estimate(
@@ -240,7 +266,7 @@ def estimate(
             )
         total_w = nonnegative("power_w", power_w)
         label = f"total power as given: {total_w:g} W (the paper's p_c + p_r + g * p_g)"
-        channels = [_channel("total", "other", label, total_w, duration_s)]
+        channels = [_channel("total", "other", label, total_w, duration_s, basis=_given(total_w))]
     else:
         assert hardware is not None
         spec = hardware_spec(hardware)
@@ -248,10 +274,12 @@ def estimate(
         channels = [_device_channel(spec, _count(count), util, duration_s)]
         if cpu_w:
             label = f"CPU at {cpu_w:g} W as given"
-            channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s))
+            channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s, basis=_given(cpu_w)))
         if dram_w:
             label = f"DRAM at {dram_w:g} W as given"
-            channels.append(_channel("dram", "dram", label, dram_w, duration_s))
+            channels.append(
+                _channel("dram", "dram", label, dram_w, duration_s, basis=_given(dram_w))
+            )
         advice = (
             "set utilization= if you know better"
             if util == 1.0

@@ -35,7 +35,7 @@ import attrs
 from nlpfootprint import _tables
 from nlpfootprint._datasources import DATA_SOURCES, DataSource
 from nlpfootprint._tables import KINDS, OWID_BASIS, OWID_SOURCE, Region, RegionKind, normalize_key
-from nlpfootprint._validate import nonnegative
+from nlpfootprint.checks import nonnegative
 from nlpfootprint.errors import ConfigurationError, UnknownRegionError
 
 __all__ = [

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from nlpfootprint._validate import nonnegative
+from nlpfootprint.checks import nonnegative
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.hardware import HardwareSpec, compact_name, hardware_candidates, hardware_spec
 

@@ -1,10 +1,15 @@
 """The :class:`Report`: a frozen value holding what a run measured and what it cost.
 
-A report keeps the raw quantities (per-channel joules, duration, steps, tokens) and the
-assumptions used to account them (PUE, carbon intensity, price). Everything else --
-kWh, facility kWh, CO2e, cost, mean power, J per step -- is derived on access through
-:mod:`nlpfootprint.accounting`, so a report can be re-accounted under other assumptions
-with :meth:`Report.with_assumptions` and always stays consistent.
+A report keeps the raw quantities (per-channel joules, duration, steps, tokens), where each
+came from (backend, device, method: fields, never prose) and the assumptions used to account
+them (PUE, carbon intensity, price). Everything else -- kWh, facility kWh, CO2e, cost, mean
+power, J per step -- is derived on access through :mod:`nlpfootprint.accounting`, so a
+report can be re-accounted under other assumptions with :meth:`Report.with_assumptions` and
+always stays consistent.
+
+The report imports none of its consumers. Its shortcuts (``str(report)``, ``to_markdown``,
+``to_latex``, ``_repr_html_``, ``plot``, ``from_log``, ...) are one-line lazy delegates,
+gathered at the end of the class: the only imports in the package that point up the layers.
 """
 
 from __future__ import annotations
@@ -19,101 +24,26 @@ import attrs
 
 from nlpfootprint import accounting
 from nlpfootprint.assumptions import Assumptions, amount, count
-from nlpfootprint.errors import ConfigurationError, ReportFormatError
+from nlpfootprint.errors import ConfigurationError, NlpFootprintError, ReportFormatError
 from nlpfootprint.intensity import Intensity
-from nlpfootprint.render import format_duration
+from nlpfootprint.ledger import Ledger, StepEnergy
+from nlpfootprint.report_dict import SCHEMA, SCHEMA_PATTERN, report_fields, report_to_dict
+from nlpfootprint.report_parts import ChannelReport, Projection
 from nlpfootprint.trace import TraceData
+from nlpfootprint.units import format_duration
 
 if TYPE_CHECKING:
     from nlpfootprint.equivalents import Equivalent, RegionResult
 
-__all__ = ["SCHEMA", "Assumptions", "ChannelReport", "Projection", "Report", "StepEnergy"]
-
-#: Identifies the dictionary/JSON layout written by :meth:`Report.to_dict`.
-SCHEMA = "nlpfootprint.report/1"
-
-
-@attrs.frozen
-class ChannelReport:
-    """What one channel measured.
-
-    Attributes:
-        id: Channel id (``gpu:0``, ``cpu:0``, ...).
-        domain: ``gpu``, ``cpu``, ``dram`` or ``other``.
-        kind: ``energy`` (a counter) or ``power`` (sampled watts).
-        source: ``counter``, ``sampled`` or ``estimated``: how the energy was obtained.
-        label: What the channel is (device name, estimation model).
-        energy_j: Energy over the report's duration, in joules.
-        readings: Successful readings.
-        failures: Failed readings.
-        gap_s: Seconds not covered by successful readings on both sides.
-        duration_s: The span the energy is over (the report's duration).
-
-    ``mean_power_w`` (a property) is ``energy_j / duration_s``.
-    """
-
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
-    domain: str = attrs.field(validator=attrs.validators.instance_of(str))
-    kind: str = attrs.field(validator=attrs.validators.instance_of(str))
-    source: str = attrs.field(validator=attrs.validators.instance_of(str))
-    label: str = attrs.field(validator=attrs.validators.instance_of(str))
-    energy_j: float = attrs.field(validator=amount)
-    readings: int = attrs.field(default=0, validator=count)
-    failures: int = attrs.field(default=0, validator=count)
-    gap_s: float = attrs.field(default=0.0, validator=amount)
-    duration_s: float = attrs.field(default=0.0, validator=amount)
-
-    @property
-    def mean_power_w(self) -> float:
-        """Mean power over ``duration_s``, in watts (0.0 for an empty span)."""
-        return accounting.mean_power_w(self.energy_j, self.duration_s)
-
-    def scaled(self, factor: float) -> ChannelReport:
-        """This channel over a span ``factor`` times as long, at the same mean power."""
-        return attrs.evolve(
-            self, energy_j=self.energy_j * factor, duration_s=self.duration_s * factor
-        )
-
-
-@attrs.frozen
-class StepEnergy:
-    """How the energy per step varied over a run, between sampling rounds.
-
-    Attributes:
-        intervals: Sampling intervals that completed at least one step (the first skipped).
-        mean_j_per_step: Step-weighted mean of the intervals' joules per step.
-        std_j_per_step: Step-weighted standard deviation of the same.
-    """
-
-    intervals: int
-    mean_j_per_step: float
-    std_j_per_step: float
-
-    @property
-    def relative_spread(self) -> float:
-        """Standard deviation over mean (0.0 when the mean is 0)."""
-        return self.std_j_per_step / self.mean_j_per_step if self.mean_j_per_step else 0.0
-
-
-@attrs.frozen
-class Projection:
-    """How a projected report was made from a measured one.
-
-    Attributes:
-        basis: ``"hours"``, ``"steps"`` or ``"runs"``.
-        factor: What the measurement was multiplied by.
-        measured_duration_s: The measured report's duration.
-        measured_steps: The measured report's step count.
-        relative_spread: The band's half-width as a fraction of each figure: the relative
-            standard deviation of energy per step across the measured sampling intervals,
-            or None when it could not be estimated (fewer than two intervals with steps).
-    """
-
-    basis: str
-    factor: float
-    measured_duration_s: float
-    measured_steps: int
-    relative_spread: float | None = None
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_PATTERN",
+    "Assumptions",
+    "ChannelReport",
+    "Projection",
+    "Report",
+    "StepEnergy",
+]
 
 
 @attrs.frozen
@@ -196,7 +126,7 @@ class Report:
         """IT energy per domain (``"cpu"``, ``"dram"``, ``"gpu"``, ``"other"``) present."""
         out: dict[str, float] = {}
         for c in self.channels:
-            out[c.domain] = out.get(c.domain, 0.0) + c.energy_j
+            out[c.domain.value] = out.get(c.domain.value, 0.0) + c.energy_j
         return out
 
     @property
@@ -309,23 +239,6 @@ class Report:
             step_energy=None,
         )
 
-    def equivalents(self) -> tuple[Equivalent, ...]:
-        """This report's CO2e as everyday activities: the paper's Table 1, then current ones.
-
-        >>> r = Report(3600.0, (ChannelReport("gpu:0", "gpu", "power", "sampled", "", 3.6e9),))
-        >>> str(r.equivalents()[0]).startswith("0.")
-        True
-        """
-        from nlpfootprint.equivalents import equivalents
-
-        return equivalents(self.co2e_kg)
-
-    def compare_regions(self, keys: Sequence[str | float]) -> tuple[RegionResult, ...]:
-        """The same run's CO2e on other grids, e.g. ``["USA", "FRA", "DEU", "CHN"]``."""
-        from nlpfootprint.equivalents import compare_regions
-
-        return compare_regions(self, keys)
-
     def bounds(self, figure: str) -> tuple[float, float]:
         """(low, high) of ``figure`` for a projected report; (value, value) otherwise.
 
@@ -355,15 +268,50 @@ class Report:
             return (value, value)
         return (value * max(0.0, 1.0 - spread), value * (1.0 + spread))
 
-    # -- serialisation ---------------------------------------------------------------
+    # -- building ----------------------------------------------------------------------
+
+    @classmethod
+    def from_ledger(
+        cls,
+        ledger: Ledger,
+        end_t: float,
+        *,
+        assumptions: Assumptions,
+        warnings: Sequence[str] = (),
+        **fields: Any,
+    ) -> Report:
+        """The report of a run whose readings went into ``ledger``, ending at ``end_t``.
+
+        One function for a live run and a replayed run log alike. ``warnings`` come first,
+        then the ledger's own about gaps and counter resets; ``fields`` are the other
+        attributes (``name``, ``windows``, ``started_at``, ``interval_s``).
+        """
+        start = ledger.first_t if ledger.first_t is not None else end_t
+        duration = max(end_t - start, 0.0)
+        totals, closing = ledger.closing(end_t)
+        counts = ledger.totals()
+        return cls(
+            duration_s=duration,
+            channels=tuple(
+                ChannelReport.of(c, t, duration)
+                for c, t in zip(ledger.channels, totals, strict=True)
+            ),
+            assumptions=assumptions,
+            steps=counts.steps,
+            tokens=counts.tokens,
+            warnings=(*warnings, *closing),
+            trace=ledger.trace_data(),
+            step_energy=ledger.step_stats().energy(),
+            **fields,
+        )
+
+    # -- serialisation (the layout: nlpfootprint.report_dict) -------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the raw quantities *and* the derived figures.
 
         :meth:`from_dict` reads it back (the derived figures are recomputed, not trusted).
         """
-        from nlpfootprint._serialize import report_to_dict
-
         return report_to_dict(self)
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -372,14 +320,18 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
-        """Rebuild a report from :meth:`to_dict` output.
+        """Rebuild a report from :meth:`to_dict` output (schema 2, or 1 from older versions).
 
         Raises:
-            ReportFormatError: ``data`` is not a report dict of a schema this version reads.
+            ReportFormatError: ``data`` is not a report dict of a schema this version reads,
+                or one with missing or impossible values.
         """
-        from nlpfootprint._serialize import report_from_dict
-
-        return report_from_dict(data)
+        fields = report_fields(data)
+        windows = tuple(cls.from_dict(w) for w in fields.pop("windows"))
+        try:
+            return cls(**fields, windows=windows)
+        except (TypeError, ValueError, NlpFootprintError) as err:
+            raise ReportFormatError(f"malformed report dict: {err!r}") from err
 
     @classmethod
     def from_json(cls, text: str) -> Report:
@@ -390,62 +342,66 @@ class Report:
             raise ReportFormatError(f"not JSON: {err}") from err
         return cls.from_dict(data)
 
-    @classmethod
-    def from_log(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        pue: float | None = None,
-        carbon_intensity: Intensity | float | str | None = None,
-        price_per_kwh: float | None = None,
-    ) -> Report:
-        """The report of a run log (``track_energy(log=...)``), under other assumptions
-        where given: the tracker's own report for a clean stop, rebuilt from the samples
-        (up to the last one written) for a run that crashed.
+    # -- shortcuts: one-line lazy delegates, the only upward imports -------------------
 
-        Raises:
-            ReportFormatError: ``path`` is not a run log this version can read.
-        """
+    @classmethod
+    def from_log(cls, path: str | os.PathLike[str], **assumptions: Any) -> Report:
+        """The report of a run log (``track_energy(log=...)``): see
+        :func:`nlpfootprint.runlog.report_from_log` (``pue=``, ``carbon_intensity=``,
+        ``price_per_kwh=`` re-account it)."""
         from nlpfootprint.runlog import report_from_log
 
-        return report_from_log(
-            path, pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
-        )
+        return report_from_log(path, **assumptions)
+
+    def equivalents(self) -> tuple[Equivalent, ...]:
+        """This report's CO2e as everyday activities: the paper's Table 1, then current ones.
+
+        >>> r = Report(3600.0, (ChannelReport("gpu:0", "gpu", "power", "sampled", "", 3.6e9),))
+        >>> str(r.equivalents()[0]).startswith("0.")
+        True
+        """
+        from nlpfootprint.equivalents import equivalents
+
+        return equivalents(self.co2e_kg)
+
+    def compare_regions(self, keys: Sequence[str | float]) -> tuple[RegionResult, ...]:
+        """The same run's CO2e on other grids, e.g. ``["USA", "FRA", "DEU", "CHN"]``."""
+        from nlpfootprint.equivalents import compare_regions
+
+        return compare_regions(self, keys)
 
     def __str__(self) -> str:
-        from nlpfootprint.render import render_text
+        from nlpfootprint.render.text import render_text
 
         return render_text(self)
 
-    # -- renderings (nlpfootprint.render, render_paper, plot) --------------------------
-
     def to_markdown(self) -> str:
         """The report as Markdown: figures, channels, windows, assumptions, warnings."""
-        from nlpfootprint.render import render_markdown
+        from nlpfootprint.render.markdown import render_markdown
 
         return render_markdown(self)
 
     def to_latex(self, *, label: str = "tab:nlpfootprint") -> str:
         """A LaTeX ``booktabs`` table (``\\label{label}``) and a ready sentence for a paper."""
-        from nlpfootprint.render_paper import render_latex
+        from nlpfootprint.render.latex import render_latex
 
         return render_latex(self, label=label)
 
     def to_csv_row(self) -> str:
         """One CSV line of figures and assumptions, under :meth:`csv_header`."""
-        from nlpfootprint.render import render_csv_row
+        from nlpfootprint.render.csv_row import render_csv_row
 
         return render_csv_row(self)
 
     @staticmethod
     def csv_header() -> str:
         """The header line for :meth:`to_csv_row`."""
-        from nlpfootprint.render import render_csv_header
+        from nlpfootprint.render.csv_row import render_csv_header
 
         return render_csv_header()
 
     def _repr_html_(self) -> str:
-        from nlpfootprint.render import render_html
+        from nlpfootprint.render.html import render_html
 
         return render_html(self)
 
@@ -455,6 +411,6 @@ class Report:
         Saves a PNG (or any format matplotlib knows by the suffix) when ``path`` is given,
         draws into ``ax`` when given, and returns the matplotlib Figure.
         """
-        from nlpfootprint.plot import plot_report
+        from nlpfootprint.render.plot import plot_report
 
         return plot_report(self, path, ax=ax)

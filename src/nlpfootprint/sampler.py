@@ -9,8 +9,12 @@ block shorter than one interval still gets its energy.
 With a manual clock (:class:`~nlpfootprint.testing.FakeClock`) no thread runs: the clock
 calls the sampler at each scheduled tick it passes and at the end of every advance.
 
-A meter that raises, returns something that is not one number per channel, or hangs is
-reported through ``on_failure``; the other meters are still read. A read that hangs in the
+Each reading goes to every *sink* in turn (:class:`Sink`: the ledger, the run-log writer,
+later a distributed gatherer), with its time in seconds since the sampler's origin (the
+clock's reading at :meth:`Sampler.start`), so every sink sees the very same numbers. A meter
+that raises, returns something that is not one number per channel, or hangs is reported
+through ``on_failure``; the other meters are still read. A sink that raises is a bug: it is
+counted and logged, and the other sinks still get the reading. A read that hangs in the
 thread does not hang the caller: readings from other threads give up after
 ``read_timeout_s`` and :meth:`Sampler.stop` leaves the stuck thread behind.
 """
@@ -20,37 +24,54 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from nlpfootprint.clock import Clock, ManualClock
 from nlpfootprint.errors import MeterError, TrackerStateError
 from nlpfootprint.meters.base import PowerMeter
 
-__all__ = ["THREAD_NAME", "Sampler"]
+__all__ = ["THREAD_NAME", "Sampler", "Sink", "describe_error"]
 
 log = logging.getLogger("nlpfootprint")
 
-#: on_reading(meter_index, time_s, values)
-ReadingCallback = Callable[[int, float, Sequence[float]], None]
-#: on_failure(meter_index, time_s, error)
-FailureCallback = Callable[[int, float, BaseException], None]
-
 THREAD_NAME = "nlpfootprint-sampler"
+#: The longest error text passed on (a run log keeps it per failed reading).
+MAX_ERROR_CHARS = 500
+
+
+class Sink(Protocol):
+    """Where readings go. Times are seconds since the sampler's origin."""
+
+    def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
+        """Meter number ``meter`` read ``values`` (one per channel) at ``t``."""
+        ...
+
+    def on_failure(self, meter: int, t: float, error: str) -> None:
+        """Meter number ``meter`` failed to read at ``t``; ``error`` says why."""
+        ...
+
+    def on_round(self, t: float) -> None:
+        """Every meter has been read once; ``t`` is the round's last reading."""
+        ...
+
+
+def describe_error(err: BaseException) -> str:
+    """``Type: message``, at most :data:`MAX_ERROR_CHARS` long: what sinks are told."""
+    return f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
 
 
 class Sampler:
     """Reads ``meters`` every ``interval_s`` seconds of ``clock`` between start and stop.
 
     Args:
-        meters: The meters to read, in a fixed order (callbacks get their index).
+        meters: The meters to read, in a fixed order (sinks get their index).
         clock: Where time comes from; a :class:`~nlpfootprint.clock.ManualClock` means
             no thread.
         interval_s: Seconds between scheduled readings.
-        on_reading: Called with each successful reading (one float per channel).
-        on_failure: Called when a meter raises or returns a malformed reading.
+        sinks: Where each reading, failure and end of round goes, in this order.
         read_timeout_s: How long a reading from another thread, and :meth:`stop`, wait for
             a reading in progress (a hung meter) before giving up.
-        on_round: Called after every round of readings with the round's last time.
     """
 
     def __init__(
@@ -59,19 +80,15 @@ class Sampler:
         *,
         clock: Clock,
         interval_s: float,
-        on_reading: ReadingCallback,
-        on_failure: FailureCallback,
+        sinks: Sequence[Sink],
         read_timeout_s: float = 10.0,
-        on_round: Callable[[float], None] | None = None,
     ) -> None:
         self._meters = tuple(meters)
-        self._on_round = on_round
+        self._sinks = tuple(sinks)
         self._widths = tuple(len(m.channels) for m in self._meters)
         self._clock = clock
         self._manual_clock = clock if isinstance(clock, ManualClock) else None
         self.interval_s = interval_s
-        self._on_reading = on_reading
-        self._on_failure = on_failure
         self.read_timeout_s = read_timeout_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -81,8 +98,10 @@ class Sampler:
         self._started = False
         self._stopped = False
         self._last_t: float | None = None
-        self._origin = 0.0
+        self._schedule_origin = 0.0
         self._tick = 0
+        #: The clock's reading when sampling started: time 0 for the sinks.
+        self.origin = 0.0
         #: Time of the earliest reading of the first round (None before start).
         self.first_t: float | None = None
         #: Scheduled ticks skipped because a read overran (real clock only).
@@ -97,20 +116,22 @@ class Sampler:
 
     @property
     def last_t(self) -> float | None:
-        """Time of the latest reading of the latest round (None before start)."""
+        """Time of the latest reading of the latest round, since :attr:`origin` (None before
+        start)."""
         return self._last_t
 
     @property
     def _next_t(self) -> float:
-        return self._origin + self._tick * self.interval_s
+        return self._schedule_origin + self._tick * self.interval_s
 
     def start(self) -> None:
         """Take the first reading and start the schedule."""
         if self._started:
             raise TrackerStateError("this sampler was already started; make a new one")
         self._started = True
+        self.origin = self._clock.now()
         self.sample()
-        self._origin = self._clock.now()
+        self._schedule_origin = self._clock.now()
         self._tick = 1
         if self._manual_clock is not None:
             self._tick_handle = self._manual_clock.call_at(self._next_t, self._manual_tick)
@@ -159,8 +180,7 @@ class Sampler:
                 if self.first_t is None:
                     self.first_t = min(stamps)
                 self._last_t = max(stamps)
-                if self._on_round is not None:
-                    self._deliver(self._on_round, self._last_t)
+                self._deliver("on_round", self._last_t)
         finally:
             self._lock.release()
         return True
@@ -173,29 +193,37 @@ class Sampler:
         except KeyboardInterrupt:
             raise  # Ctrl-C belongs to the user, even when it lands during a read
         except BaseException as err:  # a failing meter (even one calling exit()) stops nothing
-            when = self._clock.now()
-            self._deliver(self._on_failure, index, when, err)
+            when = self._since_origin(self._clock.now())
+            self._deliver("on_failure", index, when, describe_error(err))
             return when
         after = self._clock.now()
-        when = before + (after - before) * 0.5
+        when = self._since_origin(before + (after - before) * 0.5)
         if len(values) != self._widths[index]:
             problem = MeterError(
                 f"{meter!r} returned {len(values)} values for {self._widths[index]} channels"
             )
-            self._deliver(self._on_failure, index, when, problem)
+            self._deliver("on_failure", index, when, describe_error(problem))
         else:
-            self._deliver(self._on_reading, index, when, values)
+            self._deliver("on_reading", index, when, values)
         return when
 
-    def _deliver(self, callback: Callable[..., None], *args: object) -> None:
-        try:
-            callback(*args)
-        except Exception as err:  # a bug in the consumer: keep it, keep sampling
-            self.internal_error_count += 1
-            if not self.internal_errors:
-                log.error("nlpfootprint: internal error while recording a reading", exc_info=err)
-            if len(self.internal_errors) < 10:
-                self.internal_errors.append(err)
+    def _since_origin(self, t: float) -> float:
+        """Clock time ``t`` as sinks get it: seconds since the origin, to the microsecond
+        (so a run log, which keeps that much, replays to the very same numbers)."""
+        return round(t - self.origin, 6)
+
+    def _deliver(self, event: str, *args: object) -> None:
+        for sink in self._sinks:
+            try:
+                getattr(sink, event)(*args)
+            except Exception as err:  # a bug in a sink: keep it, keep sampling
+                self.internal_error_count += 1
+                if not self.internal_errors:
+                    log.error(
+                        "nlpfootprint: internal error while recording a reading", exc_info=err
+                    )
+                if len(self.internal_errors) < 10:
+                    self.internal_errors.append(err)
 
     # -- real clock: the thread ------------------------------------------------------
 
@@ -229,5 +257,5 @@ class Sampler:
         self._tick_handle = self._manual_clock.call_at(self._next_t, self._manual_tick)
 
     def _manual_after_advance(self) -> None:
-        if not self._stop.is_set() and self._last_t != self._clock.now():
+        if not self._stop.is_set() and self._last_t != self._since_origin(self._clock.now()):
             self.sample()

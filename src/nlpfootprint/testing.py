@@ -32,10 +32,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nlpfootprint._validate import finite_number, nonnegative, positive, whole_number
+from nlpfootprint.checks import finite_number, nonnegative, positive, whole_number
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.errors import ConfigurationError, MeterError
 from nlpfootprint.meters.base import Channel, ChannelKind, Domain
+from nlpfootprint.provenance import Backend
 
 __all__ = ["FakeClock", "FakeMeter", "sampler_threads"]
 
@@ -156,6 +157,7 @@ def _channels(
             label=labels[i] if labels is not None else f"fake {kind} meter",
             estimated=estimated,
             max_energy_j=max_energy_j,
+            backend=Backend.FAKE,
         )
         for i in range(count)
     )

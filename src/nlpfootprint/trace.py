@@ -9,6 +9,8 @@ the trace's total energy always equals what was added.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import numpy as np
@@ -35,6 +37,23 @@ class TraceData:
     start_s: tuple[float, ...]
     width_s: tuple[float, ...]
     power_w: dict[str, tuple[float, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready lists."""
+        return {
+            "start_s": list(self.start_s),
+            "width_s": list(self.width_s),
+            "power_w": {k: list(v) for k, v in self.power_w.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TraceData:
+        """Read :meth:`to_dict` output back."""
+        return cls(
+            start_s=tuple(data["start_s"]),
+            width_s=tuple(data["width_s"]),
+            power_w={k: tuple(v) for k, v in data["power_w"].items()},
+        )
 
     def energy_j(self) -> float:
         """Total energy under the trace, in joules."""

@@ -22,34 +22,42 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import os
+import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Literal, ParamSpec, Self, TypeVar, overload
+from typing import ParamSpec, Self, TypeVar, Unpack, overload
 
 import attrs
 
-from nlpfootprint._meterset import MeterSet
-from nlpfootprint._runstate import RunState
-from nlpfootprint._settings import checked_settings
-from nlpfootprint._validate import whole_number
+from nlpfootprint.checks import whole_number
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, decorate
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
-from nlpfootprint.intensity import Intensity
-from nlpfootprint.meters.base import PowerMeter
-from nlpfootprint.report import Assumptions, Report
+from nlpfootprint.ledger import Ledger
+from nlpfootprint.meters.meterset import MeterSet
+from nlpfootprint.report import Report
+from nlpfootprint.report_parts import ChannelReport
 from nlpfootprint.runlog import RunLogWriter, log_settings
-from nlpfootprint.sampler import Sampler
+from nlpfootprint.sampler import Sampler, Sink
+from nlpfootprint.settings import Meters, TrackerOptions, TrackerSettings, spell_out_options
 from nlpfootprint.trace import BoundedTrace
 from nlpfootprint.windows import OpenWindow, WindowHandle, WindowStack
 
-__all__ = ["EnergyTracker", "TrackedFunction", "WindowHandle", "current_tracker", "track_energy"]
+__all__ = [
+    "EnergyTracker",
+    "TrackedFunction",
+    "TrackerOptions",
+    "TrackerSettings",
+    "WindowHandle",
+    "current_tracker",
+    "track_energy",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+log = logging.getLogger("nlpfootprint")
 
 #: The trackers started in this context, innermost last (stopped ones are skipped).
 _STARTED: contextvars.ContextVar[tuple[EnergyTracker, ...]] = contextvars.ContextVar(
@@ -73,31 +81,16 @@ class EnergyTracker:
     """Measures energy between :meth:`start` and :meth:`stop` and makes a :class:`Report`.
 
     Usually made by :func:`track_energy`. A tracker runs once; as a decorator it makes a
-    fresh tracker with the same settings for every call.
+    fresh tracker with the same settings for every call. It wires the parts together:
+    settings -> meters -> sampler -> sinks (the :class:`~nlpfootprint.ledger.Ledger`, the
+    run-log writer) -> :meth:`Report.from_ledger <nlpfootprint.Report.from_ledger>`.
 
     Args:
-        meters: ``"auto"`` (detect the best meters here; estimated ones only where
-            nothing can be measured) or a list of meters. Meters you pass are not closed.
-        interval_s: Seconds between readings (counters are exact however far apart;
-            sampled power needs short intervals to follow the load).
-        pue: Power usage effectiveness of the data centre (default 1.58, the paper's).
-        carbon_intensity: Grid intensity in g CO2e/kWh, an
-            :class:`~nlpfootprint.Intensity`, or a preset key (``"world"``,
-            ``"strubell2019"``). Default: the world average, said in the report.
-        price_per_kwh: Electricity price per kWh; without it the report has no cost.
-        clock: Time source; pass a :class:`~nlpfootprint.testing.FakeClock` in tests (no
-            thread is started then).
-        name: A name for the report (a decorated function's name by default).
-        trace_points: How many points the power trace keeps at most (2 to 1,000,000).
-        read_timeout_s: How long a window boundary, a snapshot or stop waits for a meter
-            read in progress before giving up on it (a hung device).
-        log: A file to write the run log to as the run goes (JSON lines, gzip when the name
-            ends in ``.gz``; see :mod:`nlpfootprint.runlog`): every reading, so a crashed
-            run can still be reported (``Report.from_log(path)``). A decorated function
-            rewrites it on every call. A failed write warns in the report, never raises.
-        log_flush_s: Seconds of real time between write-outs of the log (0: every line);
-            a crash loses at most this much of it.
-        log_command: The command line that was measured, for the log's header.
+        settings: A :class:`~nlpfootprint.settings.TrackerSettings` to start from (a list
+            of meters or ``"auto"`` is taken as ``meters=``, as in earlier versions).
+        **options: Any of :class:`~nlpfootprint.settings.TrackerSettings`' fields (meters,
+            interval_s, pue, carbon_intensity, price_per_kwh, clock, name, trace_points,
+            read_timeout_s, log, log_flush_s, log_command), overriding ``settings``.
 
     Example:
         >>> import nlpfootprint as nf
@@ -117,51 +110,28 @@ class EnergyTracker:
 
     def __init__(
         self,
-        meters: Literal["auto"] | Sequence[PowerMeter] = "auto",
-        *,
-        interval_s: float = 1.0,
-        pue: float = 1.58,
-        carbon_intensity: Intensity | float | str | None = None,
-        price_per_kwh: float | None = None,
-        clock: Clock | None = None,
-        name: str | None = None,
-        trace_points: int = 2048,
-        read_timeout_s: float = 10.0,
-        log: str | os.PathLike[str] | None = None,
-        log_flush_s: float = 2.0,
-        log_command: Sequence[str] | None = None,
+        settings: TrackerSettings | Meters | None = None,
+        /,
+        **options: Unpack[TrackerOptions],
     ) -> None:
-        self._settings = checked_settings(
-            meters=meters,
-            interval_s=interval_s,
-            pue=pue,
-            carbon_intensity=carbon_intensity,
-            price_per_kwh=price_per_kwh,
-            clock=clock,
-            name=name,
-            trace_points=trace_points,
-            read_timeout_s=read_timeout_s,
-            log=log,
-            log_flush_s=log_flush_s,
-            log_command=log_command,
-        )
-        self._assumptions = Assumptions.build(
-            pue=pue,
-            carbon_intensity=carbon_intensity,
-            price_per_kwh=price_per_kwh,
-            meters="auto" if meters == "auto" else "given",
-        )
-        self.interval_s: float = self._settings["interval_s"]
-        self.name = name
-        self._clock: Clock = clock if clock is not None else MonotonicClock()
-        self._meters: tuple[PowerMeter, ...] = ()
-        self._state: RunState | None = None
+        if isinstance(settings, TrackerSettings):
+            self.settings = attrs.evolve(settings, **options) if options else settings
+        else:
+            if settings is not None:
+                options = {**options, "meters": settings}
+            self.settings = TrackerSettings.of(**options)
+        self._assumptions = self.settings.assumptions()
+        self.interval_s: float = self.settings.interval_s
+        self.name = self.settings.name
+        self._clock: Clock = self.settings.clock or MonotonicClock()
+        self._meterset: MeterSet | None = None
+        self._ledger: Ledger | None = None
         self._windows = WindowStack()
         self._sampler: Sampler | None = None
         self._log: RunLogWriter | None = None
-        self._t_end: float | None = None
         self._started_at: str | None = None
         self._report: Report | None = None
+        self._warnings: list[str] = []
         self._stop_lock = threading.Lock()
         self._warned_abandoned = False
 
@@ -172,6 +142,16 @@ class EnergyTracker:
         """True between :meth:`start` and :meth:`stop`."""
         return self._sampler is not None and self._report is None
 
+    @property
+    def result(self) -> Report | None:
+        """The report once the tracker has stopped, else None (never raises)."""
+        return self._report
+
+    def _warn(self, message: str) -> None:
+        """Keep ``message`` for the report and log it now (from whichever thread)."""
+        self._warnings.append(message)
+        log.warning("nlpfootprint: %s", message)
+
     def start(self) -> Self:
         """Resolve the meters, take the first reading and start sampling."""
         if self._sampler is not None:
@@ -179,52 +159,57 @@ class EnergyTracker:
                 "this tracker was already started; a tracker runs once (make a new one with "
                 "track_energy(...))"
             )
-        self._meterset = MeterSet(self._settings["meters"])
-        self._meters = self._meterset.meters
-        if self._meterset.summary is not None:
-            self._assumptions = attrs.evolve(self._assumptions, meters=self._meterset.summary)
+        meterset = self._meterset = MeterSet(self.settings.meters)
+        if meterset.summary is not None:
+            self._assumptions = attrs.evolve(self._assumptions, meters=meterset.summary)
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        origin = self._clock.now()
         trace = BoundedTrace(
-            origin=origin,
-            bin_s=self.interval_s,
-            capacity=self._settings["trace_points"] // 2 * 2,
+            origin=0.0, bin_s=self.interval_s, capacity=self.settings.trace_points // 2 * 2
         )
-        if self._settings["log"] is not None:
-            self._log = self._open_log(origin)
-        state = self._state = RunState(self._meters, trace, self._log)
+        ledger = self._ledger = Ledger(
+            [m.channels for m in meterset.meters],
+            meter_names=meterset.names(),
+            trace=trace,
+            warn=self._warn,
+        )
+        sinks: list[Sink] = [ledger]
+        if self.settings.log is not None:
+            self._log = self._open_log(ledger)
+            sinks.append(self._log)
         self._sampler = Sampler(
-            self._meters,
+            meterset.meters,
             clock=self._clock,
             interval_s=self.interval_s,
-            on_reading=state.on_reading,
-            on_failure=state.on_failure,
-            read_timeout_s=self._settings["read_timeout_s"],
-            on_round=state.on_round,
+            sinks=sinks,
+            read_timeout_s=self.settings.read_timeout_s,
         )
         try:
             self._sampler.start()
         except BaseException:
-            self._meterset.close(state.warn)
+            meterset.close(self._warn)
             if self._log is not None:
                 self._log.close()
             raise
         # Forget trackers of this context that have stopped, then add this one.
         _STARTED.set((*(t for t in _STARTED.get() if t.running), self))
-        # The measured span runs from the first reading to the last one.
-        if self._sampler.first_t is not None:
-            state.t0 = self._sampler.first_t
-        notes, warnings = self._meterset.startup_warnings(self.interval_s)
-        state.warnings += notes
+        notes, warnings = meterset.startup_warnings(self.interval_s)
+        self._warnings += notes
         for warning in warnings:
-            state.warn(warning)
+            self._warn(warning)
         return self
 
-    def _open_log(self, t0: float) -> RunLogWriter:
+    def _open_log(self, ledger: Ledger) -> RunLogWriter:
         """Open the run log and write its header (the channels, the settings)."""
-        path = self._settings["log"]
+        path = self.settings.log
+        assert path is not None
+        assert self._meterset is not None
         try:
-            writer = RunLogWriter(path, flush_s=self._settings["log_flush_s"])
+            writer = RunLogWriter(
+                path,
+                flush_s=self.settings.log_flush_s,
+                clock=self._clock,
+                counts=ledger.round_counts,
+            )
         except OSError as err:
             self._meterset.close(lambda _: None)
             raise ConfigurationError(
@@ -238,10 +223,9 @@ class EnergyTracker:
                 self._assumptions,
                 interval_s=self.interval_s,
                 name=self.name,
-                trace_points=self._settings["trace_points"],
+                trace_points=self.settings.trace_points,
             ),
-            command=self._settings["log_command"],
-            t0=t0,
+            command=self.settings.log_command,
             started_at=self._started_at,
         )
         return writer
@@ -255,25 +239,25 @@ class EnergyTracker:
         with self._stop_lock:
             if self._report is not None:
                 return self._report
-            if self._sampler is None or self._state is None:
+            if self._sampler is None or self._meterset is None:
                 raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
             self._meterset.sync(self._warn)
             if self._windows:
                 self._boundary_reading()  # the open windows end now, not at the last tick
             while self._windows:
-                name = self._windows.innermost.name
-                self._state.warn(f"window {name!r} was still open at stop; closed it")
+                self._warn(
+                    f"window {self._windows.innermost.name!r} was still open at stop; closed it"
+                )
                 self._windows.pop(self._window_entry)
             if not self._sampler.stop():
-                self._state.warn(
+                self._warn(
                     "a meter read was still hanging at stop; the report ends at the last "
                     "reading that completed"
                 )
-            last_t = self._sampler.last_t
-            self._t_end = last_t if last_t is not None else self._clock.now()
-            self._meterset.close(self._state.warn)
+            end_t = self._reading_time()
+            self._meterset.close(self._warn)
             try:
-                self._report = self._build_report(self._t_end)
+                self._report = self._build_report(end_t)
                 if self._log is not None:
                     self._log.summary(self._report.to_dict())
             finally:
@@ -281,17 +265,13 @@ class EnergyTracker:
                     self._log.close()  # flushed and synced whatever happened above
             return self._report
 
-    def _warn(self, message: str) -> None:
-        if self._state is not None:
-            self._state.warn(message)
-
     def _boundary_reading(self) -> None:
         """A reading now from the user's thread; gives up (once warned) on a hung meter."""
         assert self._sampler is not None
         completed = self._sampler.sample(timeout_s=self._sampler.read_timeout_s)
-        if not completed and self._state is not None and not self._warned_abandoned:
+        if not completed and not self._warned_abandoned:
             self._warned_abandoned = True
-            self._state.warn(
+            self._warn(
                 "a meter read is hanging: window boundaries and snapshots use the last "
                 "reading that completed"
             )
@@ -305,8 +285,8 @@ class EnergyTracker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is not None and self._state is not None:
-            self._state.warnings.append(
+        if exc is not None and self._sampler is not None:
+            self._warnings.append(
                 f"the tracked block raised {type(exc).__name__}: {exc}; energy up to then is "
                 "reported"
             )
@@ -324,21 +304,21 @@ class EnergyTracker:
 
     # -- inside the block ------------------------------------------------------------
 
-    def _running_state(self, what: str) -> tuple[Sampler, RunState]:
-        if not self.running or self._sampler is None or self._state is None:
+    def _running_ledger(self, what: str) -> Ledger:
+        if not self.running or self._ledger is None:
             raise TrackerStateError(f"{what} needs a running tracker")
-        return self._sampler, self._state
+        return self._ledger
 
     def step(self, n: int = 1, tokens: int | None = None) -> None:
         """Count ``n`` training steps (and ``tokens`` processed) for per-step figures."""
         whole_number("n", n)
         if tokens is not None:
             whole_number("tokens", tokens)
-        self._running_state("step()")[1].count(n, tokens)
+        self._running_ledger("step()").count(n, tokens)
 
     def sample(self) -> None:
         """Take a reading now (with a FakeClock, the way to sample between advances)."""
-        self._running_state("sample()")
+        self._running_ledger("sample()")
         self._boundary_reading()
 
     @contextmanager
@@ -351,10 +331,11 @@ class EnergyTracker:
         """
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
-        _, state = self._running_state("window()")
+        ledger = self._running_ledger("window()")
+        assert self._meterset is not None
         self._meterset.sync(self._warn)
         self._boundary_reading()
-        handle = self._windows.push(name, self._reading_time(), state.totals())
+        handle = self._windows.push(name, self._reading_time(), ledger.totals())
         depth = len(self._windows)
         try:
             yield handle
@@ -365,17 +346,28 @@ class EnergyTracker:
                 self._windows.pop(self._window_entry)
 
     def _reading_time(self) -> float:
-        """When the latest reading was taken: windows begin and end on readings."""
-        last_t = self._sampler.last_t if self._sampler is not None else None
-        return last_t if last_t is not None else self._clock.now()
+        """When the latest reading was taken (seconds since the origin): windows begin
+        and end on readings."""
+        assert self._sampler is not None
+        last_t = self._sampler.last_t
+        return last_t if last_t is not None else self._now()
+
+    def _now(self) -> float:
+        assert self._sampler is not None
+        return self._clock.now() - self._sampler.origin
 
     def _window_entry(self, window: OpenWindow) -> Report:
-        assert self._state is not None
-        end = self._state.totals()
+        assert self._ledger is not None
+        end = self._ledger.totals()
         duration = self._reading_time() - window.start_t
         return Report(
             duration_s=duration,
-            channels=self._state.channel_reports(duration, since=window.start),
+            channels=tuple(
+                ChannelReport.of(c, now.since(then), duration)
+                for c, now, then in zip(
+                    self._ledger.channels, end.channels, window.start.channels, strict=True
+                )
+            ),
             assumptions=self._assumptions,
             steps=end.steps - window.start.steps,
             tokens=end.tokens - window.start.tokens,
@@ -394,19 +386,19 @@ class EnergyTracker:
         """
         if self._report is not None:
             return self._report
-        self._running_state("snapshot()")
+        self._running_ledger("snapshot()")
         if read:
             self._boundary_reading()
-            return self._build_report(self._clock.now())
+            return self._build_report(self._now())
         return self._build_report(self._reading_time())
 
     # -- report ----------------------------------------------------------------------
 
     def _build_report(self, end_t: float) -> Report:
-        state, sampler = self._state, self._sampler
-        assert state is not None
+        ledger, sampler = self._ledger, self._sampler
+        assert ledger is not None
         assert sampler is not None
-        channels, warnings = state.final_channel_reports(end_t)
+        warnings = list(self._warnings)
         if sampler.skipped_ticks:
             warnings.append(
                 f"the sampler skipped {sampler.skipped_ticks} tick(s) because reading the "
@@ -419,20 +411,15 @@ class EnergyTracker:
             )
         if self._log is not None and self._log.errors:
             warnings += self._log.errors
-        totals = state.totals()
-        return Report(
-            duration_s=end_t - state.t0,
-            channels=channels,
+        return Report.from_ledger(
+            ledger,
+            end_t,
             assumptions=self._assumptions,
-            steps=totals.steps,
-            tokens=totals.tokens,
+            warnings=warnings,
             windows=self._windows.finished(),
-            warnings=tuple(warnings),
             name=self.name,
             started_at=self._started_at,
             interval_s=self.interval_s,
-            trace=state.trace_data(),
-            step_energy=state.step_energy(),
         )
 
     # -- decorator -------------------------------------------------------------------
@@ -443,10 +430,10 @@ class EnergyTracker:
             raise TrackerStateError("a tracker that has started cannot decorate a function")
         if not callable(func):
             raise ConfigurationError(f"track_energy(...) decorates functions; got {func!r}")
-        settings = dict(self._settings)
-        if settings.get("name") is None:
-            settings["name"] = getattr(func, "__qualname__", None)
-        return decorate(func, lambda: EnergyTracker(**settings))
+        settings = self.settings
+        if settings.name is None:
+            settings = attrs.evolve(settings, name=getattr(func, "__qualname__", None))
+        return decorate(func, lambda: EnergyTracker(settings))
 
     def __repr__(self) -> str:
         state = "stopped" if self._report else "running" if self._sampler else "new"
@@ -458,44 +445,16 @@ def track_energy(func: Callable[P, R], /) -> TrackedFunction[P, R]: ...
 
 
 @overload
-def track_energy(
-    func: None = None,
-    /,
-    *,
-    meters: Literal["auto"] | Sequence[PowerMeter] = "auto",
-    interval_s: float = 1.0,
-    pue: float = 1.58,
-    carbon_intensity: Intensity | float | str | None = None,
-    price_per_kwh: float | None = None,
-    clock: Clock | None = None,
-    name: str | None = None,
-    trace_points: int = 2048,
-    read_timeout_s: float = 10.0,
-    log: str | os.PathLike[str] | None = None,
-    log_flush_s: float = 2.0,
-    log_command: Sequence[str] | None = None,
-) -> EnergyTracker: ...
+def track_energy(func: None = None, /, **options: Unpack[TrackerOptions]) -> EnergyTracker: ...
 
 
+@spell_out_options
 def track_energy(
-    func: Callable[P, R] | None = None,
-    /,
-    *,
-    meters: Literal["auto"] | Sequence[PowerMeter] = "auto",
-    interval_s: float = 1.0,
-    pue: float = 1.58,
-    carbon_intensity: Intensity | float | str | None = None,
-    price_per_kwh: float | None = None,
-    clock: Clock | None = None,
-    name: str | None = None,
-    trace_points: int = 2048,
-    read_timeout_s: float = 10.0,
-    log: str | os.PathLike[str] | None = None,
-    log_flush_s: float = 2.0,
-    log_command: Sequence[str] | None = None,
+    func: Callable[P, R] | None = None, /, **options: Unpack[TrackerOptions]
 ) -> EnergyTracker | TrackedFunction[P, R]:
     """Measure energy, CO2e and cost: ``with track_energy() as t``, ``@track_energy``, or
-    ``@track_energy(...)``. See :class:`EnergyTracker` for the arguments.
+    ``@track_energy(...)``. The options are :class:`~nlpfootprint.settings.TrackerSettings`'
+    fields; see :class:`EnergyTracker`.
 
     >>> import nlpfootprint as nf
     >>> from nlpfootprint.testing import FakeClock, FakeMeter
@@ -514,18 +473,5 @@ def track_energy(
             f"track_energy() takes keyword arguments only, got {func!r} as a positional "
             "argument (did you mean track_energy(meters=[...])?)"
         )
-    tracker = EnergyTracker(
-        meters,
-        interval_s=interval_s,
-        pue=pue,
-        carbon_intensity=carbon_intensity,
-        price_per_kwh=price_per_kwh,
-        clock=clock,
-        name=name,
-        trace_points=trace_points,
-        read_timeout_s=read_timeout_s,
-        log=log,
-        log_flush_s=log_flush_s,
-        log_command=log_command,
-    )
+    tracker = EnergyTracker(TrackerSettings.of(**options))
     return tracker if func is None else tracker(func)

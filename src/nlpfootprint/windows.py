@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import attrs
 
-from nlpfootprint._runstate import Totals
-from nlpfootprint.errors import TrackerStateError
+from nlpfootprint.errors import ConfigurationError, TrackerStateError
+from nlpfootprint.ledger import Totals
 from nlpfootprint.report import Report
 
 __all__ = ["OpenWindow", "WindowHandle", "WindowStack", "merge_entries"]
@@ -47,34 +47,36 @@ class OpenWindow:
 
 
 def merge_entries(a: Report, b: Report) -> Report:
-    """Two entries of the same window, summed (children merged by name)."""
-    by_id = {c.id: c for c in a.channels}
-    channels = []
-    for c in b.channels:
-        old = by_id.get(c.id)
-        channels.append(
-            c
-            if old is None
-            else attrs.evolve(
-                c,
-                energy_j=old.energy_j + c.energy_j,
-                readings=old.readings + c.readings,
-                failures=old.failures + c.failures,
-                gap_s=old.gap_s + c.gap_s,
-                duration_s=old.duration_s + c.duration_s,
-            )
+    """Two reports added up: two entries of one window, or two runs of a sweep.
+
+    Channels of the same id are summed; durations, steps and tokens add; ``count`` says
+    how many entries there are; windows of the same name merge. Both must be accounted
+    under the same assumptions. The sum keeps no trace or step spread, and a projection
+    only when both had the same one.
+    """
+    if a.assumptions != b.assumptions:
+        raise ConfigurationError(
+            "cannot add reports accounted under different assumptions; re-account them "
+            "alike first (Report.with_assumptions, or --pue/--carbon-intensity/"
+            "--price-per-kwh on the command line)"
         )
+    channels = {c.id: c for c in a.channels}
+    for c in b.channels:
+        channels[c.id] = channels[c.id].plus(c) if c.id in channels else c
     children = {w.name: w for w in a.windows}
     for w in b.windows:
         children[w.name] = merge_entries(children[w.name], w) if w.name in children else w
     return attrs.evolve(
         a,
         duration_s=a.duration_s + b.duration_s,
-        channels=tuple(channels),
+        channels=tuple(channels.values()),
         steps=a.steps + b.steps,
         tokens=a.tokens + b.tokens,
         count=a.count + b.count,
         windows=tuple(children.values()),
+        trace=None,
+        step_energy=None,
+        projection=a.projection if a.projection == b.projection else None,
     )
 
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
 from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, method_of, to_backend
 
 __all__ = [
     "Channel",
@@ -38,6 +39,7 @@ __all__ = [
     "as_meter",
     "channel_source",
     "check_channel_ids",
+    "to_domain",
 ]
 
 ChannelKind = Literal["energy", "power"]
@@ -53,7 +55,8 @@ class Domain(enum.StrEnum):
     OTHER = "other"
 
 
-def _to_domain(value: Domain | str) -> Domain:
+def to_domain(value: Domain | str) -> Domain:
+    """``value`` as a :class:`Domain`; the error names it and the domains allowed."""
     try:
         return Domain(value)
     except ValueError:
@@ -78,6 +81,13 @@ def _check_max_energy(_instance: object, _attribute: object, value: float | None
         )
 
 
+def _check_basis(instance: Channel, _attribute: object, value: EstimateBasis | None) -> None:
+    if value is not None and not instance.estimated:
+        raise ConfigurationError(
+            f"channel {instance.id!r} has an estimate basis ({value.basis}) but estimated=False"
+        )
+
+
 @attrs.frozen
 class Channel:
     """One measured quantity of a meter.
@@ -86,30 +96,73 @@ class Channel:
         id: Unique name within a tracker, such as ``"gpu:0"``, ``"cpu:0"``, ``"dram:0"``.
         domain: Which part of the machine it measures (gpu, cpu, dram, other).
         kind: ``"energy"`` (cumulative joules) or ``"power"`` (watts).
-        label: Human description, e.g. ``"NVIDIA A100-SXM4-80GB"``.
+        label: Human description, e.g. ``"NVIDIA A100-SXM4-80GB"`` (for reading only;
+            the fields below are the facts).
         estimated: True when the reading comes from a model (TDP x utilisation, ...)
             rather than from a sensor or counter.
         max_energy_j: For energy counters that wrap, the value at which they return to 0.
+        backend: Which backend reads it (:class:`~nlpfootprint.provenance.Backend`;
+            ``"user"`` for a meter of your own).
+        device: The hardware measured (name, index, UUID, host), when known.
+        basis: For an estimated channel, what the estimate rests on.
+
+    ``method`` (a property) is ``counter``, ``sampled`` or ``estimated``; ``source`` is the
+    same as a plain string.
     """
 
     id: str = attrs.field(validator=attrs.validators.instance_of(str))
-    domain: Domain = attrs.field(converter=_to_domain)
+    domain: Domain = attrs.field(converter=to_domain)
     kind: ChannelKind = attrs.field(validator=_check_kind)
     label: str = ""
     estimated: bool = False
     max_energy_j: float | None = attrs.field(default=None, validator=_check_max_energy)
+    backend: Backend = attrs.field(default=Backend.USER, converter=to_backend)
+    device: Device | None = None
+    basis: EstimateBasis | None = attrs.field(default=None, validator=_check_basis)
+
+    @property
+    def method(self) -> Method:
+        """How this channel's energy is obtained (counter, sampled or estimated)."""
+        return method_of(self.kind, estimated=self.estimated)
 
     @property
     def source(self) -> str:
-        """How this channel's energy is obtained (``counter``, ``sampled`` or ``estimated``)."""
-        return channel_source(self.kind, estimated=self.estimated)
+        """:attr:`method` as a plain string (``counter``, ``sampled`` or ``estimated``)."""
+        return self.method.value
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the run log's header keeps one per channel)."""
+        return {
+            "id": self.id,
+            "domain": self.domain.value,
+            "kind": self.kind,
+            "label": self.label,
+            "estimated": self.estimated,
+            "max_energy_j": self.max_energy_j,
+            "backend": self.backend.value,
+            "device": None if self.device is None else self.device.to_dict(),
+            "basis": None if self.basis is None else self.basis.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Channel:
+        """Read :meth:`to_dict` output back (KeyError/TypeError/ValueError if malformed)."""
+        return cls(
+            id=data["id"],
+            domain=data["domain"],
+            kind=data["kind"],
+            label=data["label"],
+            estimated=data["estimated"],
+            max_energy_j=data["max_energy_j"],
+            backend=data["backend"],
+            device=Device.from_dict(data["device"]),
+            basis=EstimateBasis.from_dict(data["basis"]),
+        )
 
 
 def channel_source(kind: str, *, estimated: bool) -> str:
     """Name the way a channel's energy is obtained, as reports print it."""
-    if estimated:
-        return "estimated"
-    return "counter" if kind == "energy" else "sampled"
+    return method_of(kind, estimated=estimated).value
 
 
 @runtime_checkable

@@ -35,13 +35,15 @@ attribution, since DRAM refresh power does not follow use.
 from __future__ import annotations
 
 import functools
+import platform
 from collections.abc import Callable
 from typing import Any, Literal
 
-from nlpfootprint._validate import nonnegative, positive
+from nlpfootprint.checks import nonnegative, positive
 from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
+from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 
 __all__ = [
     "DEFAULT_CPU_TDP_W",
@@ -221,7 +223,18 @@ class EstimatedCpuMeter:
         self._origin = float(self._seconds())
         self._last_j = 0.0
         self._channels = (
-            Channel(id="cpu:0", domain="cpu", kind="energy", label=self._label(), estimated=True),
+            Channel(
+                id="cpu:0",
+                domain="cpu",
+                kind="energy",
+                label=self._label(),
+                estimated=True,
+                backend=Backend.ESTIMATED,
+                device=Device(name=self.model, count=self.sockets, host=platform.node()),
+                basis=EstimateBasis(
+                    Basis.TDP, rated_w=self.tdp_w, source=self.tdp_source, scope=self.scope
+                ),
+            ),
         )
 
     def _check_idle_fraction(self, idle_fraction: float | None) -> float:
@@ -313,7 +326,21 @@ class EstimatedDramMeter:
         if self.scope == "process":
             label += "; process scope: x share resident in this process and its children"
         self._channels = (
-            Channel(id="dram:0", domain="dram", kind="power", label=label, estimated=True),
+            Channel(
+                id="dram:0",
+                domain="dram",
+                kind="power",
+                label=label,
+                estimated=True,
+                backend=Backend.ESTIMATED,
+                device=Device(name=f"{self.total_gib:.1f} GiB DRAM", host=platform.node()),
+                basis=EstimateBasis(
+                    Basis.MEMORY,
+                    rated_w=self.w_per_gib,
+                    source=self.w_per_gib_source,
+                    scope=self.scope,
+                ),
+            ),
         )
 
     @property

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,6 +40,7 @@ from nlpfootprint.errors import (
     MeterUnavailableError,
 )
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 
 __all__ = ["GpuInfo", "NvmlMeter", "parse_visible_devices"]
 
@@ -324,12 +326,22 @@ class NvmlMeter:
         }[gpu.mode]
         limit = f", limit {gpu.power_limit_w:g} W" if gpu.power_limit_w is not None else ""
         mig = "; MIG instance: whole-GPU readings" if gpu.mig else ""
+        estimated = gpu.mode == "estimated"
         return Channel(
             id=f"gpu:{position}",
             domain="gpu",
             kind="energy" if gpu.mode == "counter" else "power",
             label=f"{gpu.name} ({gpu.uuid}{limit}): {how}{mig}",
-            estimated=gpu.mode == "estimated",
+            estimated=estimated,
+            backend=Backend.NVML,
+            device=Device(name=gpu.name, index=gpu.index, uuid=gpu.uuid, host=platform.node()),
+            basis=EstimateBasis(
+                Basis.POWER_LIMIT_X_UTILISATION,
+                rated_w=gpu.power_limit_w,
+                source="the GPU's enforced power limit (NVML)",
+            )
+            if estimated
+            else None,
         )
 
     # -- the meter protocol ----------------------------------------------------------

@@ -26,14 +26,16 @@ so: the tracker then treats a drop as a reset, which undercounts that interval.
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nlpfootprint._validate import positive
+from nlpfootprint.checks import positive
 from nlpfootprint.errors import MeterError, MeterPermissionError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.meters.rapl import DEFAULT_ROOT, RaplZone, permission_message, scan_zones
+from nlpfootprint.provenance import Backend, Device
 
 __all__ = ["PyRaplMeter"]
 
@@ -151,7 +153,13 @@ class PyRaplMeter:
                 intervals.append(range_j / zone.max_power_w)
             channels.append(
                 Channel(
-                    id=channel_id, domain=domain, kind="energy", label=label, max_energy_j=range_j
+                    id=channel_id,
+                    domain=domain,
+                    kind="energy",
+                    label=label,
+                    max_energy_j=range_j,
+                    backend=Backend.PYRAPL,
+                    device=Device(name=f"socket {socket}", index=socket, host=platform.node()),
                 )
             )
         self._channels = tuple(channels)

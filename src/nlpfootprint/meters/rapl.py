@@ -24,6 +24,7 @@ the ways to allow it.
 from __future__ import annotations
 
 import os
+import platform
 import re
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import attrs
 
 from nlpfootprint.errors import MeterError, MeterPermissionError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.provenance import Backend, Device
 
 __all__ = [
     "DEFAULT_ROOT",
@@ -200,9 +202,17 @@ def permission_message(
     )
 
 
-def _pair(channel_id: str, domain: str, label: str, zone: RaplZone) -> tuple[Channel, RaplZone]:
+def _pair(
+    channel_id: str, domain: str, label: str, zone: RaplZone, index: int | None
+) -> tuple[Channel, RaplZone]:
     channel = Channel(
-        id=channel_id, domain=domain, kind="energy", label=label, max_energy_j=zone.max_energy_j
+        id=channel_id,
+        domain=domain,
+        kind="energy",
+        label=label,
+        max_energy_j=zone.max_energy_j,
+        backend=Backend.RAPL,
+        device=Device(name=zone.name, index=index, host=platform.node()),
     )
     return channel, zone
 
@@ -283,15 +293,15 @@ class RaplMeter:
             )
         packages.sort(key=lambda item: item[0])
         pairs = [
-            _pair(f"cpu:{suffix}", "cpu", f"RAPL {zone.name} ({zone.zone})", zone)
-            for _, suffix, zone in packages
+            _pair(f"cpu:{suffix}", "cpu", f"RAPL {zone.name} ({zone.zone})", zone, key[0])
+            for key, suffix, zone in packages
         ]
         if dram:
-            for _, suffix, zone in packages:
+            for key, suffix, zone in packages:
                 for sub in zone.subzones:
                     if sub.name == "dram":
                         label = f"RAPL dram of {zone.name} ({sub.zone})"
-                        pairs.append(_pair(f"dram:{suffix}", "dram", label, sub))
+                        pairs.append(_pair(f"dram:{suffix}", "dram", label, sub, key[0]))
         return pairs
 
     def _psys_channels(self, zones: list[RaplZone]) -> list[tuple[Channel, RaplZone]]:
@@ -303,7 +313,9 @@ class RaplMeter:
                 "and DRAM"
             )
         label = "RAPL psys ({}): the whole platform"
-        return [_pair(f"other:{i}", "other", label.format(z.zone), z) for i, z in enumerate(found)]
+        return [
+            _pair(f"other:{i}", "other", label.format(z.zone), z, None) for i, z in enumerate(found)
+        ]
 
     def _check_readable(self, path: Path) -> None:
         try:

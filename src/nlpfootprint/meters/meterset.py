@@ -63,8 +63,8 @@ class MeterSet:
         return [i for i, m in enumerate(self.meters) for _ in m.channels]
 
     def names(self) -> list[str]:
-        """A short name per meter (for the run log)."""
-        return [str(getattr(m, "name", type(m).__name__)) for m in self.meters]
+        """Each meter as its repr shows it (for warnings and the run log's header)."""
+        return [repr(m)[:200] for m in self.meters]
 
     def startup_warnings(self, interval_s: float) -> tuple[list[str], list[str]]:
         """(notes the meters made, warnings about ``interval_s`` and counter wraps)."""

@@ -1,4 +1,7 @@
-"""Argument checks shared by the public entry points. Each error names the value and the rule."""
+"""Argument checks shared by the public entry points (a leaf: imports only errors).
+
+Each error names the value and the rule.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,392 @@
+"""The ledger: O(1) running totals per channel, fed one reading at a time.
+
+A live run and a replayed run log both pour their readings into a :class:`Ledger`, so
+the two give the same totals by construction. The ledger keeps, per channel, the energy
+integral (counters unwrapped, power integrated), counts of readings and failures, the
+seconds not covered by readings on both sides (gaps) and counter resets; for the run, the
+steps and tokens counted and how energy per step varied between sampling rounds. Nothing
+grows with the length of the run. It builds no report and writes no file.
+
+Times are seconds since the run's origin, as the sampler delivers them. Every method is
+safe to call from the sampler thread and the user's thread at once.
+
+Ledgers merge: :meth:`LedgerState.merge` combines the states of disjoint channels (two
+processes of one job) or of the same channels over consecutive spans (a run in pieces).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator, WeightedStats
+from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.meters.base import Channel
+from nlpfootprint.trace import BoundedTrace, TraceData
+
+__all__ = ["ChannelTotals", "Ledger", "LedgerState", "StepEnergy", "Totals"]
+
+Warn = Callable[[str], None]
+
+
+@attrs.frozen
+class ChannelTotals:
+    """One channel's cumulative figures at one instant."""
+
+    energy_j: float
+    readings: int
+    failures: int
+    gap_s: float
+    resets: int = 0
+
+    def since(self, start: ChannelTotals) -> ChannelTotals:
+        """What accumulated between ``start`` and this instant."""
+        return ChannelTotals(
+            self.energy_j - start.energy_j,
+            self.readings - start.readings,
+            self.failures - start.failures,
+            self.gap_s - start.gap_s,
+            self.resets - start.resets,
+        )
+
+    def plus(self, later: ChannelTotals) -> ChannelTotals:
+        """These figures followed by ``later``'s (the same channel, a consecutive span)."""
+        return ChannelTotals(
+            self.energy_j + later.energy_j,
+            self.readings + later.readings,
+            self.failures + later.failures,
+            self.gap_s + later.gap_s,
+            self.resets + later.resets,
+        )
+
+
+@attrs.frozen
+class Totals:
+    """Cumulative figures at one instant: per channel, plus steps and tokens."""
+
+    channels: tuple[ChannelTotals, ...]
+    steps: int
+    tokens: int
+
+
+@attrs.frozen
+class StepEnergy:
+    """How the energy per step varied over a run, between sampling rounds.
+
+    Attributes:
+        intervals: Sampling intervals that completed at least one step (the first skipped).
+        mean_j_per_step: Step-weighted mean of the intervals' joules per step.
+        std_j_per_step: Step-weighted standard deviation of the same.
+    """
+
+    intervals: int
+    mean_j_per_step: float
+    std_j_per_step: float
+
+    @property
+    def relative_spread(self) -> float:
+        """Standard deviation over mean (0.0 when the mean is 0)."""
+        return self.std_j_per_step / self.mean_j_per_step if self.mean_j_per_step else 0.0
+
+
+@attrs.frozen
+class StepStats:
+    """The running statistics behind :class:`StepEnergy`, mergeable (Chan et al. 1979)."""
+
+    count: int = 0
+    weight: float = 0.0
+    mean: float = 0.0
+    sum_sq: float = 0.0
+
+    def then(self, later: StepStats) -> StepStats:
+        """The statistics of both sets of intervals together (exact pairwise update)."""
+        if not later.weight:
+            return self
+        if not self.weight:
+            return later
+        weight = self.weight + later.weight
+        delta = later.mean - self.mean
+        return StepStats(
+            count=self.count + later.count,
+            weight=weight,
+            mean=self.mean + delta * later.weight / weight,
+            sum_sq=self.sum_sq + later.sum_sq + delta * delta * self.weight * later.weight / weight,
+        )
+
+    def energy(self) -> StepEnergy | None:
+        """As a report shows it (None before two intervals)."""
+        if self.count < 2:
+            return None
+        return StepEnergy(self.count, self.mean, math.sqrt(max(self.sum_sq, 0.0) / self.weight))
+
+
+@attrs.frozen
+class LedgerState:
+    """A frozen copy of a ledger: what it had counted, and over which channels.
+
+    Attributes:
+        channels: The channels, in order.
+        totals: Their figures, in the same order, with steps and tokens.
+        step_stats: Energy per step across sampling rounds.
+        first_t: The first reading's time (None: no reading).
+        last_t: The last reading's time (None: no reading).
+    """
+
+    channels: tuple[Channel, ...]
+    totals: Totals
+    step_stats: StepStats = StepStats()
+    first_t: float | None = None
+    last_t: float | None = None
+
+    def merge(self, other: LedgerState) -> LedgerState:
+        """Combine two states exactly.
+
+        * Disjoint channels (two processes of one job, measured over the same time): the
+          channels are put side by side; tokens add (each process counts its own); steps
+          are the larger count (the processes of a data-parallel job step together). The
+          energy-per-step spread of the sum cannot be known from the parts, so it is
+          dropped.
+        * The same channels over consecutive spans (``other`` after ``self``): every
+          figure adds, and the step statistics combine exactly.
+
+        Raises:
+            ConfigurationError: The channels overlap only in part, or differ in kind.
+        """
+        mine, theirs = [c.id for c in self.channels], [c.id for c in other.channels]
+        span = _span(self, other)
+        if not set(mine) & set(theirs):
+            return LedgerState(
+                self.channels + other.channels,
+                Totals(
+                    self.totals.channels + other.totals.channels,
+                    max(self.totals.steps, other.totals.steps),
+                    self.totals.tokens + other.totals.tokens,
+                ),
+                StepStats(),
+                *span,
+            )
+        if mine != theirs or self.channels != other.channels:
+            raise ConfigurationError(
+                f"cannot merge ledgers of channels {mine} and {theirs}: give either disjoint "
+                "channels or the very same ones (in the same order)"
+            )
+        return LedgerState(
+            self.channels,
+            Totals(
+                tuple(
+                    a.plus(b)
+                    for a, b in zip(self.totals.channels, other.totals.channels, strict=True)
+                ),
+                self.totals.steps + other.totals.steps,
+                self.totals.tokens + other.totals.tokens,
+            ),
+            self.step_stats.then(other.step_stats),
+            *span,
+        )
+
+
+def _span(a: LedgerState, b: LedgerState) -> tuple[float | None, float | None]:
+    firsts = [t for t in (a.first_t, b.first_t) if t is not None]
+    lasts = [t for t in (a.last_t, b.last_t) if t is not None]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+class _Account:
+    """Running totals of one channel."""
+
+    __slots__ = ("channel", "failures", "gap_from", "gap_s", "integrator", "readings")
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.integrator: PowerIntegrator | CounterIntegrator = (
+            CounterIntegrator(channel.max_energy_j)
+            if channel.kind == "energy"
+            else PowerIntegrator()
+        )
+        self.readings = 0
+        self.failures = 0
+        self.gap_s = 0.0
+        self.gap_from: float | None = None
+
+    def totals(self) -> ChannelTotals:
+        resets = getattr(self.integrator, "resets", 0)
+        return ChannelTotals(
+            self.integrator.energy_j, self.readings, self.failures, self.gap_s, resets
+        )
+
+
+class Ledger:
+    """Running totals for the channels of some meters; a sink of the sampler.
+
+    Args:
+        meter_channels: Each meter's channels, in the sampler's meter order.
+        meter_names: A short name per meter, for warnings (default ``meter N``).
+        trace: A bounded power trace to add each energy increment to (None: none kept).
+        warn: Called with each warning as it arises (a failed meter, a bad value); the
+            caller keeps and shows them.
+    """
+
+    def __init__(
+        self,
+        meter_channels: Sequence[Sequence[Channel]],
+        *,
+        meter_names: Sequence[str] | None = None,
+        trace: BoundedTrace | None = None,
+        warn: Warn | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._by_meter = [[_Account(c) for c in channels] for channels in meter_channels]
+        self._accounts = [a for accounts in self._by_meter for a in accounts]
+        names = meter_names if meter_names is not None else range(len(self._by_meter))
+        self._names = [str(n) if isinstance(n, str) else f"meter {n}" for n in names]
+        self._failed_meters: set[int] = set()
+        self._trace = trace
+        self._warn = warn if warn is not None else (lambda _: None)
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.steps = 0
+        self.tokens = 0
+        self._round_counts = (0, 0)
+        self._stats = WeightedStats()
+        self._mark = (0.0, 0)  # (energy_j, steps) when energy per step was last taken
+        self._warm = False
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """Every channel, in reading order."""
+        return tuple(a.channel for a in self._accounts)
+
+    def _seen(self, t: float) -> None:
+        if self.first_t is None:
+            self.first_t = t
+        self.last_t = t if self.last_t is None else max(self.last_t, t)
+
+    # -- the sink --------------------------------------------------------------------
+
+    def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
+        """Integrate one meter's reading taken at ``t``."""
+        with self._lock:
+            self._seen(t)
+            for account, raw in zip(self._by_meter[meter], values, strict=True):
+                value = float(raw)
+                top = account.channel.max_energy_j
+                if not math.isfinite(value) or value < 0 or (top is not None and value > top):
+                    allowed = "a finite value >= 0" if top is None else f"a value in [0, {top:g}]"
+                    self._failed(account, t, f"{account.channel.id} read {value!r}, not {allowed}")
+                    continue
+                integrator = account.integrator
+                last_t = integrator.last_t
+                delta = integrator.add(t, value)
+                account.readings += 1
+                if account.gap_from is not None:
+                    account.gap_s += t - account.gap_from
+                    account.gap_from = None
+                if self._trace is not None and last_t is not None and delta:
+                    self._trace.add(last_t, t, account.channel.domain, delta)
+
+    def on_failure(self, meter: int, t: float, error: str) -> None:
+        """Record that a meter failed at ``t``: a gap for its channels, one warning."""
+        with self._lock:
+            self._seen(t)
+            accounts = self._by_meter[meter]
+            for account in accounts:
+                self._failed(account, t, None)
+            if meter not in self._failed_meters:
+                self._failed_meters.add(meter)
+                ids = ", ".join(a.channel.id for a in accounts)
+                since = t - (self.first_t if self.first_t is not None else t)
+                self._warn(
+                    f"meter {self._names[meter]} failed at t={since:.3f} s: {error}; channels "
+                    f"{ids} have a gap until it reads again (the others go on)"
+                )
+
+    def _failed(self, account: _Account, t: float, reason: str | None) -> None:
+        account.failures += 1
+        if account.gap_from is None:
+            last = account.integrator.last_t
+            account.gap_from = last if last is not None else self.first_t
+        if reason is not None and account.failures == 1:
+            self._warn(reason)
+
+    def on_round(self, t: float) -> None:
+        """After each round: energy per step over the steps completed since the last one.
+
+        Rounds with no completed step carry their energy forward; the first interval with
+        steps is skipped (steps are counted when they end, so it holds uncounted work).
+        """
+        with self._lock:
+            self._round_counts = (self.steps, self.tokens)
+            energy = math.fsum(a.integrator.energy_j for a in self._accounts)
+            last_energy, last_steps = self._mark
+            steps = self.steps - last_steps
+            if steps <= 0:
+                return
+            if self._warm:
+                self._stats.add((energy - last_energy) / steps, steps)
+            self._warm = True
+            self._mark = (energy, self.steps)
+
+    def round_counts(self) -> tuple[int, int]:
+        """(steps, tokens) as the latest round accounted them (what a run log records)."""
+        with self._lock:
+            return self._round_counts
+
+    # -- the user's side -------------------------------------------------------------
+
+    def count(self, steps: int, tokens: int | None = None) -> None:
+        """Add training steps and tokens."""
+        with self._lock:
+            self.steps += steps
+            if tokens:
+                self.tokens += tokens
+
+    def totals(self) -> Totals:
+        """Cumulative figures now (for window boundaries)."""
+        with self._lock:
+            return Totals(tuple(a.totals() for a in self._accounts), self.steps, self.tokens)
+
+    def closing(self, end_t: float) -> tuple[tuple[ChannelTotals, ...], list[str]]:
+        """Per-channel figures for a run ending at ``end_t`` (an open gap closed there),
+        and what to warn about them (counter resets, gaps)."""
+        start = self.first_t if self.first_t is not None else end_t
+        duration = end_t - start
+        out, warnings = [], []
+        with self._lock:
+            for account in self._accounts:
+                totals = account.totals()
+                if account.gap_from is not None:  # still in a gap at the end
+                    totals = attrs.evolve(totals, gap_s=totals.gap_s + end_t - account.gap_from)
+                cid = account.channel.id
+                if totals.resets:
+                    warnings.append(
+                        f"{cid}: the counter went backwards {totals.resets} time(s) with no "
+                        "known wrap range; counted as resets (a lower bound)"
+                    )
+                if totals.gap_s > 0 and duration > 0:
+                    warnings.append(
+                        f"{cid}: {totals.failures} failed reading(s); {totals.gap_s:.3f} s "
+                        f"({100 * totals.gap_s / duration:.1f}% of the run) not covered by "
+                        "readings on both sides"
+                    )
+                out.append(totals)
+        return tuple(out), warnings
+
+    def step_stats(self) -> StepStats:
+        """The energy-per-step statistics so far."""
+        with self._lock:
+            s = self._stats
+            return StepStats(s.count, s.weight, s.mean, s.sum_sq)
+
+    def trace_data(self) -> TraceData | None:
+        """The power trace so far, or None when the ledger keeps none."""
+        with self._lock:
+            return None if self._trace is None else self._trace.data()
+
+    def state(self) -> LedgerState:
+        """A frozen copy of everything counted so far (see :meth:`LedgerState.merge`)."""
+        return LedgerState(
+            self.channels, self.totals(), self.step_stats(), self.first_t, self.last_t
+        )

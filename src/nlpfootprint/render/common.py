@@ -1,0 +1,164 @@
+"""What every rendering shares: the figure rows, the channel rows, the windows, how the
+figures were obtained, and the assumptions in prose -- each written once, here.
+
+Everything is read from the report's fields (a channel's method and backend, a
+projection's factor), never from its labels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
+
+if TYPE_CHECKING:
+    from nlpfootprint.assumptions import Assumptions
+    from nlpfootprint.report import Report
+
+__all__ = [
+    "CHANNEL_COLUMNS",
+    "METHOD_WORDS",
+    "assumption_lines",
+    "channel_rows",
+    "figure_rows",
+    "method_label",
+    "title",
+    "window_lines",
+]
+
+#: How a report's figures were obtained, by ``Report.method``: (for a table's heading, for
+#: a caption).
+METHOD_WORDS: dict[str, tuple[str, str]] = {
+    "measured": ("measured", "measured"),
+    "estimated": ("ESTIMATED (no power meter read; see channels)", "ESTIMATED, not measured"),
+    "mixed": ("partly estimated (see channels)", "partly estimated (see the text)"),
+    "none": ("nothing measured", "nothing measured"),
+}
+
+CHANNEL_COLUMNS = ("channel", "domain", "source", "energy", "mean W", "label")
+
+
+def method_label(report: Report, *, caption: bool = False) -> str:
+    """Whether the figures were measured, estimated or projected, in words.
+
+    ``caption=True`` gives the wording of a table's caption (``PROJECTED ... from a
+    measured run``).
+    """
+    label = METHOD_WORDS[report.method][1 if caption else 0]
+    projection = report.projection
+    if projection is None:
+        return label
+    scaled = f"PROJECTED x{projection.factor:.6g} by {projection.basis}"
+    return f"{scaled} from a {label} run" if caption else f"{scaled}, {label}"
+
+
+def title(report: Report) -> str:
+    """``nlpfootprint report: NAME``."""
+    return f"nlpfootprint report{f': {report.name}' if report.name else ''}"
+
+
+def assumption_lines(a: Assumptions, *, advice: bool = True) -> list[str]:
+    """The assumptions behind the figures, one sentence each: PUE, grid, price, meters.
+
+    ``advice=False`` leaves out how to change them (for a paper's caption) and the meters.
+    """
+    intensity = f"carbon intensity {a.intensity.describe()}"
+    if a.intensity_is_default:
+        intensity += (
+            " -- the default (world average); set your grid with carbon_intensity= (a key "
+            "such as 'FRA', 'US-CA' or 'gcp:europe-west4', or g/kWh; nlpfootprint regions "
+            "lists the keys)"
+            if advice
+            else " (the default: world average)"
+        )
+    if a.price_per_kwh is None:
+        price = (
+            "electricity price: not given, so no cost (set price_per_kwh=)"
+            if advice
+            else "no electricity price given, so no cost"
+        )
+    else:
+        price = f"electricity price {a.price_per_kwh:g} {a.currency}/kWh"
+    out = [f"PUE {a.pue:g}: {a.pue_source}", intensity, price]
+    return [*out, f"meters: {a.meters}"] if advice else out
+
+
+def figure_rows(report: Report) -> list[tuple[str, str]]:
+    """The report's figures as (name, formatted value) rows, the same in every table."""
+    a = report.assumptions
+    rows: list[tuple[str, str]] = [
+        ("duration", format_duration(report.duration_s)),
+        ("energy (IT)", f"{report.energy_kwh:.6g} kWh ({format_energy_j(report.energy_j)})"),
+        ("energy x PUE", f"{report.facility_energy_kwh:.6g} kWh (PUE {a.pue:g})"),
+        (
+            "CO2e",
+            f"{format_mass_kg(report.co2e_kg)} = {report.co2e_lbs:.6g} lbs "
+            f"at {a.intensity.g_per_kwh:g} g/kWh"
+            + (" (default: world average)" if a.intensity_is_default else ""),
+        ),
+    ]
+    cost = report.cost_usd
+    rows.append(
+        (
+            "cost",
+            "not computed (no price_per_kwh)"
+            if cost is None
+            else f"{cost:.6g} {a.currency} at {a.price_per_kwh:g}/kWh",
+        )
+    )
+    if report.mean_power_w:
+        power = ", ".join(f"{d} {w:.1f} W" for d, w in sorted(report.mean_power_w.items()))
+        rows.append(("mean power", power))
+    if report.steps:
+        rows.append(("steps", f"{report.steps:,} ({format_energy_j(report.j_per_step or 0)}/step)"))
+    if report.tokens:
+        rows.append(
+            ("tokens", f"{report.tokens:,} ({format_energy_j(report.j_per_token or 0)}/token)")
+        )
+    if report.step_energy is not None:
+        spread = report.step_energy.relative_spread
+        intervals = report.step_energy.intervals
+        rows.append(("J/step spread", f"+-{100 * spread:.1f}% (1 sd) across {intervals} intervals"))
+    spread_p = report.projection.relative_spread if report.projection is not None else None
+    if spread_p:
+        low, high = report.bounds("facility_energy_kwh")
+        co2_low, co2_high = report.bounds("co2e_kg")
+        rows.append(
+            (
+                "band (1 sd)",
+                f"{low:.6g}..{high:.6g} kWh x PUE, {format_mass_kg(co2_low)}.."
+                f"{format_mass_kg(co2_high)} CO2e",
+            )
+        )
+    return rows
+
+
+def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]:
+    """One row per channel: id, domain, method, energy, mean watts, label."""
+    return [
+        (
+            c.id,
+            c.domain.value,
+            c.method.value,
+            format_energy_j(c.energy_j),
+            f"{c.mean_power_w:.1f}",
+            c.label,
+        )
+        for c in report.channels
+    ]
+
+
+def window_lines(windows: tuple[Report, ...], depth: int = 0) -> list[tuple[int, str]]:
+    """The windows, nested ones after their parent, as (depth, line) pairs."""
+    out: list[tuple[int, str]] = []
+    for w in windows:
+        times = f" x{w.count}" if w.count > 1 else ""
+        out.append(
+            (
+                depth,
+                f"{w.name}{times}: {format_duration(w.duration_s)}, "
+                f"{format_energy_j(w.energy_j)}, {format_mass_kg(w.co2e_kg)} CO2e",
+            )
+        )
+        out += window_lines(w.windows, depth + 1)
+    return out

@@ -1,0 +1,41 @@
+"""The plain-text table: what ``str(report)`` gives."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nlpfootprint.render.common import (
+    assumption_lines,
+    channel_rows,
+    figure_rows,
+    method_label,
+    title,
+    window_lines,
+)
+
+if TYPE_CHECKING:
+    from nlpfootprint.report import Report
+
+__all__ = ["render_text"]
+
+
+def render_text(report: Report) -> str:
+    """The report as a plain-text table: figures, channels, windows, assumptions, warnings."""
+    lines = [f"{title(report)}  [{method_label(report)}]", ""]
+    rows = figure_rows(report)
+    width = max(len(k) for k, _ in rows)
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    if report.channels:
+        lines += ["", "  channel      domain  source     energy        mean W  label"]
+        lines += [
+            f"  {cid:<12} {domain:<7} {method:<10} {energy:>12}  {watts:>7}  {label}"
+            for cid, domain, method, energy, watts, label in channel_rows(report)
+        ]
+    if report.windows:
+        lines += ["", "  windows"]
+        lines += [f"    {'  ' * depth}{line}" for depth, line in window_lines(report.windows)]
+    lines += ["", "  assumptions"]
+    lines += [f"    - {s}" for s in assumption_lines(report.assumptions)]
+    if report.warnings:
+        lines += ["", "  warnings"] + [f"    ! {w}" for w in report.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""The parts of a :class:`~nlpfootprint.Report`: per-channel figures and a projection's basis.
+
+:class:`ChannelReport` says what one channel measured *and how*, in fields: the backend
+that read it, the device, the method (counter, sampled power or estimate) and, for an
+estimate, its basis. Renderers read these fields; the label is for people only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from nlpfootprint import accounting
+from nlpfootprint.assumptions import amount, count
+from nlpfootprint.ledger import ChannelTotals, StepEnergy
+from nlpfootprint.meters.base import Channel, Domain, to_domain
+from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, to_backend, to_method
+
+__all__ = ["ChannelReport", "Projection", "StepEnergy"]
+
+
+@attrs.frozen
+class ChannelReport:
+    """What one channel measured, and how.
+
+    Attributes:
+        id: Channel id (``gpu:0``, ``cpu:0``, ...).
+        domain: ``gpu``, ``cpu``, ``dram`` or ``other`` (a :class:`~nlpfootprint.Domain`,
+            equal to the plain string).
+        kind: ``energy`` (a counter) or ``power`` (sampled watts).
+        source: ``counter``, ``sampled`` or ``estimated``: how the energy was obtained (a
+            :class:`~nlpfootprint.provenance.Method`; ``method`` is the same).
+        label: What the channel is, for people (device name, estimation model).
+        energy_j: Energy over the report's duration, in joules.
+        readings: Successful readings.
+        failures: Failed readings.
+        gap_s: Seconds not covered by successful readings on both sides.
+        duration_s: The span the energy is over (the report's duration).
+        backend: Which backend read it: nvml, rapl, pyrapl, estimated, fake or user.
+        device: The hardware (name, index, UUID, host, how many), when known.
+        basis: For an estimate, what it rests on (TDP and its source, scope, ...).
+
+    ``mean_power_w`` (a property) is ``energy_j / duration_s``.
+    """
+
+    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    domain: Domain = attrs.field(converter=to_domain)
+    kind: str = attrs.field(validator=attrs.validators.instance_of(str))
+    source: Method = attrs.field(converter=to_method)
+    label: str = attrs.field(validator=attrs.validators.instance_of(str))
+    energy_j: float = attrs.field(validator=amount)
+    readings: int = attrs.field(default=0, validator=count)
+    failures: int = attrs.field(default=0, validator=count)
+    gap_s: float = attrs.field(default=0.0, validator=amount)
+    duration_s: float = attrs.field(default=0.0, validator=amount)
+    backend: Backend = attrs.field(default=Backend.USER, converter=to_backend)
+    device: Device | None = None
+    basis: EstimateBasis | None = None
+
+    @classmethod
+    def of(cls, channel: Channel, totals: ChannelTotals, duration_s: float) -> ChannelReport:
+        """The report of ``channel`` from its ledger ``totals`` over ``duration_s``."""
+        return cls(
+            id=channel.id,
+            domain=channel.domain,
+            kind=channel.kind,
+            source=channel.method,
+            label=channel.label,
+            energy_j=max(totals.energy_j, 0.0),
+            readings=totals.readings,
+            failures=totals.failures,
+            gap_s=max(totals.gap_s, 0.0),
+            duration_s=max(duration_s, 0.0),
+            backend=channel.backend,
+            device=channel.device,
+            basis=channel.basis,
+        )
+
+    @property
+    def method(self) -> Method:
+        """How the energy was obtained: counter, sampled or estimated (as ``source``)."""
+        return self.source
+
+    @property
+    def mean_power_w(self) -> float:
+        """Mean power over ``duration_s``, in watts (0.0 for an empty span)."""
+        return accounting.mean_power_w(self.energy_j, self.duration_s)
+
+    def scaled(self, factor: float) -> ChannelReport:
+        """This channel over a span ``factor`` times as long, at the same mean power."""
+        return attrs.evolve(
+            self, energy_j=self.energy_j * factor, duration_s=self.duration_s * factor
+        )
+
+    def plus(self, other: ChannelReport) -> ChannelReport:
+        """This channel's figures and ``other``'s added up (two entries, two runs)."""
+        return attrs.evolve(
+            other,
+            energy_j=self.energy_j + other.energy_j,
+            readings=self.readings + other.readings,
+            failures=self.failures + other.failures,
+            gap_s=self.gap_s + other.gap_s,
+            duration_s=self.duration_s + other.duration_s,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``mean_power_w`` and ``method`` are added for readers of the file."""
+        return {
+            "id": self.id,
+            "domain": self.domain.value,
+            "kind": self.kind,
+            "source": self.source.value,
+            "method": self.source.value,
+            "label": self.label,
+            "energy_j": self.energy_j,
+            "readings": self.readings,
+            "failures": self.failures,
+            "gap_s": self.gap_s,
+            "duration_s": self.duration_s,
+            "mean_power_w": self.mean_power_w,
+            "backend": self.backend.value,
+            "device": None if self.device is None else self.device.to_dict(),
+            "basis": None if self.basis is None else self.basis.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChannelReport:
+        """Read :meth:`to_dict` output back (the derived keys are recomputed, not read)."""
+        fields = {k: v for k, v in data.items() if k not in ("mean_power_w", "method")}
+        fields["device"] = Device.from_dict(fields.get("device"))
+        fields["basis"] = EstimateBasis.from_dict(fields.get("basis"))
+        return cls(**fields)
+
+
+@attrs.frozen
+class Projection:
+    """How a projected report was made from a measured one.
+
+    Attributes:
+        basis: ``"hours"``, ``"steps"`` or ``"runs"``.
+        factor: What the measurement was multiplied by.
+        measured_duration_s: The measured report's duration.
+        measured_steps: The measured report's step count.
+        relative_spread: The band's half-width as a fraction of each figure: the relative
+            standard deviation of energy per step across the measured sampling intervals,
+            or None when it could not be estimated (fewer than two intervals with steps).
+    """
+
+    basis: str
+    factor: float
+    measured_duration_s: float
+    measured_steps: int
+    relative_spread: float | None = None

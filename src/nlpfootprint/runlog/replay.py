@@ -1,0 +1,118 @@
+"""A run log's report: the summary of a clean stop, or its readings replayed.
+
+A run that crashed or was killed left no summary. Its readings are replayed, in the order
+they were written, through a fresh :class:`~nlpfootprint.ledger.Ledger` and
+:class:`~nlpfootprint.trace.BoundedTrace` set up as the live run set up its own, and the
+report is built by :meth:`~nlpfootprint.Report.from_ledger`, as the tracker builds it. The
+same code on the same numbers: a rebuilt report is what the run would have reported.
+"""
+
+from __future__ import annotations
+
+import os
+
+from nlpfootprint.assumptions import Assumptions
+from nlpfootprint.errors import ReportFormatError
+from nlpfootprint.intensity import Intensity
+from nlpfootprint.ledger import Ledger
+from nlpfootprint.report import Report
+from nlpfootprint.runlog.reader import LogReader, RunLog
+from nlpfootprint.runlog.schema import RunLogError
+from nlpfootprint.trace import BoundedTrace
+
+__all__ = ["replay", "report_from_log"]
+
+
+def report_from_log(
+    source: str | os.PathLike[str] | RunLog,
+    *,
+    pue: float | None = None,
+    carbon_intensity: Intensity | float | str | None = None,
+    price_per_kwh: float | None = None,
+    from_samples: bool = False,
+) -> Report:
+    """The report of a run log, re-accounted under any assumption given (None: as logged).
+
+    A log with a summary gives back the tracker's report. Without one (the run crashed or
+    was killed), or with ``from_samples=True``, the readings are replayed through the
+    ledger the tracker uses, up to the last one logged; a crashed run's report says so in
+    its warnings (and has no windows).
+
+    Raises:
+        RunLogError: The file is not a readable run log (see :func:`load_run`).
+    """
+    if isinstance(source, RunLog):
+        summary, path = source.summary, source.path
+    else:
+        summary, path = None, os.fspath(source)
+    if summary is None or from_samples:
+        report = replay(path, keep_summary=not from_samples)
+    else:
+        report = _summary_report(path, summary)
+    if pue is None and carbon_intensity is None and price_per_kwh is None:
+        return report
+    return report.with_assumptions(
+        pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
+    )
+
+
+def _summary_report(path: str, summary: dict[str, object]) -> Report:
+    try:
+        return Report.from_dict(summary)
+    except ReportFormatError as err:
+        raise RunLogError(f"{path}: the summary line is malformed ({err})") from err
+
+
+def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Report:
+    """The report rebuilt from a log's readings alone.
+
+    With ``keep_summary``, a log that turns out to end with a summary gives that instead
+    (a log read once, whatever it holds).
+    """
+    reader = LogReader(path)
+    settings = reader.header["settings"]
+    interval_s = float(settings["interval_s"])
+    points = int(settings.get("trace_points", 2048))
+    meters = [
+        [c for c, m in zip(reader.channels, reader.meter_of, strict=True) if m == index]
+        for index in range(len(reader.widths))
+    ]
+    warnings: list[str] = []
+    ledger = Ledger(
+        meters,
+        meter_names=reader.header.get("meters"),
+        trace=BoundedTrace(0.0, bin_s=interval_s, capacity=max(points // 2 * 2, 2)),
+        warn=warnings.append,
+    )
+    summary = None
+    for event in reader:
+        kind = event[0]
+        if kind == "v":
+            ledger.on_reading(event[2], event[1], event[3])
+        elif kind == "err":
+            ledger.on_failure(event[2], event[1], event[3])
+        elif kind == "counts":
+            steps, tokens = ledger.round_counts()
+            ledger.count(event[2] - steps, event[3] - tokens)
+            ledger.on_round(event[1])
+        else:
+            summary = event[1]
+    if keep_summary and summary is not None:
+        return _summary_report(reader.path, summary)
+    end = ledger.last_t if ledger.last_t is not None else 0.0
+    head: list[str] = []
+    if summary is None:
+        cut = " (its last line was cut off)" if reader.truncated else ""
+        head.append(
+            f"the run did not finish cleanly: the log has no summary and ends at t={end:.3f} s"
+            f"{cut}; the energy is rebuilt from the samples logged up to there"
+        )
+    return Report.from_ledger(
+        ledger,
+        end,
+        assumptions=Assumptions.from_dict(settings),
+        warnings=(*head, *warnings),
+        name=settings.get("name"),
+        started_at=reader.header.get("started_at"),
+        interval_s=interval_s,
+    )

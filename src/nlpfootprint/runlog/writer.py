@@ -1,0 +1,186 @@
+"""Writing a run log: :class:`RunLogWriter`, a sink of the sampler.
+
+The writer receives the readings the ledger receives (times already in seconds since the
+run's origin, to the microsecond) and writes one line each. Lines are buffered and handed
+to the OS every ``flush_s`` seconds of the injected clock (``*.gz`` names are gzip with a
+sync flush each time, so a cut stream still reads), and fsynced at close. A failing write
+is recorded in :attr:`RunLogWriter.errors`, never raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import logging
+import math
+import os
+import platform
+import threading
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any
+
+from nlpfootprint.clock import Clock, MonotonicClock
+from nlpfootprint.meters.base import Channel
+from nlpfootprint.runlog.schema import SCHEMA, header_channel_dicts
+from nlpfootprint.version import __version__
+
+__all__ = ["RunLogWriter"]
+
+_SEP = (",", ":")
+log = logging.getLogger("nlpfootprint")
+
+
+def _num(value: float) -> str:
+    value = float(value)
+    return repr(value) if math.isfinite(value) else "null"
+
+
+class RunLogWriter:
+    """Writes a run log to ``path`` (gzip when it ends in ``.gz``); opening may raise OSError.
+
+    Args:
+        path: The file.
+        flush_s: Seconds of ``clock`` time between write-outs (0: every line); a crash
+            loses at most this much.
+        clock: Where the flush timing comes from (default: the monotonic clock).
+        counts: Returns (steps, tokens) as the round just ended accounted them; written
+            at the end of each round in which they changed (default: never).
+
+    Thread-safe. No method raises on a failed write: the first error goes to
+    :attr:`errors` and the log, later lines are dropped.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        flush_s: float = 2.0,
+        clock: Clock | None = None,
+        counts: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.flush_s = flush_s
+        #: Write errors (at most one: writing stops at the first).
+        self.errors: list[str] = []
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._counts_of = counts
+        self._raw: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._gz = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
+            if self.path.endswith(".gz")
+            else None
+        )
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+        self._last_flush = self._clock.now()
+        self._counts = (0, 0)
+        self._done = False
+
+    def header(
+        self,
+        *,
+        channels: Sequence[Channel],
+        meter_names: Sequence[str],
+        settings: Mapping[str, object],
+        command: Sequence[str] | None,
+        meter_of: Sequence[int] | None = None,
+        started_at: str | None = None,
+    ) -> None:
+        """Write the header line now. ``meter_of`` gives each channel's meter index
+        (default: all of meter 0)."""
+        meter_of = meter_of if meter_of is not None else [0] * len(channels)
+        head = {
+            "schema": SCHEMA,
+            "started_at": started_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "host": platform.node(),
+            "pid": os.getpid(),
+            "command": None if command is None else list(command),
+            "version": __version__,
+            "meters": list(meter_names),
+            "channels": header_channel_dicts(channels, meter_of),
+            "settings": dict(settings),
+        }
+        self._write(json.dumps(head, separators=_SEP, default=str), force=True)
+
+    # -- the sink --------------------------------------------------------------------
+
+    def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
+        """Log one meter's reading taken at ``t`` (seconds since the origin)."""
+        self._write(f'{{"t":{t!r},"m":{meter},"v":[{",".join(map(_num, values))}]}}')
+
+    def on_failure(self, meter: int, t: float, error: str) -> None:
+        """Log that a meter failed to read at ``t``."""
+        self._write(json.dumps({"t": t, "m": meter, "err": error}, separators=_SEP))
+
+    def on_round(self, t: float) -> None:
+        """At the end of a round, log the step and token counts if they changed."""
+        if self._counts_of is not None:
+            self.counts(t, *self._counts_of())
+
+    def counts(self, t: float, steps: int, tokens: int) -> None:
+        """Log the step and token counts at ``t``, when they changed since the last time."""
+        if (steps, tokens) != self._counts:
+            self._counts = (steps, tokens)
+            self._write(f'{{"t":{t!r},"steps":{steps},"tokens":{tokens}}}')
+
+    def summary(self, report_dict: Mapping[str, Any]) -> None:
+        """Log the final report (its ``to_dict()``): the mark of a clean stop."""
+        try:
+            line = json.dumps({"summary": report_dict}, separators=_SEP, allow_nan=False)
+        except (TypeError, ValueError) as err:  # a bug, but the log must not raise
+            with self._lock:
+                self._fail(err)
+        else:
+            self._write(line, force=True)
+
+    def close(self) -> None:
+        """Write out what is buffered, fsync and close. Safe to call twice."""
+        with self._lock:
+            if self._done:
+                return
+            self._flush()
+            self._done = True
+            try:
+                if self._gz is not None:
+                    self._gz.close()
+                self._raw.flush()
+                os.fsync(self._raw.fileno())
+            except (OSError, ValueError) as err:
+                self._fail(err)
+            finally:
+                try:
+                    self._raw.close()
+                except (OSError, ValueError) as err:
+                    self._fail(err)
+
+    def _write(self, line: str, *, force: bool = False) -> None:
+        with self._lock:
+            if self._done or self.errors:
+                return
+            self._lines.append(line)
+            if force or self._clock.now() - self._last_flush >= self.flush_s:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._lines or self.errors:
+            return
+        data = ("\n".join(self._lines) + "\n").encode()
+        self._lines.clear()
+        try:
+            if self._gz is not None:
+                self._gz.write(data)
+                self._gz.flush(zlib.Z_SYNC_FLUSH)
+            else:
+                self._raw.write(data)
+                self._raw.flush()
+        except (OSError, ValueError) as err:
+            self._fail(err)
+        self._last_flush = self._clock.now()
+
+    def _fail(self, err: BaseException) -> None:
+        if not self.errors:
+            self.errors.append(f"writing the run log {self.path} failed: {err}")
+            log.warning("nlpfootprint: %s; later lines are dropped", self.errors[0])
+        self._lines.clear()

@@ -1,0 +1,211 @@
+"""A tracker's settings: one frozen value, validated once, reused with ``attrs.evolve``.
+
+:class:`TrackerSettings` holds everything ``track_energy(...)`` accepts; each field is
+checked when the value is made, and errors name the value and the rule. The same options
+are spelled once more, for type checkers, as the :class:`TrackerOptions` ``TypedDict`` that
+``track_energy``'s overloads take with ``Unpack``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypedDict, TypeVar
+
+import attrs
+
+from nlpfootprint.assumptions import PAPER_PUE, Assumptions
+from nlpfootprint.checks import nonnegative, positive, pue_value
+from nlpfootprint.clock import Clock
+from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.intensity import Intensity, resolve_intensity
+from nlpfootprint.meters.base import PowerMeter
+
+__all__ = ["MIN_INTERVAL_S", "TrackerOptions", "TrackerSettings", "spell_out_options"]
+
+#: The shortest ``interval_s`` accepted.
+MIN_INTERVAL_S = 1e-4
+_MAX_TRACE_POINTS = 1_000_000
+
+Meters = Literal["auto"] | Sequence[PowerMeter]
+
+
+class TrackerOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`~nlpfootprint.track_energy` (see
+    :class:`TrackerSettings` for what each means)."""
+
+    meters: Meters
+    interval_s: float
+    pue: float
+    carbon_intensity: Intensity | float | str | None
+    price_per_kwh: float | None
+    clock: Clock | None
+    name: str | None
+    trace_points: int
+    read_timeout_s: float
+    log: str | os.PathLike[str] | None
+    log_flush_s: float
+    log_command: Sequence[str] | None
+
+
+def _meters(_instance: object, _attribute: object, meters: Any) -> None:
+    if isinstance(meters, str):
+        if meters != "auto":
+            raise ConfigurationError(f"meters={meters!r}: expected 'auto' or a list of meters")
+    elif not isinstance(meters, Sequence):
+        raise ConfigurationError(
+            f"meters={meters!r}: expected 'auto' or a list of meters (wrap one meter in a list)"
+        )
+
+
+def _interval(value: object) -> float:
+    interval_s = positive("interval_s", value)
+    if interval_s < MIN_INTERVAL_S:
+        raise ConfigurationError(
+            f"interval_s={value!r}: the shortest sampling interval is {MIN_INTERVAL_S:g} s "
+            "(meter reads take microseconds to milliseconds)"
+        )
+    return interval_s
+
+
+def _intensity(_instance: object, _attribute: object, value: Any) -> None:
+    resolve_intensity(value)  # raises, naming the value
+
+
+def _price(value: object) -> float | None:
+    return None if value is None else nonnegative("price_per_kwh", value)
+
+
+def _read_timeout(value: object) -> float:
+    return positive("read_timeout_s", value)
+
+
+def _flush(value: object) -> float:
+    return nonnegative("log_flush_s", value)
+
+
+def _clock(_instance: object, _attribute: object, clock: Any) -> None:
+    if clock is not None and not callable(getattr(clock, "now", None)):
+        raise ConfigurationError(f"clock={clock!r}: a clock needs a now() method")
+
+
+def _name(_instance: object, _attribute: object, name: Any) -> None:
+    if name is not None and not isinstance(name, str):
+        raise ConfigurationError(f"name={name!r}: expected a string")
+
+
+def _points(_instance: object, _attribute: object, points: Any) -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 1_000_000:
+        raise ConfigurationError(
+            f"trace_points={points!r}: expected an integer from 2 to {_MAX_TRACE_POINTS:,}"
+        )
+
+
+def _log(_instance: object, _attribute: object, log: Any) -> None:
+    if log is not None and not isinstance(log, str | os.PathLike):
+        raise ConfigurationError(f"log={log!r}: expected a file path (str or os.PathLike)")
+    if isinstance(log, str | os.PathLike) and not os.fspath(log):
+        raise ConfigurationError("log='': give a file path, or log=None for no run log")
+
+
+def _command(_instance: object, _attribute: object, command: Any) -> None:
+    if command is not None and (
+        isinstance(command, str)
+        or not isinstance(command, Sequence)
+        or not all(isinstance(part, str) for part in command)
+    ):
+        raise ConfigurationError(
+            f"log_command={command!r}: expected a list of strings (the command's arguments)"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TrackerSettings:
+    """What a tracker was asked to do; checked when made (errors name the value).
+
+    Attributes:
+        meters: ``"auto"`` (detect the best meters here; estimated ones only where
+            nothing can be measured) or a list of meters. Meters you pass are not closed.
+        interval_s: Seconds between readings (counters are exact however far apart;
+            sampled power needs short intervals to follow the load).
+        pue: Power usage effectiveness of the data centre (default 1.58, the paper's).
+        carbon_intensity: Grid intensity in g CO2e/kWh, an
+            :class:`~nlpfootprint.Intensity`, or a key (``"FRA"``, ``"gcp:europe-west4"``,
+            ``"strubell2019"``). Default: the world average, said in the report.
+        price_per_kwh: Electricity price per kWh; without it the report has no cost.
+        clock: Time source; pass a :class:`~nlpfootprint.testing.FakeClock` in tests (no
+            thread is started then).
+        name: A name for the report (a decorated function's name by default).
+        trace_points: How many points the power trace keeps at most (2 to 1,000,000).
+        read_timeout_s: How long a window boundary, a snapshot or stop waits for a meter
+            read in progress before giving up on it (a hung device).
+        log: A file to write the run log to as the run goes (JSON lines, gzip when the name
+            ends in ``.gz``; see :mod:`nlpfootprint.runlog`): every reading, so a crashed
+            run can still be reported (``Report.from_log(path)``). A decorated function
+            rewrites it on every call. A failed write warns in the report, never raises.
+        log_flush_s: Seconds between write-outs of the log (0: every line); a crash loses
+            at most this much of it.
+        log_command: The command line that was measured, for the log's header.
+    """
+
+    meters: Meters = attrs.field(default="auto", validator=_meters)
+    interval_s: float = attrs.field(default=1.0, converter=_interval)
+    pue: float = attrs.field(default=PAPER_PUE, converter=pue_value)
+    carbon_intensity: Intensity | float | str | None = attrs.field(
+        default=None, validator=_intensity
+    )
+    price_per_kwh: float | None = attrs.field(default=None, converter=_price)
+    clock: Clock | None = attrs.field(default=None, validator=_clock)
+    name: str | None = attrs.field(default=None, validator=_name)
+    trace_points: int = attrs.field(default=2048, validator=_points)
+    read_timeout_s: float = attrs.field(default=10.0, converter=_read_timeout)
+    log: str | os.PathLike[str] | None = attrs.field(default=None, validator=_log)
+    log_flush_s: float = attrs.field(default=2.0, converter=_flush)
+    log_command: Sequence[str] | None = attrs.field(default=None, validator=_command)
+
+    @classmethod
+    def of(cls, **options: Any) -> TrackerSettings:
+        """Settings from keyword options; an unknown name is an error that lists the known."""
+        known = attrs.fields_dict(cls)
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigurationError(
+                f"track_energy() got unknown option(s) {', '.join(unknown)}; the options are "
+                f"{', '.join(known)}"
+            )
+        return cls(**options)
+
+    def assumptions(self) -> Assumptions:
+        """The accounting assumptions these settings state."""
+        return Assumptions.build(
+            pue=self.pue,
+            carbon_intensity=self.carbon_intensity,
+            price_per_kwh=self.price_per_kwh,
+            meters="auto" if isinstance(self.meters, str) else "given",
+        )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def spell_out_options(func: F) -> F:
+    """Give ``func`` a signature that lists the options its ``**options`` take.
+
+    Type checkers read the ``TypedDict``; this is for ``help()``, ``inspect`` and editors
+    that read signatures at run time: each option becomes a keyword-only parameter with its
+    default, taken from :class:`TrackerSettings`.
+    """
+    signature = inspect.signature(func)
+    options = [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=field.default,
+            annotation=TrackerOptions.__annotations__[field.name],
+        )
+        for field in attrs.fields(TrackerSettings)
+    ]
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    func.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
+    return func

@@ -1,0 +1,86 @@
+"""Units: the conversion constants and every human-readable number format (a leaf module).
+
+One ladder of time units serves the text tables, the paper's prose and the plot axes, so
+a duration reads the same everywhere; energies, masses and money are formatted here too.
+Nothing here imports the rest of the package.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "J_PER_KWH",
+    "LBS_PER_KG",
+    "energy_axis",
+    "format_duration",
+    "format_energy_j",
+    "format_mass_kg",
+    "format_prose_number",
+    "time_unit",
+]
+
+#: Joules in one kilowatt-hour.
+J_PER_KWH = 3.6e6
+#: Pounds in one kilogram (1 lb = 0.45359237 kg exactly, by the 1959 international agreement).
+LBS_PER_KG = 1.0 / 0.45359237
+
+#: The time ladder: (spans shorter than this many seconds, seconds per unit, symbol, word).
+_TIME_LADDER: tuple[tuple[float, float, str, str], ...] = (
+    (120.0, 1.0, "s", "seconds"),
+    (7200.0, 60.0, "min", "minutes"),
+    (3 * 86400.0, 3600.0, "h", "hours"),
+    (math.inf, 86400.0, "days", "days"),
+)
+
+
+def time_unit(seconds: float, *, largest: str = "days") -> tuple[float, str, str]:
+    """The unit to show ``seconds`` in: (seconds per unit, symbol, word).
+
+    ``largest`` caps the ladder (``"h"`` for prose that speaks of hours, never days).
+
+    >>> time_unit(90.0), time_unit(3 * 3600.0)[1], time_unit(9 * 86400.0, largest="h")[2]
+    ((1.0, 's', 'seconds'), 'h', 'hours')
+    """
+    for below, size, symbol, word in _TIME_LADDER:
+        if abs(seconds) < below or symbol == largest:
+            return size, symbol, word
+    return _TIME_LADDER[-1][1:]  # pragma: no cover - the last rung has no upper bound
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as s, min, h or days: ``7200.0`` gives ``2.00 h``."""
+    size, symbol, _ = time_unit(seconds)
+    digits = 1 if symbol == "min" else 2
+    return f"{seconds / size:.{digits}f} {symbol}"
+
+
+def format_energy_j(energy_j: float) -> str:
+    """Joules with a readable unit (uJ .. GJ)."""
+    for unit, size in (("GJ", 1e9), ("MJ", 1e6), ("kJ", 1e3), ("J", 1.0), ("mJ", 1e-3)):
+        if abs(energy_j) >= size:
+            return f"{energy_j / size:.3f} {unit}"
+    return f"{energy_j * 1e6:.3f} uJ" if energy_j else "0 J"
+
+
+def format_mass_kg(mass_kg: float) -> str:
+    """A CO2e mass in g, kg or t."""
+    if abs(mass_kg) >= 1000:
+        return f"{mass_kg / 1000:.3f} t"
+    if abs(mass_kg) >= 1:
+        return f"{mass_kg:.3f} kg"
+    return f"{mass_kg * 1000:.4g} g"
+
+
+def format_prose_number(value: float) -> str:
+    """A figure for a sentence: one decimal with thousands separators, or 3 significant digits."""
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def energy_axis(total_kwh: float) -> tuple[float, str]:
+    """The divisor (from kWh) and unit for an axis of energy reaching ``total_kwh``."""
+    if total_kwh >= 10_000:
+        return 1000.0, "MWh"
+    if total_kwh >= 1:
+        return 1.0, "kWh"
+    return 1e-3, "Wh"

@@ -1,4 +1,5 @@
-"""``@track_energy``: each call of a decorated function is measured by a fresh tracker.
+"""``@track_energy``: each call of a decorated function is measured by a fresh tracker;
+and :func:`current_tracker`, the innermost tracker running in this context.
 
 The wrapper keeps the function's name, docstring and signature, binds as a method, works
 for ``async def`` functions, and keeps the latest report as ``.last_report`` (also when
@@ -9,6 +10,7 @@ function, not to a thread: with concurrent calls they hold the latest call to fi
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Callable
@@ -20,7 +22,30 @@ if TYPE_CHECKING:
     from nlpfootprint.report import Report
     from nlpfootprint.tracker import EnergyTracker
 
-__all__ = ["TrackedFunction", "decorate"]
+__all__ = ["TrackedFunction", "current_tracker", "decorate", "started"]
+
+#: The trackers started in this context, innermost last (stopped ones are skipped).
+_STARTED: contextvars.ContextVar[tuple[EnergyTracker, ...]] = contextvars.ContextVar(
+    "nlpfootprint_started_trackers", default=()
+)
+
+
+def started(tracker: EnergyTracker) -> None:
+    """Note that ``tracker`` started in this context (forgetting the stopped ones)."""
+    _STARTED.set((*(t for t in _STARTED.get() if t.running), tracker))
+
+
+def current_tracker() -> EnergyTracker | None:
+    """The innermost *running* tracker started in this context, or None.
+
+    Handy inside a function decorated with ``@track_energy`` to count steps:
+    ``nf.current_tracker().step()``.
+    """
+    for tracker in reversed(_STARTED.get()):
+        if tracker.running:
+            return tracker
+    return None
+
 
 P = ParamSpec("P")
 R = TypeVar("R")

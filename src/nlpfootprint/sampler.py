@@ -114,6 +114,21 @@ class Sampler:
         self.internal_error_count = 0
         self.internal_errors: list[BaseException] = []
 
+    def warnings(self) -> list[str]:
+        """What went wrong in the sampler itself: skipped ticks, errors in sinks."""
+        out = []
+        if self.skipped_ticks:
+            out.append(
+                f"the sampler skipped {self.skipped_ticks} tick(s) because reading the "
+                f"meters took longer than interval_s={self.interval_s:g}"
+            )
+        if self.internal_errors:
+            out.append(
+                f"{self.internal_error_count} internal error(s) while recording readings; "
+                f"first: {self.internal_errors[0]!r}"
+            )
+        return out
+
     @property
     def last_t(self) -> float | None:
         """Time of the latest reading of the latest round, since :attr:`origin` (None before

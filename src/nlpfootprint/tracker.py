@@ -13,14 +13,12 @@
     def train(): ...
     train(); train.last_report
 
-The tracker owns the run's state: a few numbers per channel (O(1) whatever the run's
-length) and a bounded power trace for plots. Readings arrive from the
-:class:`~nlpfootprint.sampler.Sampler`; the maths is :mod:`nlpfootprint.accounting`.
+The tracker wires the layers below it together -- settings, meters, the sampler, its
+sinks (the ledger, the run-log writer) -- and asks the ledger for the report at the end.
 """
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import logging
 import threading
@@ -33,12 +31,11 @@ import attrs
 
 from nlpfootprint.checks import whole_number
 from nlpfootprint.clock import Clock, MonotonicClock
-from nlpfootprint.decorate import TrackedFunction, decorate
+from nlpfootprint.decorate import TrackedFunction, current_tracker, decorate, started
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.meters.meterset import MeterSet
 from nlpfootprint.report import Report
-from nlpfootprint.report_parts import ChannelReport
 from nlpfootprint.runlog import RunLogWriter, log_settings
 from nlpfootprint.sampler import Sampler, Sink
 from nlpfootprint.settings import Meters, TrackerOptions, TrackerSettings, spell_out_options
@@ -58,23 +55,6 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 log = logging.getLogger("nlpfootprint")
-
-#: The trackers started in this context, innermost last (stopped ones are skipped).
-_STARTED: contextvars.ContextVar[tuple[EnergyTracker, ...]] = contextvars.ContextVar(
-    "nlpfootprint_started_trackers", default=()
-)
-
-
-def current_tracker() -> EnergyTracker | None:
-    """The innermost *running* tracker started in this context, or None.
-
-    Handy inside a function decorated with ``@track_energy`` to count steps:
-    ``nf.current_tracker().step()``.
-    """
-    for tracker in reversed(_STARTED.get()):
-        if tracker.running:
-            return tracker
-    return None
 
 
 class EnergyTracker:
@@ -190,8 +170,7 @@ class EnergyTracker:
             if self._log is not None:
                 self._log.close()
             raise
-        # Forget trackers of this context that have stopped, then add this one.
-        _STARTED.set((*(t for t in _STARTED.get() if t.running), self))
+        started(self)
         notes, warnings = meterset.startup_warnings(self.interval_s)
         self._warnings += notes
         for warning in warnings:
@@ -200,35 +179,31 @@ class EnergyTracker:
 
     def _open_log(self, ledger: Ledger) -> RunLogWriter:
         """Open the run log and write its header (the channels, the settings)."""
-        path = self.settings.log
-        assert path is not None
-        assert self._meterset is not None
+        settings, meterset = self.settings, self._meterset
+        assert settings.log is not None
+        assert meterset is not None
         try:
-            writer = RunLogWriter(
-                path,
-                flush_s=self.settings.log_flush_s,
+            return RunLogWriter.start(
+                settings.log,
+                flush_s=settings.log_flush_s,
                 clock=self._clock,
                 counts=ledger.round_counts,
+                meter_channels=[m.channels for m in meterset.meters],
+                meter_names=meterset.names(),
+                settings=log_settings(
+                    self._assumptions,
+                    interval_s=self.interval_s,
+                    name=self.name,
+                    trace_points=settings.trace_points,
+                ),
+                command=settings.log_command,
+                started_at=self._started_at,
             )
         except OSError as err:
-            self._meterset.close(lambda _: None)
+            meterset.close(lambda _: None)
             raise ConfigurationError(
-                f"log={path!r}: cannot write the run log there: {err}"
+                f"log={settings.log!r}: cannot write the run log there: {err}"
             ) from err
-        writer.header(
-            channels=self._meterset.channels,
-            meter_of=self._meterset.meter_of_channel,
-            meter_names=self._meterset.names(),
-            settings=log_settings(
-                self._assumptions,
-                interval_s=self.interval_s,
-                name=self.name,
-                trace_points=self.settings.trace_points,
-            ),
-            command=self.settings.log_command,
-            started_at=self._started_at,
-        )
-        return writer
 
     def stop(self) -> Report:
         """Stop sampling, take the last reading and return the report.
@@ -358,22 +333,8 @@ class EnergyTracker:
 
     def _window_entry(self, window: OpenWindow) -> Report:
         assert self._ledger is not None
-        end = self._ledger.totals()
-        duration = self._reading_time() - window.start_t
-        return Report(
-            duration_s=duration,
-            channels=tuple(
-                ChannelReport.of(c, now.since(then), duration)
-                for c, now, then in zip(
-                    self._ledger.channels, end.channels, window.start.channels, strict=True
-                )
-            ),
-            assumptions=self._assumptions,
-            steps=end.steps - window.start.steps,
-            tokens=end.tokens - window.start.tokens,
-            windows=tuple(window.children.values()),
-            name=window.name,
-            interval_s=self.interval_s,
+        return window.report(
+            self._ledger, self._reading_time(), self._assumptions, interval_s=self.interval_s
         )
 
     def snapshot(self, *, read: bool = True) -> Report:
@@ -398,18 +359,8 @@ class EnergyTracker:
         ledger, sampler = self._ledger, self._sampler
         assert ledger is not None
         assert sampler is not None
-        warnings = list(self._warnings)
-        if sampler.skipped_ticks:
-            warnings.append(
-                f"the sampler skipped {sampler.skipped_ticks} tick(s) because reading the "
-                f"meters took longer than interval_s={self.interval_s:g}"
-            )
-        if sampler.internal_errors:
-            warnings.append(
-                f"{sampler.internal_error_count} internal error(s) while recording readings; "
-                f"first: {sampler.internal_errors[0]!r}"
-            )
-        if self._log is not None and self._log.errors:
+        warnings = [*self._warnings, *sampler.warnings()]
+        if self._log is not None:
             warnings += self._log.errors
         return Report.from_ledger(
             ledger,

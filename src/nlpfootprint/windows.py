@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 import attrs
 
+from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
-from nlpfootprint.ledger import Totals
+from nlpfootprint.ledger import Ledger, Totals
 from nlpfootprint.report import Report
+from nlpfootprint.report_parts import ChannelReport
 
 __all__ = ["OpenWindow", "WindowHandle", "WindowStack", "merge_entries"]
 
@@ -44,6 +46,28 @@ class OpenWindow:
     start: Totals
     handle: WindowHandle
     children: dict[str, Report] = attrs.field(factory=dict)
+
+    def report(
+        self, ledger: Ledger, end_t: float, assumptions: Assumptions, *, interval_s: float
+    ) -> Report:
+        """This entry of the window, from its start to ``end_t`` (what ``ledger`` counted)."""
+        end = ledger.totals()
+        duration = end_t - self.start_t
+        return Report(
+            duration_s=duration,
+            channels=tuple(
+                ChannelReport.of(c, now.since(then), duration)
+                for c, now, then in zip(
+                    ledger.channels, end.channels, self.start.channels, strict=True
+                )
+            ),
+            assumptions=assumptions,
+            steps=end.steps - self.start.steps,
+            tokens=end.tokens - self.start.tokens,
+            windows=tuple(self.children.values()),
+            name=self.name,
+            interval_s=interval_s,
+        )
 
 
 def merge_entries(a: Report, b: Report) -> Report:

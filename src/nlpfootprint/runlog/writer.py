@@ -78,6 +78,33 @@ class RunLogWriter:
         self._counts = (0, 0)
         self._done = False
 
+    @classmethod
+    def start(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        flush_s: float,
+        clock: Clock | None,
+        counts: Callable[[], tuple[int, int]] | None,
+        meter_channels: Sequence[Sequence[Channel]],
+        meter_names: Sequence[str],
+        settings: Mapping[str, object],
+        command: Sequence[str] | None,
+        started_at: str | None,
+    ) -> RunLogWriter:
+        """Open ``path`` and write the header for meters with ``meter_channels``
+        (raises OSError when the file cannot be opened)."""
+        writer = cls(path, flush_s=flush_s, clock=clock, counts=counts)
+        writer.header(
+            channels=[c for channels in meter_channels for c in channels],
+            meter_of=[i for i, channels in enumerate(meter_channels) for _ in channels],
+            meter_names=meter_names,
+            settings=settings,
+            command=command,
+            started_at=started_at,
+        )
+        return writer
+
     def header(
         self,
         *,

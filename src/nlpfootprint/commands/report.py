@@ -2,20 +2,24 @@
 
 Each log is read (a run cut off by a crash too: its energy up to the last flushed line)
 and accounted under the PUE, carbon intensity and price given here, or the ones it was
-recorded with. Several logs are several runs (a sweep): each is shown, then the total.
+recorded with. Several logs are several runs (a sweep): each is shown, then their total,
+which is a report too (the runs added up) and is rendered by the same renderers.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from nlpfootprint.commands import intensity_arg
 from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.report import Report
+from nlpfootprint.windows import merge_entries
 
 __all__ = ["FORMATS", "register", "run"]
 
@@ -51,47 +55,52 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _totals(reports: list[Any]) -> dict[str, float | None]:
-    costs = [r.cost_usd for r in reports]
-    return {
-        "runs": len(reports),
-        "duration_s": math.fsum(r.duration_s for r in reports),
-        "energy_kwh": math.fsum(r.energy_kwh for r in reports),
-        "facility_energy_kwh": math.fsum(r.facility_energy_kwh for r in reports),
-        "co2e_kg": math.fsum(r.co2e_kg for r in reports),
-        "co2e_lbs": math.fsum(r.co2e_lbs for r in reports),
-        "cost_usd": None if any(c is None for c in costs) else math.fsum(costs),
-    }
+def _total(reports: list[Report]) -> Report | None:
+    """The runs added up, as one more report (None when they were accounted differently)."""
+    if len(reports) < 2 or any(r.assumptions != reports[0].assumptions for r in reports):
+        return None
+    total = functools.reduce(merge_entries, reports)
+    return attrs.evolve(total, name=f"total over {len(reports)} runs", warnings=())
 
 
-def _total_lines(total: dict[str, float | None], fmt: str) -> str:
-    cost = total["cost_usd"]
-    cells = [
-        ("runs", f"{total['runs']:.0f}"),
-        ("hours", f"{(total['duration_s'] or 0) / 3600:.4g}"),
-        ("energy (IT)", f"{total['energy_kwh']:.6g} kWh"),
-        ("energy x PUE", f"{total['facility_energy_kwh']:.6g} kWh"),
-        ("CO2e", f"{total['co2e_kg']:.6g} kg = {total['co2e_lbs']:.6g} lbs"),
-        ("cost", "not computed" if cost is None else f"{cost:.6g} USD"),
-    ]
-    if fmt == "markdown":
-        return "\n".join(
-            ["### Total", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in cells)]
-        )
+def _render(report: Report, fmt: str, label: str) -> str:
     if fmt == "latex":
-        body = " \\\\\n".join(f"{k} & {v}" for k, v in cells)
-        return (
-            "% total over all runs\n\\begin{tabular}{ll}\n\\toprule\n"
-            + body
-            + " \\\\\n\\bottomrule\n\\end{tabular}"
+        return report.to_latex(label=label)
+    return report.to_markdown() if fmt == "markdown" else str(report)
+
+
+def _print_reports(reports: list[Report], fmt: str) -> None:
+    total = _total(reports)
+    if fmt == "json":
+        data: Any = reports[0].to_dict()
+        if len(reports) > 1:
+            data = {"runs": [r.to_dict() for r in reports], "total": None}
+            if total is not None:
+                data["total"] = {**total.to_dict(), "runs": len(reports)}
+        print(json.dumps(data, indent=2))
+        return
+    if fmt == "csv":
+        print(Report.csv_header())
+        for report in (*reports, *(() if total is None else (total,))):
+            print(report.to_csv_row())
+        return
+    # one label per table when several runs go into one document
+    labels = [
+        f"tab:nlpfootprint-{i + 1}" if len(reports) > 1 else "tab:nlpfootprint"
+        for i in range(len(reports))
+    ]
+    print("\n\n".join(_render(r, fmt, label) for r, label in zip(reports, labels, strict=True)))
+    if total is not None:
+        print("\n" + _render(total, fmt, "tab:nlpfootprint-total"))
+    elif len(reports) > 1:
+        print(
+            "\nno total: the runs were recorded under different assumptions; give --pue, "
+            "--carbon-intensity and --price-per-kwh to account them alike"
         )
-    return "total over all runs\n" + "\n".join(f"  {k:<13} {v}" for k, v in cells)
 
 
 def run(args: argparse.Namespace) -> int:
     """Read, re-account, render."""
-    from nlpfootprint.report import Report
-
     measured = [
         Report.from_log(
             path,
@@ -106,31 +115,7 @@ def run(args: argparse.Namespace) -> int:
     reports = measured
     if args.project_hours is not None:
         reports = [r.project(hours=args.project_hours) for r in measured]
-    fmt = args.format
-    if fmt == "json":
-        data: Any = reports[0].to_dict()
-        if len(reports) > 1:
-            data = {"runs": [r.to_dict() for r in reports], "total": _totals(reports)}
-        print(json.dumps(data, indent=2))
-    elif fmt == "csv":
-        print(Report.csv_header())
-        for report in reports:
-            print(report.to_csv_row())
-    else:
-
-        def latex(report: Report, index: int) -> str:
-            # one label per table when several runs go into one document
-            suffix = f"-{index + 1}" if len(reports) > 1 else ""
-            return report.to_latex(label=f"tab:nlpfootprint{suffix}")
-
-        renders: dict[str, Callable[[Report, int], str]] = {
-            "text": lambda report, _: str(report),
-            "markdown": lambda report, _: report.to_markdown(),
-            "latex": latex,
-        }
-        print("\n\n".join(renders[fmt](r, i) for i, r in enumerate(reports)))
-        if len(reports) > 1:
-            print("\n" + _total_lines(_totals(reports), fmt))
+    _print_reports(reports, args.format)
     if args.plot is not None:
         measured[0].plot(args.plot)  # the measurement itself, never a projection
         print(f"\nplot written to {args.plot}")

@@ -1,20 +1,8 @@
-"""The tracker: measure the energy of a block of code, a function, or a whole run.
+"""The tracker: measure the energy of a block (``with track_energy() as t``), a function
+(``@track_energy`` or ``@track_energy(...)``, then ``train.last_report``) or a whole run.
 
-:func:`track_energy` is the entry point; it works three ways::
-
-    with track_energy() as tracker:        # a block
-        ...
-    report = tracker.report
-
-    @track_energy                          # a function, default settings
-    def train(): ...
-
-    @track_energy(carbon_intensity=300)    # a function, chosen settings
-    def train(): ...
-    train(); train.last_report
-
-The tracker wires the layers below it together -- settings, meters, the sampler, its
-sinks (the ledger, the run-log writer) -- and asks the ledger for the report at the end.
+The tracker wires the layers below it together -- settings, meters, the sampler, its sinks
+(the ledger, the run-log writer) -- and asks the ledger for the report at the end.
 """
 
 from __future__ import annotations
@@ -66,11 +54,9 @@ class EnergyTracker:
     run-log writer) -> :meth:`Report.from_ledger <nlpfootprint.Report.from_ledger>`.
 
     Args:
-        settings: A :class:`~nlpfootprint.settings.TrackerSettings` to start from (a list
+        settings: :class:`~nlpfootprint.settings.TrackerSettings` to start from (a list
             of meters or ``"auto"`` is taken as ``meters=``, as in earlier versions).
-        **options: Any of :class:`~nlpfootprint.settings.TrackerSettings`' fields (meters,
-            interval_s, pue, carbon_intensity, price_per_kwh, clock, name, trace_points,
-            read_timeout_s, log, log_flush_s, log_command), overriding ``settings``.
+        **options: Fields of :class:`~nlpfootprint.settings.TrackerSettings` to override.
 
     Example:
         >>> import nlpfootprint as nf
@@ -216,7 +202,7 @@ class EnergyTracker:
                 return self._report
             if self._sampler is None or self._meterset is None:
                 raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
-            self._meterset.sync(self._warn)
+            self._meterset.sync(self._warn)  # queued device work counts before the end
             if self._windows:
                 self._boundary_reading()  # the open windows end now, not at the last tick
             while self._windows:
@@ -240,9 +226,13 @@ class EnergyTracker:
                     self._log.close()  # flushed and synced whatever happened above
             return self._report
 
-    def _boundary_reading(self) -> None:
-        """A reading now from the user's thread; gives up (once warned) on a hung meter."""
+    def _boundary_reading(self, *, sync: bool = False) -> None:
+        """A reading now from the user's thread (after letting the meters ``sync()`` their
+        queued work); gives up (once warned) on a hung meter."""
         assert self._sampler is not None
+        assert self._meterset is not None
+        if sync:
+            self._meterset.sync(self._warn)
         completed = self._sampler.sample(timeout_s=self._sampler.read_timeout_s)
         if not completed and not self._warned_abandoned:
             self._warned_abandoned = True
@@ -307,17 +297,14 @@ class EnergyTracker:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
         ledger = self._running_ledger("window()")
-        assert self._meterset is not None
-        self._meterset.sync(self._warn)
-        self._boundary_reading()
+        self._boundary_reading(sync=True)
         handle = self._windows.push(name, self._reading_time(), ledger.totals())
         depth = len(self._windows)
         try:
             yield handle
         finally:
             if len(self._windows) == depth and self.running:
-                self._meterset.sync(self._warn)
-                self._boundary_reading()
+                self._boundary_reading(sync=True)
                 self._windows.pop(self._window_entry)
 
     def _reading_time(self) -> float:

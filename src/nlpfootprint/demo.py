@@ -17,22 +17,19 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Literal
+from typing import Unpack
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from nlpfootprint.checks import positive
-from nlpfootprint.clock import Clock
 from nlpfootprint.errors import ConfigurationError
-from nlpfootprint.intensity import Intensity
-from nlpfootprint.meters.base import PowerMeter
 from nlpfootprint.report import Report
-from nlpfootprint.tracker import track_energy
+from nlpfootprint.settings import TrackerOptions
+from nlpfootprint.tracker import EnergyTracker, track_energy
 
 __all__ = [
     "CORPUS_MODULES",
@@ -55,6 +52,7 @@ _MODULE_NAMES = """
 #: The standard-library modules whose docstrings make the training text, in order.
 CORPUS_MODULES: tuple[str, ...] = tuple(_MODULE_NAMES.split())
 _PROMPT = "Return the "  # the generated sample continues this text
+_RUN_NAME = "demo: char-MLP language model"  # the report's name, unless name= is given
 _BLOCK_CHARS = 256  # the text is cut into blocks of this size; every 10th is validation
 
 
@@ -240,9 +238,20 @@ class DemoResult:
     sample_text: str
 
 
+@attrs.frozen
+class _Schedule:
+    """When training stops and when it is evaluated (see :func:`_schedule`)."""
+
+    budget_s: float
+    step_budget: float
+    batch_size: int
+    eval_every: int | None
+    eval_period_s: float
+
+
 def _schedule(
     seconds: float | None, max_steps: int | None, batch_size: int, eval_every: int | None
-) -> tuple[float, float, int | None, float]:
+) -> _Schedule:
     """Check the budget arguments; return time and step budgets and the eval schedule."""
     if seconds is None and max_steps is None:
         raise ConfigurationError("give seconds= or max_steps= (or both): the demo must stop")
@@ -255,7 +264,80 @@ def _schedule(
     eval_period_s = budget_s / 10 if eval_every is None and seconds is not None else math.inf
     if eval_every is None and seconds is None:
         eval_every = 100
-    return budget_s, step_budget, eval_every, eval_period_s
+    return _Schedule(budget_s, step_budget, batch_size, eval_every, eval_period_s)
+
+
+@attrs.define
+class _Training:
+    """The demo's model, optimizer and data, and the ``(step, loss)`` pairs of each eval."""
+
+    corpus: CharCorpus
+    model: CharMLP
+    optimizer: Adam
+    rng: np.random.Generator  # draws the minibatches and the sample
+    probe: tuple[IntArray, IntArray]  # fixed training windows, for the train loss
+    val: tuple[IntArray, IntArray]  # held-out windows, for the validation loss
+    out: Callable[[str], None]  # where each eval's line is written
+    train_losses: list[tuple[int, float]] = attrs.field(factory=list)
+    val_losses: list[tuple[int, float]] = attrs.field(factory=list)
+    started_at: float = 0.0  # time.monotonic() when training started
+
+    @classmethod
+    def prepare(cls, corpus: CharCorpus, seed: int, out: Callable[[str], None]) -> _Training:
+        """A fresh model on ``corpus``, with the evaluation windows drawn (all from ``seed``)."""
+        rng = np.random.default_rng(seed)
+        model = CharMLP(len(corpus.vocab), rng)
+        optimizer = Adam(model.params, lr=5e-3)
+        ctx = model.context
+        n_train = len(corpus.train) - ctx
+        n_val = len(corpus.val) - ctx
+        val = windows(corpus.val, rng.choice(n_val, min(n_val, 8192), replace=False), ctx)
+        probe = rng.choice(n_train, size=min(n_train, 4096), replace=False)
+        return cls(corpus, model, optimizer, rng, windows(corpus.train, probe, ctx), val, out)
+
+    def evaluate(self, tracker: EnergyTracker, step: int) -> None:
+        """Record both losses (inside an ``"eval"`` window) and write a line about them."""
+        with tracker.window("eval"):
+            self.train_losses.append((step, self.model.loss(*self.probe)))
+            self.val_losses.append((step, self.model.loss(*self.val)))
+        self.out(
+            f"step {step:>6}  train loss {self.train_losses[-1][1]:.3f}  "
+            f"val loss {self.val_losses[-1][1]:.3f}  {time.monotonic() - self.started_at:6.1f} s"
+        )
+
+    def train(self, tracker: EnergyTracker, schedule: _Schedule) -> int:
+        """Train until a budget runs out, evaluating on ``schedule``; return the steps taken.
+
+        The loss is evaluated at step 0, on the schedule and at the last step.
+        """
+        corpus, ctx, batch_size = self.corpus, self.model.context, schedule.batch_size
+        n_train = len(corpus.train) - ctx
+        self.started_at = time.monotonic()
+        self.evaluate(tracker, 0)
+        step = 0
+        next_eval_s = schedule.eval_period_s
+        while (
+            step < schedule.step_budget and time.monotonic() - self.started_at < schedule.budget_s
+        ):
+            x, y = windows(corpus.train, self.rng.integers(0, n_train, size=batch_size), ctx)
+            _, grads = self.model.loss_and_grads(x, y)
+            self.optimizer.update(grads)
+            step += 1
+            tracker.step(tokens=batch_size)
+            if schedule.eval_every is not None and step % schedule.eval_every == 0:
+                self.evaluate(tracker, step)
+            elif time.monotonic() - self.started_at >= next_eval_s:
+                self.evaluate(tracker, step)
+                next_eval_s += schedule.eval_period_s
+        if self.val_losses[-1][0] != step:
+            self.evaluate(tracker, step)
+        return step
+
+    def sample(self) -> str:
+        """Text generated by the model after :data:`_PROMPT` (the prompt included)."""
+        prompt = self.corpus.encode(_PROMPT)
+        generated = self.model.generate(prompt, 200, self.rng, temperature=0.8)
+        return _PROMPT + self.corpus.decode(generated)
 
 
 def run_demo(
@@ -265,14 +347,8 @@ def run_demo(
     seed: int = 0,
     batch_size: int = 256,
     eval_every: int | None = None,
-    interval_s: float = 0.5,
-    pue: float = 1.58,
-    carbon_intensity: Intensity | float | str | None = None,
-    price_per_kwh: float | None = None,
-    meters: Literal["auto"] | Sequence[PowerMeter] = "auto",
-    clock: Clock | None = None,
-    log: str | os.PathLike[str] | None = None,
     out: Callable[[str], None] = print,
+    **tracking: Unpack[TrackerOptions],
 ) -> DemoResult:
     """Train the char-MLP language model under :func:`~nlpfootprint.track_energy`.
 
@@ -289,81 +365,29 @@ def run_demo(
             ``max_steps``: same losses).
         batch_size: Characters predicted per step (counted as the step's tokens).
         eval_every: Steps between evaluations (default: ten evaluations over ``seconds``).
-        interval_s: Seconds between meter readings.
-        pue: Power usage effectiveness of the data centre.
-        carbon_intensity: Grid intensity in g CO2e/kWh, an Intensity or a preset key
-            (default: the world average).
-        price_per_kwh: Electricity price; without it the report has no cost.
-        meters: ``"auto"`` or a list of meters, as for :func:`~nlpfootprint.track_energy`.
-        clock: The tracker's clock (the training budget always uses :func:`time.monotonic`).
-        log: A run log to write (see :mod:`nlpfootprint.runlog`), or None.
         out: Where the progress lines and the report are written.
+        **tracking: The options of :func:`~nlpfootprint.track_energy` (``meters``,
+            ``interval_s``, ``pue``, ``carbon_intensity``, ``price_per_kwh``, ``clock``,
+            ``log``, ...), passed on to it. Here ``interval_s`` defaults to 0.5 and ``name``
+            to ``"demo: char-MLP language model"``. A ``clock`` is the tracker's only: the
+            training budget always uses :func:`time.monotonic`.
 
     Raises:
-        ConfigurationError: Neither ``seconds`` nor ``max_steps`` is given, or an argument
-            is out of range.
+        ConfigurationError: Neither ``seconds`` nor ``max_steps`` is given, an argument is
+            out of range, or a tracking option is unknown or invalid.
     """
-    budget_s, step_budget, eval_every, eval_period_s = _schedule(
-        seconds, max_steps, batch_size, eval_every
-    )
-
+    schedule = _schedule(seconds, max_steps, batch_size, eval_every)
     corpus = load_corpus()
-    rng = np.random.default_rng(seed)
-    model = CharMLP(len(corpus.vocab), rng)
-    optimizer = Adam(model.params, lr=5e-3)
-    ctx = model.context
-    n_train = len(corpus.train) - ctx
-    n_val = len(corpus.val) - ctx
-    val_x, val_y = windows(corpus.val, rng.choice(n_val, min(n_val, 8192), replace=False), ctx)
-    probe = rng.choice(n_train, size=min(n_train, 4096), replace=False)
-    probe_x, probe_y = windows(corpus.train, probe, ctx)
-    train_losses: list[tuple[int, float]] = []
-    val_losses: list[tuple[int, float]] = []
+    training = _Training.prepare(corpus, seed, out)
     out(
         f"char-MLP LM: {len(corpus.vocab)} characters, {len(corpus.train):,} train / "
         f"{len(corpus.val):,} val; chance level ln(vocab) = {math.log(len(corpus.vocab)):.3f}"
     )
-
-    with track_energy(
-        meters=meters,
-        interval_s=interval_s,
-        pue=pue,
-        carbon_intensity=carbon_intensity,
-        price_per_kwh=price_per_kwh,
-        clock=clock,
-        log=log,
-        name="demo: char-MLP language model",
-    ) as tracker:
-        t0 = time.monotonic()
-
-        def evaluate(step: int) -> None:
-            with tracker.window("eval"):
-                train_losses.append((step, model.loss(probe_x, probe_y)))
-                val_losses.append((step, model.loss(val_x, val_y)))
-            out(
-                f"step {step:>6}  train loss {train_losses[-1][1]:.3f}  "
-                f"val loss {val_losses[-1][1]:.3f}  {time.monotonic() - t0:6.1f} s"
-            )
-
-        evaluate(0)
-        step = 0
-        next_eval_s = eval_period_s
-        while step < step_budget and time.monotonic() - t0 < budget_s:
-            x, y = windows(corpus.train, rng.integers(0, n_train, size=batch_size), ctx)
-            _, grads = model.loss_and_grads(x, y)
-            optimizer.update(grads)
-            step += 1
-            tracker.step(tokens=batch_size)
-            if eval_every is not None and step % eval_every == 0:
-                evaluate(step)
-            elif time.monotonic() - t0 >= next_eval_s:
-                evaluate(step)
-                next_eval_s += eval_period_s
-        if val_losses[-1][0] != step:
-            evaluate(step)
+    options: TrackerOptions = {"interval_s": 0.5, "name": _RUN_NAME, **tracking}
+    with track_energy(**options) as tracker:
+        step = training.train(tracker, schedule)
         with tracker.window("sample"):
-            prompt = corpus.encode(_PROMPT)
-            sample = _PROMPT + corpus.decode(model.generate(prompt, 200, rng, temperature=0.8))
+            sample = training.sample()
     out(f"\nsample from the model:\n{sample}\n")
     out(str(tracker.report))
-    return DemoResult(tracker.report, train_losses, val_losses, step, sample)
+    return DemoResult(tracker.report, training.train_losses, training.val_losses, step, sample)

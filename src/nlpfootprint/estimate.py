@@ -197,6 +197,60 @@ def _device_channel(spec: HardwareSpec, count: int, utilization: float, s: float
     )
 
 
+def _total_channels(
+    power_w: float,
+    duration_s: float,
+    *,
+    count: int,
+    utilization: float,
+    cpu_w: float,
+    dram_w: float,
+) -> list[ChannelReport]:
+    """The estimate's single channel: the total power as given (nothing may be added to it)."""
+    extras = {"count": count != 1, "utilization": utilization != 1.0, "cpu_power_w": cpu_w}
+    extras |= {"dram_power_w": dram_w}
+    given = [k for k, v in extras.items() if v]
+    if given:
+        raise ConfigurationError(
+            f"power_w is the total draw, so {', '.join(given)} cannot be added to it; "
+            "use hardware= with them, or fold them into power_w"
+        )
+    total_w = nonnegative("power_w", power_w)
+    label = f"total power as given: {total_w:g} W (the paper's p_c + p_r + g * p_g)"
+    return [_channel("total", "other", label, total_w, duration_s, basis=_given(total_w))]
+
+
+def _hardware_channels(
+    hardware: str | HardwareSpec,
+    duration_s: float,
+    *,
+    count: int,
+    utilization: float,
+    cpu_w: float,
+    dram_w: float,
+) -> tuple[list[ChannelReport], tuple[str, ...]]:
+    """The devices' channel at their rated power, CPU and DRAM channels, and the warning."""
+    spec = hardware_spec(hardware)
+    util = _utilization(utilization)
+    channels = [_device_channel(spec, _count(count), util, duration_s)]
+    if cpu_w:
+        label = f"CPU at {cpu_w:g} W as given"
+        channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s, basis=_given(cpu_w)))
+    if dram_w:
+        label = f"DRAM at {dram_w:g} W as given"
+        channels.append(_channel("dram", "dram", label, dram_w, duration_s, basis=_given(dram_w)))
+    advice = (
+        "set utilization= if you know better"
+        if util == 1.0
+        else f"scaled by utilization={util:g} as given"
+    )
+    warning = (
+        f"{spec.model} power is its {spec.power_metric} ({spec.power_w:g} W), usually "
+        f"above the mean draw of a training run; {advice}"
+    )
+    return channels, (warning,)
+
+
 def estimate(
     *,
     hours: float,
@@ -256,38 +310,13 @@ def estimate(
         )
     warnings: tuple[str, ...] = ()
     if power_w is not None:
-        extras = {"count": count != 1, "utilization": utilization != 1.0, "cpu_power_w": cpu_w}
-        extras |= {"dram_power_w": dram_w}
-        given = [k for k, v in extras.items() if v]
-        if given:
-            raise ConfigurationError(
-                f"power_w is the total draw, so {', '.join(given)} cannot be added to it; "
-                "use hardware= with them, or fold them into power_w"
-            )
-        total_w = nonnegative("power_w", power_w)
-        label = f"total power as given: {total_w:g} W (the paper's p_c + p_r + g * p_g)"
-        channels = [_channel("total", "other", label, total_w, duration_s, basis=_given(total_w))]
+        channels = _total_channels(
+            power_w, duration_s, count=count, utilization=utilization, cpu_w=cpu_w, dram_w=dram_w
+        )
     else:
         assert hardware is not None
-        spec = hardware_spec(hardware)
-        util = _utilization(utilization)
-        channels = [_device_channel(spec, _count(count), util, duration_s)]
-        if cpu_w:
-            label = f"CPU at {cpu_w:g} W as given"
-            channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s, basis=_given(cpu_w)))
-        if dram_w:
-            label = f"DRAM at {dram_w:g} W as given"
-            channels.append(
-                _channel("dram", "dram", label, dram_w, duration_s, basis=_given(dram_w))
-            )
-        advice = (
-            "set utilization= if you know better"
-            if util == 1.0
-            else f"scaled by utilization={util:g} as given"
-        )
-        warnings = (
-            f"{spec.model} power is its {spec.power_metric} ({spec.power_w:g} W), usually "
-            f"above the mean draw of a training run; {advice}",
+        channels, warnings = _hardware_channels(
+            hardware, duration_s, count=count, utilization=utilization, cpu_w=cpu_w, dram_w=dram_w
         )
     return Report(
         duration_s=duration_s,

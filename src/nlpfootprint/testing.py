@@ -32,11 +32,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from nlpfootprint._fakes import Elapsed, fake_channels, per_channel
 from nlpfootprint.checks import finite_number, nonnegative, positive, whole_number
-from nlpfootprint.clock import Clock, MonotonicClock
+from nlpfootprint.clock import Clock
 from nlpfootprint.errors import ConfigurationError, MeterError
-from nlpfootprint.meters.base import Channel, ChannelKind, Domain
-from nlpfootprint.provenance import Backend
+from nlpfootprint.meters.base import Channel, Domain
 
 __all__ = ["FakeClock", "FakeMeter", "sampler_threads"]
 
@@ -123,71 +123,6 @@ class FakeClock:
         return f"FakeClock(now={self._now!r})"
 
 
-def _channels(
-    count: int,
-    *,
-    domain: Domain | str | Sequence[Domain | str],
-    kind: ChannelKind,
-    ids: Sequence[str] | None,
-    labels: Sequence[str] | None,
-    estimated: bool,
-    max_energy_j: float | None = None,
-) -> tuple[Channel, ...]:
-    domains = [domain] * count if isinstance(domain, str) else list(domain)
-    if len(domains) != count:
-        raise ConfigurationError(f"got {len(domains)} domains for {count} channels")
-    if isinstance(ids, str) or isinstance(labels, str):
-        raise ConfigurationError("ids= and labels= take a list of strings, one per channel")
-    if ids is None:
-        seen: dict[str, int] = {}
-        ids = []
-        for d in domains:
-            name = Domain(d).value if d in tuple(Domain) else str(d)
-            ids.append(f"{name}:{seen.get(name, 0)}")
-            seen[name] = seen.get(name, 0) + 1
-    if len(ids) != count:
-        raise ConfigurationError(f"got {len(ids)} ids for {count} channels")
-    if labels is not None and len(labels) != count:
-        raise ConfigurationError(f"got {len(labels)} labels for {count} channels")
-    return tuple(
-        Channel(
-            id=ids[i],
-            domain=domains[i],
-            kind=kind,
-            label=labels[i] if labels is not None else f"fake {kind} meter",
-            estimated=estimated,
-            max_energy_j=max_energy_j,
-            backend=Backend.FAKE,
-        )
-        for i in range(count)
-    )
-
-
-def _per_channel(name: str, value: float | Sequence[float]) -> list[float]:
-    if isinstance(value, str | bytes):
-        raise ConfigurationError(f"{name}={value!r}: expected a number or a list of numbers")
-    values = [value] if isinstance(value, int | float) else list(value)
-    if not values:
-        raise ConfigurationError(f"{name} is empty: give at least one channel's value")
-    return [nonnegative(name, v) for v in values]
-
-
-class _Elapsed:
-    """Seconds since the first call, on a given clock."""
-
-    __slots__ = ("_clock", "_origin")
-
-    def __init__(self, clock: Clock | None) -> None:
-        self._clock = clock if clock is not None else MonotonicClock()
-        self._origin: float | None = None
-
-    def __call__(self) -> float:
-        now = self._clock.now()
-        if self._origin is None:
-            self._origin = now
-        return now - self._origin
-
-
 class FakeMeter:
     """A meter with readings you choose. Build one with the class methods.
 
@@ -250,8 +185,8 @@ class FakeMeter:
         >>> FakeMeter.constant([250.0, 300.0], domain="gpu").read()
         [250.0, 300.0]
         """
-        values = _per_channel("watts", watts)
-        channels = _channels(
+        values = per_channel("watts", watts)
+        channels = fake_channels(
             len(values), domain=domain, kind="power", ids=ids, labels=labels, estimated=estimated
         )
         return cls(channels, lambda: values, name="FakeMeter.constant")
@@ -271,7 +206,7 @@ class FakeMeter:
 
         ``fn`` returns a number (one channel) or a sequence of ``channels`` numbers.
         """
-        elapsed = _Elapsed(clock)
+        elapsed = Elapsed(clock)
 
         def read() -> list[float]:
             value = fn(elapsed())
@@ -280,7 +215,7 @@ class FakeMeter:
                 raise MeterError(f"trace function returned {len(out)} values for {channels}")
             return out
 
-        chans = _channels(
+        chans = fake_channels(
             channels, domain=domain, kind="power", ids=ids, labels=labels, estimated=False
         )
         return cls(chans, read, name="FakeMeter.trace")
@@ -315,14 +250,14 @@ class FakeMeter:
             raise ConfigurationError("replay times must be finite and strictly increasing")
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise ConfigurationError("replay values must be finite watts >= 0")
-        elapsed = _Elapsed(clock)
+        elapsed = Elapsed(clock)
         columns = [v[:, j].copy() for j in range(v.shape[1])]
 
         def read() -> list[float]:
             now = elapsed()
             return [float(np.interp(now, t, column)) for column in columns]
 
-        chans = _channels(
+        chans = fake_channels(
             v.shape[1], domain=domain, kind="power", ids=ids, labels=labels, estimated=False
         )
         return cls(chans, read, name="FakeMeter.replay")
@@ -349,7 +284,7 @@ class FakeMeter:
         [0.0]
         [50.0]
         """
-        rates = _per_channel("watts", watts)
+        rates = per_channel("watts", watts)
         start = nonnegative("start_j", start_j)
         if max_energy_j is not None:
             max_energy_j = positive("max_energy_j", max_energy_j)
@@ -357,7 +292,7 @@ class FakeMeter:
                 raise ConfigurationError(
                     f"start_j={start_j!r} must be below max_energy_j={max_energy_j!r}"
                 )
-        elapsed = _Elapsed(clock)
+        elapsed = Elapsed(clock)
 
         def read() -> list[float]:
             seconds = elapsed()
@@ -366,7 +301,7 @@ class FakeMeter:
                 return totals
             return [math.fmod(total, max_energy_j) for total in totals]
 
-        chans = _channels(
+        chans = fake_channels(
             len(rates),
             domain=domain,
             kind="energy",
@@ -393,8 +328,8 @@ class FakeMeter:
         :class:`~nlpfootprint.errors.MeterError` saying the fake failed).
         """
         whole_number("after", after, what="a whole number of reads")
-        values = _per_channel("watts", watts)
-        chans = _channels(
+        values = per_channel("watts", watts)
+        chans = fake_channels(
             len(values), domain=domain, kind="power", ids=ids, labels=None, estimated=False
         )
         calls = itertools.count(1)

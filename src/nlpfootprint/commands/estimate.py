@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlpfootprint.commands import add_accounting_options
+
+if TYPE_CHECKING:
+    from nlpfootprint.estimate import CostRange
+    from nlpfootprint.hardware import HardwareSpec
+    from nlpfootprint.prices import PriceTable
+    from nlpfootprint.report import Report
 
 __all__ = ["register", "run"]
 
@@ -57,12 +63,8 @@ def _prices_arg(text: str | None) -> str | float | None:
 
 def run(args: argparse.Namespace) -> int:
     """Estimate, print, return 0 (bad arguments raise ConfigurationError: the CLI exits 2)."""
-    import attrs
-
-    from nlpfootprint.errors import ConfigurationError
-    from nlpfootprint.estimate import CostRange, cloud_cost, estimate, resolve_prices
+    from nlpfootprint.estimate import estimate
     from nlpfootprint.hardware import hardware_spec
-    from nlpfootprint.prices import PriceTable
 
     spec = None if args.hardware is None else hardware_spec(args.hardware)
     report = estimate(
@@ -77,6 +79,33 @@ def run(args: argparse.Namespace) -> int:
         carbon_intensity=args.carbon_intensity,
         price_per_kwh=args.price_per_kwh,
     )
+    cost, table, note = _cloud_cost(args, spec)
+    if args.json:
+        data = _json_data(report, spec, args.count, cost, table)
+        print(json.dumps(data, indent=2, allow_nan=False))
+        return 0
+    rows = _text_rows(args, report, spec)
+    rows += _cost_rows(cost, table, note)
+    print("nlpfootprint estimate: ESTIMATED, not measured (no power meter was read)\n")
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    for warning in report.warnings:
+        print(f"\n  ! {warning}")
+    return 0
+
+
+def _cloud_cost(
+    args: argparse.Namespace, spec: HardwareSpec | None
+) -> tuple[CostRange | None, PriceTable | None, str]:
+    """The cloud cost and its price table, or Nones and a note saying why there is none.
+
+    Raises:
+        ConfigurationError: ``--prices`` was given but cannot price this run.
+    """
+    from nlpfootprint.errors import ConfigurationError
+    from nlpfootprint.estimate import cloud_cost, resolve_prices
+
     explicit = args.prices is not None
     prices = _prices_arg(args.prices) if explicit else "gcp-2019"
     cost: CostRange | None = None
@@ -94,22 +123,37 @@ def run(args: argparse.Namespace) -> int:
             if explicit:
                 raise
             table, note = None, f"not computed: {err}"
+    return cost, table, note
 
-    if args.json:
-        data = report.to_dict()
-        data["hardware"] = None if spec is None else {"count": args.count, **attrs.asdict(spec)}
-        data["cloud_cost"] = None
-        if cost is not None and table is not None:
-            data["cloud_cost"] = {
-                **attrs.asdict(cost),
-                "source": table.source,
-                "date": table.date,
-                "region": table.region,
-                "notes": list(table.notes),
-            }
-        print(json.dumps(data, indent=2, allow_nan=False))
-        return 0
 
+def _json_data(
+    report: Report,
+    spec: HardwareSpec | None,
+    count: int,
+    cost: CostRange | None,
+    table: PriceTable | None,
+) -> dict[str, Any]:
+    """The report's dict with the hardware and the cloud cost added, for ``--json``."""
+    import attrs
+
+    data = report.to_dict()
+    data["hardware"] = None if spec is None else {"count": count, **attrs.asdict(spec)}
+    data["cloud_cost"] = None
+    if cost is not None and table is not None:
+        data["cloud_cost"] = {
+            **attrs.asdict(cost),
+            "source": table.source,
+            "date": table.date,
+            "region": table.region,
+            "notes": list(table.notes),
+        }
+    return data
+
+
+def _text_rows(
+    args: argparse.Namespace, report: Report, spec: HardwareSpec | None
+) -> list[tuple[str, str]]:
+    """The text output's rows from the hardware to the electricity cost."""
     a = report.assumptions
     rows = []
     if spec is not None:
@@ -129,21 +173,20 @@ def run(args: argparse.Namespace) -> int:
             else f"{report.cost_usd:,.2f} {a.currency} at {a.price_per_kwh:g}/kWh",
         ),
     ]
-    if cost is not None and table is not None:
-        rows.append(
-            (
-                "cloud cost",
-                f"{cost} for {cost.device_hours:,.6g} device-hours of {cost.hardware} "
-                f"(low: preemptible/spot, high: on-demand; {table.describe()})",
-            )
-        )
-        rows += [("", f"note: {n}") for n in table.notes]
-    else:
-        rows.append(("cloud cost", note))
-    print("nlpfootprint estimate: ESTIMATED, not measured (no power meter was read)\n")
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
-    for warning in report.warnings:
-        print(f"\n  ! {warning}")
-    return 0
+    return rows
+
+
+def _cost_rows(
+    cost: CostRange | None, table: PriceTable | None, note: str
+) -> list[tuple[str, str]]:
+    """The text output's cloud cost row and the price table's notes (or why there is none)."""
+    if cost is None or table is None:
+        return [("cloud cost", note)]
+    return [
+        (
+            "cloud cost",
+            f"{cost} for {cost.device_hours:,.6g} device-hours of {cost.hardware} "
+            f"(low: preemptible/spot, high: on-demand; {table.describe()})",
+        ),
+        *(("", f"note: {n}") for n in table.notes),
+    ]

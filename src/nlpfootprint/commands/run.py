@@ -126,11 +126,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the child under the tracker; return its exit status."""
     import nlpfootprint as nf
 
-    command = list(args.argv)
-    if command and command[0] == "--":
-        command = command[1:]
-    if not command:
-        raise ConfigurationError("no command given: nlpfootprint run [options] -- COMMAND ...")
+    command = _command(args.argv)
     program = shutil.which(command[0])
     if program is None:  # as a shell would: nothing measured, nothing logged
         known = os.path.exists(command[0])
@@ -154,6 +150,38 @@ def run(args: argparse.Namespace) -> int:
         log_flush_s=args.log_flush_s,
         log_command=command,
     )
+    returncode = _run_child(tracker, command, interactive=interactive, no_status=args.no_status)
+    report = tracker.report
+    print(f"\n{report}\n\nrun log: {log_path}", file=sys.stderr)
+    print(
+        f"re-account it later: nlpfootprint report {log_path} --carbon-intensity KEY "
+        "--pue P --price-per-kwh X",
+        file=sys.stderr,
+    )
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def _command(argv: list[str]) -> list[str]:
+    """The command to run, without a leading ``--``.
+
+    Raises:
+        ConfigurationError: No command was given.
+    """
+    command = list(argv)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise ConfigurationError("no command given: nlpfootprint run [options] -- COMMAND ...")
+    return command
+
+
+def _run_child(tracker: Any, command: list[str], *, interactive: bool, no_status: bool) -> int:
+    """Run ``command`` inside ``tracker``, forwarding signals to it; return its return code.
+
+    The return code is negative when a signal ended the child. A status line runs while the
+    child does, on a terminal and unless ``no_status``. Signals that arrive before the child
+    exists are sent to it once it does; the previous handlers are put back afterwards.
+    """
     children: list[subprocess.Popen[bytes]] = []
     held: list[int] = []
 
@@ -173,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
             children.append(subprocess.Popen(command, start_new_session=not interactive))
             for signum in held:
                 forward(signum, None)
-            if sys.stderr.isatty() and not args.no_status:
+            if sys.stderr.isatty() and not no_status:
                 status = _Status(tracker)
                 status.start()
             returncode = children[0].wait()
@@ -184,11 +212,4 @@ def run(args: argparse.Namespace) -> int:
                 signal.signal(sig, handler)
             if status is not None:
                 status.stop()
-    report = tracker.report
-    print(f"\n{report}\n\nrun log: {log_path}", file=sys.stderr)
-    print(
-        f"re-account it later: nlpfootprint report {log_path} --carbon-intensity KEY "
-        "--pue P --price-per-kwh X",
-        file=sys.stderr,
-    )
-    return returncode if returncode >= 0 else 128 - returncode
+    return returncode

@@ -11,11 +11,12 @@ One channel per GPU visible to this process, decided when the meter is created:
 * if neither is supported, an **estimate**: the power limit x GPU utilisation, labelled
   estimated -- never a silent zero for a GPU that draws power.
 
-Which GPUs: ``gpus=`` if given, else ``CUDA_VISIBLE_DEVICES`` (indices, ``GPU-<uuid>``
-prefixes and ``MIG-<uuid>`` forms, read the way CUDA reads it), else all. NVML numbers GPUs
-in PCI bus order; CUDA does too only with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so with mixed
-GPU models and another order the meter says so. A MIG instance has no power sensor of its
-own: its channel measures the whole physical GPU, and its label says that.
+Which GPUs (chosen by :mod:`nlpfootprint.meters.nvml_devices`): ``gpus=`` if given, else
+``CUDA_VISIBLE_DEVICES`` (indices, ``GPU-<uuid>`` prefixes and ``MIG-<uuid>`` forms, read the
+way CUDA reads it), else all. NVML numbers GPUs in PCI bus order; CUDA does too only with
+``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so with mixed GPU models and another order the meter says
+so. A MIG instance has no power sensor of its own: its channel measures the whole physical
+GPU, and its label says that.
 
 NVML errors are translated here, once, into the library's errors. ``pynvml`` (from the
 ``nvidia-ml-py`` distribution, extra ``nvidia``) is imported only when a meter is made;
@@ -40,6 +41,13 @@ from nlpfootprint.errors import (
     MeterUnavailableError,
 )
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.nvml_devices import (
+    device_order_note,
+    nvml_text,
+    open_device,
+    parse_visible_devices,
+    wanted_devices,
+)
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 
 __all__ = ["GpuInfo", "NvmlMeter", "parse_visible_devices"]
@@ -77,39 +85,9 @@ class GpuInfo:
     mig: bool = False
 
 
-def parse_visible_devices(value: str | None) -> list[str] | None:
-    """Split ``CUDA_VISIBLE_DEVICES`` as CUDA does; None when it is unset (all GPUs).
-
-    Entries are trimmed; parsing stops at the first entry that is neither a whole number
-    nor a ``GPU-``/``MIG-`` UUID (CUDA ignores everything from an invalid entry on), and
-    at a negative index.
-
-    >>> parse_visible_devices("0, 2")
-    ['0', '2']
-    >>> parse_visible_devices("GPU-8a1c,1,bogus,3")
-    ['GPU-8a1c', '1']
-    >>> parse_visible_devices("") == []
-    True
-    """
-    if value is None:
-        return None
-    out: list[str] = []
-    for raw in value.split(","):
-        entry = raw.strip()
-        if entry.isdigit() or entry.startswith(("GPU-", "MIG-")):
-            out.append(entry)
-        else:
-            break
-    return out
-
-
 def _code(err: BaseException) -> int | None:
     value = getattr(err, "value", None)
     return value if isinstance(value, int) else None
-
-
-def _text(value: object) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 class NvmlMeter:
@@ -197,55 +175,13 @@ class NvmlMeter:
 
     def _wanted(self, gpus: Sequence[int | str] | None, env: Mapping[str, str]) -> list[str]:
         count = int(self._call("nvmlDeviceGetCount", context="counting GPUs"))
-        if count == 0:
-            raise MeterUnavailableError("NVML found no NVIDIA GPU on this machine")
-        if gpus is not None:
-            if isinstance(gpus, str | int):
-                raise ConfigurationError(f"gpus={gpus!r}: expected a list, e.g. gpus=[0, 1]")
-            entries: list[int | str] = list(gpus)
-            return [str(g) for g in entries]
-        visible = parse_visible_devices(env.get("CUDA_VISIBLE_DEVICES"))
-        if visible is None:
-            return [str(i) for i in range(count)]
-        if not visible:
-            raise MeterUnavailableError(
-                "CUDA_VISIBLE_DEVICES hides every GPU from this process "
-                f"({env.get('CUDA_VISIBLE_DEVICES')!r}), so no GPU is measured"
-            )
-        return visible
-
-    def _handle_for(self, entry: str) -> tuple[int, Any, str, bool]:
-        """(NVML index, handle of the physical GPU, uuid shown, is MIG) for one entry."""
-        if entry.isdigit():
-            index = int(entry)
-            handle = self._call("nvmlDeviceGetHandleByIndex", index, context=f"opening GPU {index}")
-            uuid = _text(self._call("nvmlDeviceGetUUID", handle, context=f"GPU {index} UUID"))
-            return index, handle, uuid, False
-        if entry.startswith("MIG-"):
-            mig = self._call("nvmlDeviceGetHandleByUUID", entry, context=f"opening {entry}")
-            parent = self._call(
-                "nvmlDeviceGetDeviceHandleFromMigDeviceHandle", mig, context=f"parent of {entry}"
-            )
-            index = int(self._call("nvmlDeviceGetIndex", parent, context=f"index of {entry}"))
-            return index, parent, entry, True
-        # GPU-<uuid>, possibly a unique prefix as CUDA allows
-        count = int(self._call("nvmlDeviceGetCount", context="counting GPUs"))
-        matches = []
-        for index in range(count):
-            handle = self._call("nvmlDeviceGetHandleByIndex", index, context=f"opening GPU {index}")
-            uuid = _text(self._call("nvmlDeviceGetUUID", handle, context=f"GPU {index} UUID"))
-            if uuid.startswith(entry):
-                matches.append((index, handle, uuid, False))
-        if len(matches) != 1:
-            how = "matches no GPU" if not matches else "matches several GPUs"
-            raise ConfigurationError(f"GPU {entry!r} {how} (UUIDs come from nvidia-smi -L)")
-        return matches[0]
+        return wanted_devices(gpus, env, count)
 
     def _open_gpus(self, wanted: list[str], env: Mapping[str, str]) -> None:
         infos: list[GpuInfo] = []
         for entry in wanted:
-            index, handle, uuid, mig = self._handle_for(entry)
-            name = _text(self._call("nvmlDeviceGetName", handle, context=f"GPU {index} name"))
+            index, handle, uuid, mig = open_device(self._call, entry)
+            name = nvml_text(self._call("nvmlDeviceGetName", handle, context=f"GPU {index} name"))
             limit_w = self._power_limit_w(handle)
             mode = self._probe(handle, index, name, limit_w)
             if mode is None:
@@ -259,19 +195,9 @@ class NvmlMeter:
                 + "; ".join(self.notes)
             )
         self.gpus = tuple(infos)
-        names = {g.name for g in infos}
-        visible = env.get("CUDA_VISIBLE_DEVICES")
-        if (
-            len(names) > 1
-            and visible is not None
-            and any(e.isdigit() for e in wanted)
-            and env.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID"
-        ):
-            self.notes.append(
-                "CUDA_VISIBLE_DEVICES indices were read in PCI bus order (NVML's); with "
-                "mixed GPU models CUDA orders fastest-first unless CUDA_DEVICE_ORDER=PCI_BUS_ID"
-                " is set, so the measured GPUs may not be the ones CUDA uses"
-            )
+        note = device_order_note({g.name for g in infos}, wanted, env)
+        if note is not None:
+            self.notes.append(note)
 
     def _power_limit_w(self, handle: Any) -> float | None:
         for name in ("nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit"):

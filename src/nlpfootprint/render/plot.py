@@ -88,6 +88,33 @@ def _draw(
     scale, unit, _ = time_unit(float(edges[-1] - edges[0]))
     x = edges / scale
     widths = np.diff(edges)
+    total_w = _stack_power(ax, x, widths, power)
+    ax.set_xlabel(f"time since start ({unit})")
+    ax.set_ylabel("power (W)")
+    ax.grid(True, alpha=0.3, linewidth=0.6)
+    cumulative_kwh = np.concatenate(([0.0], np.cumsum(total_w * widths))) / J_PER_KWH
+    twin = _draw_energy_so_far(ax, x, cumulative_kwh)
+    handles, labels = ax.get_legend_handles_labels()
+    twin_handles, twin_labels = twin.get_legend_handles_labels()
+    ax.legend(
+        handles + twin_handles,
+        labels + twin_labels,
+        loc="upper left",
+        ncol=2,
+        fontsize=8.5,
+        framealpha=0.9,
+    )
+    if title:
+        flat = " ".join(title.split())  # a command line may hold newlines
+        shown = flat if len(flat) <= 90 else flat[:87] + "..."
+        ax.set_title(shown, fontsize=11, loc="left")
+    return ax, twin
+
+
+def _stack_power(
+    ax: Any, x: FloatArray, widths: FloatArray, power: dict[str, FloatArray]
+) -> FloatArray:
+    """Fill each domain's power on top of the ones below, outline the total; return it."""
     lower = np.zeros(widths.size)
     extra = iter(_EXTRA_COLOURS * 4)
     for domain in _ordered(list(power)):
@@ -109,11 +136,11 @@ def _draw(
     ax.set_xlim(x[0], x[-1])
     peak_w = float(lower.max())
     ax.set_ylim(0, peak_w * 1.3 if peak_w > 0 else 1.0)
-    ax.set_xlabel(f"time since start ({unit})")
-    ax.set_ylabel("power (W)")
-    ax.grid(True, alpha=0.3, linewidth=0.6)
+    return lower
 
-    cumulative_kwh = np.concatenate(([0.0], np.cumsum(lower * widths))) / J_PER_KWH
+
+def _draw_energy_so_far(ax: Any, x: FloatArray, cumulative_kwh: FloatArray) -> Any:
+    """Draw the IT energy so far (kWh at each of ``x``) on a twin y axis of ``ax``; return it."""
     e_scale, e_unit = energy_axis(float(cumulative_kwh[-1]))
     twin = ax.twinx()
     twin.plot(
@@ -128,21 +155,7 @@ def _draw(
     twin.set_ylim(0, total * 1.15 if total > 0 else 1.0)
     twin.set_ylabel(f"energy so far, IT ({e_unit})", color="#b22222")
     twin.tick_params(axis="y", colors="#b22222")
-    handles, labels = ax.get_legend_handles_labels()
-    twin_handles, twin_labels = twin.get_legend_handles_labels()
-    ax.legend(
-        handles + twin_handles,
-        labels + twin_labels,
-        loc="upper left",
-        ncol=2,
-        fontsize=8.5,
-        framealpha=0.9,
-    )
-    if title:
-        flat = " ".join(title.split())  # a command line may hold newlines
-        shown = flat if len(flat) <= 90 else flat[:87] + "..."
-        ax.set_title(shown, fontsize=11, loc="left")
-    return ax, twin
+    return twin
 
 
 def _figure(

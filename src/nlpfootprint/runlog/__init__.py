@@ -3,10 +3,11 @@
 Line 1 is a header (``schema`` ``nlpfootprint.runlog/1``, start time, host, pid, command,
 channels with their provenance, settings, library version); then one compact line per
 reading, ``{"t":12.000001,"m":0,"v":[123.4,5.6]}`` (``t``: seconds since the tracker
-started, to the microsecond; ``m``: the meter's index; ``v``: its values, ``null`` for a
-non-finite one), ``{"t":..,"m":..,"err":"..."}`` per failed reading,
-``{"t":..,"steps":n,"tokens":n}`` at the end of a sampling round in which the counts
-changed, and ``{"summary": {...}}`` (the report's ``to_dict()``) at a clean stop.
+started, to the microsecond; ``m``: the meter's index; ``v``: its values as read, ``null``
+for NaN and ``"inf"``/``"-inf"`` for an infinite one, which JSON cannot write),
+``{"t":..,"m":..,"err":"..."}`` per failed reading, ``{"t":..,"steps":n,"tokens":n}`` at
+the end of a sampling round in which the counts changed, and ``{"summary": {...}}`` (the
+report's ``to_dict()``) at a clean stop.
 
 * :class:`RunLogWriter` (:mod:`~nlpfootprint.runlog.writer`) is one of the sampler's sinks:
   it receives exactly the readings the ledger receives and writes them down.

@@ -9,6 +9,7 @@ that names the line.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zlib
 from collections.abc import Iterator
@@ -125,6 +126,17 @@ def _lines(chunks: _Source) -> Iterator[tuple[int, bytes, bool]]:
         yield (*held, True)
 
 
+def _value(v: object) -> float:
+    """A logged value: a number, ``null`` (NaN) or ``"inf"``/``"-inf"``; else ValueError."""
+    if v is None:
+        return math.nan
+    if isinstance(v, str) and v not in ("inf", "-inf"):
+        raise ValueError(f"{v!r} is not a number")
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise ValueError(f"{v!r} is not a number")
+    return float(v)
+
+
 def _event(obj: object, widths: list[int]) -> Event | None:
     """One decoded line as an event (ValueError/TypeError/KeyError when malformed)."""
     if not isinstance(obj, dict):
@@ -137,7 +149,7 @@ def _event(obj: object, widths: list[int]) -> Event | None:
             vals = obj["v"]
             if len(vals) != widths[m]:
                 raise ValueError(f"{len(vals)} values for meter {m}'s {widths[m]} channels")
-            values = [float("nan") if v is None else float(v) for v in vals]
+            values = [_value(v) for v in vals]
             return ("v", float(obj["t"]), m, values)
         if "err" in obj:
             return ("err", float(obj["t"]), m, str(obj["err"]))

@@ -33,8 +33,11 @@ log = logging.getLogger("nlpfootprint")
 
 
 def _num(value: float) -> str:
+    """A value as the log keeps it: the number, ``null`` for NaN, ``"inf"``/``"-inf"``."""
     value = float(value)
-    return repr(value) if math.isfinite(value) else "null"
+    if math.isfinite(value):
+        return repr(value)
+    return "null" if math.isnan(value) else f'"{value!r}"'  # JSON has no infinity
 
 
 class RunLogWriter:

@@ -206,3 +206,24 @@ def test_status_line_shows_on_a_terminal_and_not_in_logs(tmp_path: Path) -> None
     assert "kWh" in on_terminal
     piped = cli("run", "--log", str(tmp_path / "p.jsonl"), "--", sys.executable, "-c", child)
     assert "[nlpfootprint]" not in piped.stderr  # no status spam without a terminal
+
+
+def test_report_totals_runs_only_when_they_are_accounted_alike(tmp_path: Path) -> None:
+    from nlpfootprint.testing import FakeClock, FakeMeter
+
+    logs = []
+    for i, pue in enumerate((1.1, 1.5)):
+        clock = FakeClock()
+        log = tmp_path / f"run{i}.jsonl"
+        with nf.track_energy(meters=[FakeMeter.constant(100.0)], clock=clock, log=log, pue=pue):
+            clock.advance(3600)
+        logs.append(str(log))
+    apart = cli("report", *logs)
+    assert apart.returncode == 0
+    assert "no total: the runs were recorded under different assumptions" in apart.stdout
+    alike = cli("report", *logs, "--pue", "1.2", "--format", "markdown")
+    assert "no total" not in alike.stdout
+    assert "total over 2 runs" in alike.stdout
+    assert "0.24 kWh" in alike.stdout  # 2 x 0.1 kWh x PUE 1.2, in the same table as a run
+    lines = cli("report", *logs, "--pue", "1.2", "--format", "csv").stdout.splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["", "", "total over 2 runs"]

@@ -275,3 +275,16 @@ def test_bounds_refuses_what_it_cannot_bound() -> None:
         report.bounds("duration_s")
     with pytest.raises(ConfigurationError, match="no price_per_kwh"):
         report.bounds("cost_usd")
+
+
+def test_reports_that_differ_only_in_how_meters_were_chosen_add_up() -> None:
+    from nlpfootprint.windows import merge_entries
+
+    a = Report(10.0, (ChannelReport("gpu:0", "gpu", "power", "sampled", "", 100.0),))
+    b = attrs.evolve(a, assumptions=attrs.evolve(a.assumptions, meters="auto: NVML"))
+    total = merge_entries(a, b)
+    assert total.energy_j == pytest.approx(200.0)
+    assert total.count == 2
+    assert total.assumptions.meters == "given; auto: NVML"
+    with pytest.raises(ConfigurationError, match="different assumptions"):
+        merge_entries(a, a.with_assumptions(pue=2.0))

@@ -17,7 +17,7 @@ from nlpfootprint.ledger import Ledger, Totals
 from nlpfootprint.report import Report
 from nlpfootprint.report_parts import ChannelReport
 
-__all__ = ["OpenWindow", "WindowHandle", "WindowStack", "merge_entries"]
+__all__ = ["OpenWindow", "WindowHandle", "WindowStack", "accounted_alike", "merge_entries"]
 
 
 class WindowHandle:
@@ -70,6 +70,18 @@ class OpenWindow:
         )
 
 
+def accounted_alike(a: Report, b: Report) -> bool:
+    """True when ``a`` and ``b`` turn joules into CO2e and money the same way (same PUE,
+    grid intensity, price and currency), so that their figures can be added."""
+    x, y = a.assumptions, b.assumptions
+    return (x.pue, x.intensity.g_per_kwh, x.price_per_kwh, x.currency) == (
+        y.pue,
+        y.intensity.g_per_kwh,
+        y.price_per_kwh,
+        y.currency,
+    )
+
+
 def merge_entries(a: Report, b: Report) -> Report:
     """Two reports added up: two entries of one window, or two runs of a sweep.
 
@@ -78,11 +90,16 @@ def merge_entries(a: Report, b: Report) -> Report:
     under the same assumptions. The sum keeps no trace or step spread, and a projection
     only when both had the same one.
     """
-    if a.assumptions != b.assumptions:
+    if not accounted_alike(a, b):
         raise ConfigurationError(
-            "cannot add reports accounted under different assumptions; re-account them "
-            "alike first (Report.with_assumptions, or --pue/--carbon-intensity/"
-            "--price-per-kwh on the command line)"
+            "cannot add reports accounted under different assumptions (PUE, carbon "
+            "intensity, price); re-account them alike first (Report.with_assumptions, or "
+            "--pue/--carbon-intensity/--price-per-kwh on the command line)"
+        )
+    assumptions = a.assumptions
+    if b.assumptions.meters != assumptions.meters:
+        assumptions = attrs.evolve(
+            assumptions, meters=f"{assumptions.meters}; {b.assumptions.meters}"
         )
     channels = {c.id: c for c in a.channels}
     for c in b.channels:
@@ -92,6 +109,7 @@ def merge_entries(a: Report, b: Report) -> Report:
         children[w.name] = merge_entries(children[w.name], w) if w.name in children else w
     return attrs.evolve(
         a,
+        assumptions=assumptions,
         duration_s=a.duration_s + b.duration_s,
         channels=tuple(channels.values()),
         steps=a.steps + b.steps,

@@ -19,7 +19,7 @@ import attrs
 from nlpfootprint.commands import intensity_arg
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.report import Report
-from nlpfootprint.windows import merge_entries
+from nlpfootprint.windows import accounted_alike, merge_entries
 
 __all__ = ["FORMATS", "register", "run"]
 
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 
 def _total(reports: list[Report]) -> Report | None:
     """The runs added up, as one more report (None when they were accounted differently)."""
-    if len(reports) < 2 or any(r.assumptions != reports[0].assumptions for r in reports):
+    if len(reports) < 2 or not all(accounted_alike(reports[0], r) for r in reports):
         return None
     total = functools.reduce(merge_entries, reports)
     return attrs.evolve(total, name=f"total over {len(reports)} runs", warnings=())

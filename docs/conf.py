@@ -75,9 +75,8 @@ html_theme_options = {
 
 
 #: Objects defined in a private module are documented under the public module that
-#: re-exports them (``nlpfootprint.RunLog`` -> ``nlpfootprint.runlog.RunLog``).
+#: re-exports them (``nlpfootprint.Region`` -> ``nlpfootprint.intensity.Region``).
 _DOCUMENTED_UNDER = {
-    "nlpfootprint._runlog_read": "nlpfootprint.runlog",
     "nlpfootprint._tables": "nlpfootprint.intensity",
     "nlpfootprint._datasources": "nlpfootprint.intensity",
 }

@@ -514,8 +514,8 @@ def test_a_state_merged_with_what_came_after_it_is_the_later_state(
 
 def test_merging_consecutive_spans_combines_their_step_statistics() -> None:
     a, b = one_channel(counter()), one_channel(counter())
-    for ledger, readings_j in ((a, (0.0, 10.0, 30.0, 60.0)), (b, (0.0, 40.0, 90.0))):
-        for t, value in enumerate(readings_j):
+    for ledger, readings_j, start in ((a, (0.0, 10.0, 30.0, 60.0), 0), (b, (0.0, 40.0, 90.0), 3)):
+        for t, value in enumerate(readings_j, start):  # b's span begins where a's ends
             ledger.on_reading(0, float(t), [value])
             ledger.count(1)  # one step a round: the first interval is skipped
             ledger.on_round(float(t))
@@ -551,3 +551,43 @@ def test_merging_channels_of_the_same_ids_but_another_kind_is_refused() -> None:
     b = Ledger([[counter("gpu:0")]]).state()
     with pytest.raises(ConfigurationError, match=re.escape("['gpu:0'] and ['gpu:0']")):
         a.merge(b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(powers_w, st.integers(0, 3)), min_size=2, max_size=40),
+    st.lists(st.integers(1, 39), max_size=4),
+)
+def test_checkpoints_cut_a_run_into_spans_that_merge_back_into_it_exactly(
+    rounds: list[tuple[float, int]], cuts: list[int]
+) -> None:
+    ledger = one_channel(power())
+    spans = []
+    for t, (watts, steps) in enumerate(rounds):
+        ledger.on_reading(0, float(t), [watts])
+        ledger.count(steps, tokens=7 * steps)
+        ledger.on_round(float(t))
+        if t in cuts:
+            spans.append(ledger.checkpoint())
+    spans.append(ledger.checkpoint())
+    whole, merged = ledger.state(), spans[0]
+    for span in spans[1:]:
+        merged = merged.merge(span)
+    (got,), (want,) = merged.totals.channels, whole.totals.channels
+    assert close(got.energy_j, want.energy_j)
+    assert (got.readings, got.failures) == (want.readings, want.failures)
+    assert (merged.totals.steps, merged.totals.tokens) == (whole.totals.steps, whole.totals.tokens)
+    assert (merged.first_t, merged.last_t) == (whole.first_t, whole.last_t)
+    assert merged.step_stats.count == whole.step_stats.count
+    assert close(merged.step_stats.weight, whole.step_stats.weight)
+    assert close(merged.step_stats.mean, whole.step_stats.mean)
+    assert close(merged.step_stats.sum_sq, whole.step_stats.sum_sq)
+
+
+def test_spans_of_the_same_channels_that_overlap_in_time_are_refused() -> None:
+    a, b = one_channel(power()), one_channel(power())
+    for ledger, times in ((a, (0.0, 5.0)), (b, (4.0, 9.0))):
+        for t in times:
+            ledger.on_reading(0, t, [10.0])
+    with pytest.raises(ConfigurationError, match=r"overlap: the second starts at t=4\.0"):
+        a.state().merge(b.state())

@@ -17,7 +17,7 @@ import pytest
 import nlpfootprint as nf
 from helpers import wait_until
 from nlpfootprint.errors import ConfigurationError, ReportFormatError
-from nlpfootprint.runlog import SCHEMA, RunLogWriter, load_run, report_from_log
+from nlpfootprint.runlog import SCHEMA, RunLogError, RunLogWriter, load_run, report_from_log
 from nlpfootprint.testing import FakeClock, FakeMeter, sampler_threads
 
 
@@ -396,3 +396,13 @@ def test_a_sample_for_a_meter_that_does_not_exist_is_a_corrupt_line(
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ReportFormatError, match=r"line 3 is corrupt .*meter index"):
         load_run(path)
+
+
+def test_a_log_whose_times_go_backwards_is_an_error_that_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    tracked_run(path)
+    lines = lines_of(path)
+    assert lines[5].startswith('{"t":1.5,"m":0,')  # the ramp's third reading
+    lines[5] = lines[5].replace('"t":1.5', '"t":0.25')
+    with pytest.raises(RunLogError, match=r"run\.jsonl: cannot replay .*time went backwards"):
+        report_from_log(write_lines(path, lines), from_samples=True)

@@ -149,11 +149,13 @@ class LedgerState:
           are the larger count (the processes of a data-parallel job step together). The
           energy-per-step spread of the sum cannot be known from the parts, so it is
           dropped.
-        * The same channels over consecutive spans (``other`` after ``self``): every
-          figure adds, and the step statistics combine exactly.
+        * The same channels over consecutive spans (``other`` after ``self``, as
+          :meth:`Ledger.checkpoint` cuts them): every figure adds, and the step statistics
+          combine exactly.
 
         Raises:
-            ConfigurationError: The channels overlap only in part, or differ in kind.
+            ConfigurationError: The channels overlap only in part, or differ in kind; or
+                the spans of the same channels overlap in time.
         """
         mine, theirs = [c.id for c in self.channels], [c.id for c in other.channels]
         span = _span(self, other)
@@ -172,6 +174,11 @@ class LedgerState:
             raise ConfigurationError(
                 f"cannot merge ledgers of channels {mine} and {theirs}: give either disjoint "
                 "channels or the very same ones (in the same order)"
+            )
+        if None not in (self.last_t, other.first_t) and other.first_t < self.last_t:  # type: ignore[operator]
+            raise ConfigurationError(
+                f"cannot merge spans of the same channels that overlap: the second starts at "
+                f"t={other.first_t!r}, before the first ends (t={self.last_t!r})"
             )
         return LedgerState(
             self.channels,
@@ -251,6 +258,9 @@ class Ledger:
         self.tokens = 0
         self._round_counts = (0, 0)
         self._stats = WeightedStats()
+        self._span_stats = WeightedStats()  # since the last checkpoint
+        self._span_base = self._totals()
+        self._span_start: float | None = None
         self._mark = (0.0, 0)  # (energy_j, steps) when energy per step was last taken
         self._warm = False
 
@@ -325,7 +335,8 @@ class Ledger:
             if steps <= 0:
                 return
             if self._warm:
-                self._stats.add((energy - last_energy) / steps, steps)
+                for stats in (self._stats, self._span_stats):
+                    stats.add((energy - last_energy) / steps, steps)
             self._warm = True
             self._mark = (energy, self.steps)
 
@@ -346,7 +357,10 @@ class Ledger:
     def totals(self) -> Totals:
         """Cumulative figures now (for window boundaries)."""
         with self._lock:
-            return Totals(tuple(a.totals() for a in self._accounts), self.steps, self.tokens)
+            return self._totals()
+
+    def _totals(self) -> Totals:
+        return Totals(tuple(a.totals() for a in self._accounts), self.steps, self.tokens)
 
     def closing(self, end_t: float) -> tuple[tuple[ChannelTotals, ...], list[str]]:
         """Per-channel figures for a run ending at ``end_t`` (an open gap closed there),
@@ -377,8 +391,7 @@ class Ledger:
     def step_stats(self) -> StepStats:
         """The energy-per-step statistics so far."""
         with self._lock:
-            s = self._stats
-            return StepStats(s.count, s.weight, s.mean, s.sum_sq)
+            return _frozen(self._stats)
 
     def trace_data(self) -> TraceData | None:
         """The power trace so far, or None when the ledger keeps none."""
@@ -386,7 +399,39 @@ class Ledger:
             return None if self._trace is None else self._trace.data()
 
     def state(self) -> LedgerState:
-        """A frozen copy of everything counted so far (see :meth:`LedgerState.merge`)."""
-        return LedgerState(
-            self.channels, self.totals(), self.step_stats(), self.first_t, self.last_t
-        )
+        """A frozen copy of everything counted so far, taken at one instant (see
+        :meth:`LedgerState.merge`)."""
+        with self._lock:
+            return LedgerState(
+                self.channels, self._totals(), _frozen(self._stats), self.first_t, self.last_t
+            )
+
+    def checkpoint(self) -> LedgerState:
+        """What was counted since the previous checkpoint (or the start), and start a new span.
+
+        The ledger goes on as before (its totals and report are unchanged); each
+        checkpoint is the span between two of them, from the last reading before it to
+        the last reading in it, so that consecutive checkpoints merge into the whole run
+        exactly -- step statistics included, since a span carries on from the one before.
+        """
+        with self._lock:
+            now = self._totals()
+            base = self._span_base
+            span = LedgerState(
+                self.channels,
+                Totals(
+                    tuple(n.since(b) for n, b in zip(now.channels, base.channels, strict=True)),
+                    now.steps - base.steps,
+                    now.tokens - base.tokens,
+                ),
+                _frozen(self._span_stats),
+                self._span_start if self._span_start is not None else self.first_t,
+                self.last_t,
+            )
+            self._span_base, self._span_stats = now, WeightedStats()
+            self._span_start = self.last_t
+            return span
+
+
+def _frozen(stats: WeightedStats) -> StepStats:
+    return StepStats(stats.count, stats.weight, stats.mean, stats.sum_sq)

@@ -10,13 +10,14 @@ same code on the same numbers: a rebuilt report is what the run would have repor
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from nlpfootprint.assumptions import Assumptions
-from nlpfootprint.errors import ReportFormatError
+from nlpfootprint.errors import ConfigurationError, ReportFormatError
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.report import Report
-from nlpfootprint.runlog.reader import LogReader, RunLog
+from nlpfootprint.runlog.reader import Event, LogReader, RunLog
 from nlpfootprint.runlog.schema import RunLogError
 from nlpfootprint.trace import BoundedTrace
 
@@ -86,33 +87,46 @@ def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Repor
     )
     summary = None
     for event in reader:
-        kind = event[0]
-        if kind == "v":
-            ledger.on_reading(event[2], event[1], event[3])
-        elif kind == "err":
-            ledger.on_failure(event[2], event[1], event[3])
-        elif kind == "counts":
-            steps, tokens = ledger.round_counts()
-            ledger.count(event[2] - steps, event[3] - tokens)
-            ledger.on_round(event[1])
-        else:
-            summary = event[1]
+        try:
+            summary = _feed(ledger, event) or summary
+        except ConfigurationError as err:  # times out of order: not what a tracker writes
+            raise RunLogError(f"{reader.path}: cannot replay the event {event!r}: {err}") from err
     if keep_summary and summary is not None:
         return _summary_report(reader.path, summary)
     end = ledger.last_t if ledger.last_t is not None else 0.0
-    head: list[str] = []
     if summary is None:
         cut = " (its last line was cut off)" if reader.truncated else ""
-        head.append(
+        head = (
             f"the run did not finish cleanly: the log has no summary and ends at t={end:.3f} s"
             f"{cut}; the energy is rebuilt from the samples logged up to there"
+        )
+    else:
+        head = (
+            "rebuilt from the log's samples (from_samples=True): the log holds no windows "
+            "and none of the tracker's own warnings"
         )
     return Report.from_ledger(
         ledger,
         end,
         assumptions=Assumptions.from_dict(settings),
-        warnings=(*head, *warnings),
+        warnings=(head, *warnings),
         name=settings.get("name"),
         started_at=reader.header.get("started_at"),
         interval_s=interval_s,
     )
+
+
+def _feed(ledger: Ledger, event: Event) -> dict[str, Any] | None:
+    """Hand one event to the ledger as the sampler handed it live; return a summary."""
+    kind = event[0]
+    if kind == "v":
+        ledger.on_reading(event[2], event[1], event[3])
+    elif kind == "err":
+        ledger.on_failure(event[2], event[1], event[3])
+    elif kind == "counts":
+        steps, tokens = ledger.round_counts()
+        ledger.count(event[2] - steps, event[3] - tokens)
+        ledger.on_round(event[1])
+    else:
+        return dict(event[1])
+    return None

@@ -279,7 +279,11 @@ class Ledger:
     def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
         """Integrate one meter's reading taken at ``t``."""
         with self._lock:
-            self._seen(t)
+            if self.first_t is None:
+                self.first_t = t
+            if self.last_t is None or t > self.last_t:
+                self.last_t = t
+            trace = self._trace
             for account, raw in zip(self._by_meter[meter], values, strict=True):
                 value = float(raw)
                 top = account.channel.max_energy_j
@@ -294,8 +298,8 @@ class Ledger:
                 if account.gap_from is not None:
                     account.gap_s += t - account.gap_from
                     account.gap_from = None
-                if self._trace is not None and last_t is not None and delta:
-                    self._trace.add(last_t, t, account.channel.domain, delta)
+                if trace is not None and last_t is not None and delta:
+                    trace.add(last_t, t, account.channel.domain, delta)
 
     def on_failure(self, meter: int, t: float, error: str) -> None:
         """Record that a meter failed at ``t``: a gap for its channels, one warning."""
@@ -329,11 +333,11 @@ class Ledger:
         """
         with self._lock:
             self._round_counts = (self.steps, self.tokens)
-            energy = math.fsum(a.integrator.energy_j for a in self._accounts)
             last_energy, last_steps = self._mark
             steps = self.steps - last_steps
             if steps <= 0:
                 return
+            energy = math.fsum(a.integrator.energy_j for a in self._accounts)
             if self._warm:
                 for stats in (self._stats, self._span_stats):
                     stats.add((energy - last_energy) / steps, steps)

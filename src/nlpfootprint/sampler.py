@@ -84,7 +84,11 @@ class Sampler:
         read_timeout_s: float = 10.0,
     ) -> None:
         self._meters = tuple(meters)
-        self._sinks = tuple(sinks)
+        # each event's handlers, bound once: this is the hot path of a long run
+        self._handlers = {
+            event: tuple(getattr(sink, event) for sink in sinks)
+            for event in ("on_reading", "on_failure", "on_round")
+        }
         self._widths = tuple(len(m.channels) for m in self._meters)
         self._clock = clock
         self._manual_clock = clock if isinstance(clock, ManualClock) else None
@@ -228,9 +232,9 @@ class Sampler:
         return round(t - self.origin, 6)
 
     def _deliver(self, event: str, *args: object) -> None:
-        for sink in self._sinks:
+        for handler in self._handlers[event]:
             try:
-                getattr(sink, event)(*args)
+                handler(*args)
             except Exception as err:  # a bug in a sink: keep it, keep sampling
                 self.internal_error_count += 1
                 if not self.internal_errors:

@@ -93,6 +93,28 @@ class Assumptions:
             meters=meters,
         )
 
+    def replaced(
+        self,
+        *,
+        pue: float | None = None,
+        carbon_intensity: Intensity | float | str | None = None,
+        price_per_kwh: float | None = None,
+    ) -> Assumptions:
+        """These assumptions with the ones given replaced (None keeps the current one),
+        each checked as :meth:`build` checks it."""
+        new = Assumptions.build(
+            pue=self.pue if pue is None else pue,
+            carbon_intensity=self.intensity if carbon_intensity is None else carbon_intensity,
+            price_per_kwh=self.price_per_kwh if price_per_kwh is None else price_per_kwh,
+            currency=self.currency,
+            meters=self.meters,
+        )
+        if carbon_intensity is None:
+            new = attrs.evolve(new, intensity_is_default=self.intensity_is_default)
+        if pue is None:
+            new = attrs.evolve(new, pue_source=self.pue_source)
+        return new
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; :meth:`from_dict` reads it back."""
         return {

@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 
+#: The figures proportional to energy, which a projection's band applies to.
+_PROPORTIONAL = ("energy_j", "energy_kwh", "facility_energy_kwh", "co2e_kg", "co2e_lbs", "cost_usd")
+
+
 @attrs.frozen
 class Report:
     """A finished measurement and its conversion to energy, CO2e and cost.
@@ -177,18 +181,9 @@ class Report:
         >>> r.with_assumptions(pue=1.1, carbon_intensity=100).co2e_kg
         0.11000000000000001
         """
-        old = self.assumptions
-        new = Assumptions.build(
-            pue=old.pue if pue is None else pue,
-            carbon_intensity=old.intensity if carbon_intensity is None else carbon_intensity,
-            price_per_kwh=old.price_per_kwh if price_per_kwh is None else price_per_kwh,
-            currency=old.currency,
-            meters=old.meters,
+        new = self.assumptions.replaced(
+            pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
         )
-        if carbon_intensity is None:
-            new = attrs.evolve(new, intensity_is_default=old.intensity_is_default)
-        if pue is None:
-            new = attrs.evolve(new, pue_source=old.pue_source)
         return attrs.evolve(
             self,
             assumptions=new,
@@ -250,16 +245,9 @@ class Report:
         >>> r.bounds("energy_kwh")
         (1.0, 1.0)
         """
-        allowed = (
-            "energy_j",
-            "energy_kwh",
-            "facility_energy_kwh",
-            "co2e_kg",
-            "co2e_lbs",
-            "cost_usd",
-        )
-        if figure not in allowed:
-            raise ConfigurationError(f"bounds({figure!r}): expected one of {', '.join(allowed)}")
+        if figure not in _PROPORTIONAL:
+            allowed = ", ".join(_PROPORTIONAL)
+            raise ConfigurationError(f"bounds({figure!r}): expected one of {allowed}")
         value = getattr(self, figure)
         if value is None:
             raise ConfigurationError(f"bounds({figure!r}): no {figure} (no price_per_kwh given)")
@@ -345,13 +333,26 @@ class Report:
     # -- shortcuts: one-line lazy delegates, the only upward imports -------------------
 
     @classmethod
-    def from_log(cls, path: str | os.PathLike[str], **assumptions: Any) -> Report:
-        """The report of a run log (``track_energy(log=...)``): see
-        :func:`nlpfootprint.runlog.report_from_log` (``pue=``, ``carbon_intensity=``,
-        ``price_per_kwh=`` re-account it)."""
+    def from_log(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        pue: float | None = None,
+        carbon_intensity: Intensity | float | str | None = None,
+        price_per_kwh: float | None = None,
+        from_samples: bool = False,
+    ) -> Report:
+        """The report of a run log (``track_energy(log=...)``), re-accounted where given:
+        see :func:`nlpfootprint.runlog.report_from_log`."""
         from nlpfootprint.runlog import report_from_log
 
-        return report_from_log(path, **assumptions)
+        return report_from_log(
+            path,
+            pue=pue,
+            carbon_intensity=carbon_intensity,
+            price_per_kwh=price_per_kwh,
+            from_samples=from_samples,
+        )
 
     def equivalents(self) -> tuple[Equivalent, ...]:
         """This report's CO2e as everyday activities: the paper's Table 1, then current ones.

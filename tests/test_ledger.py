@@ -14,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlpfootprint.accounting import WeightedStats, counter_energy_j, trapezoid_energy_j
+from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.ledger import ChannelTotals, Ledger, LedgerState, StepEnergy, StepStats, Totals
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.report import Report
 from nlpfootprint.trace import BoundedTrace
 from strategies import powers_w, time_origins, wrapped_counter
 
@@ -591,3 +593,31 @@ def test_spans_of_the_same_channels_that_overlap_in_time_are_refused() -> None:
             ledger.on_reading(0, t, [10.0])
     with pytest.raises(ConfigurationError, match=r"overlap: the second starts at t=4\.0"):
         a.state().merge(b.state())
+
+
+def test_the_merged_states_of_two_processes_make_one_report() -> None:
+    ranks = [Ledger([[power(f"gpu:{rank}")]]) for rank in (0, 1)]
+    for rank, ledger in enumerate(ranks):
+        for t in range(11):
+            ledger.on_reading(0, float(t), [100.0 * (rank + 1)])
+        ledger.count(10, tokens=1000)
+        ledger.on_round(10.0)
+    job = ranks[0].state(10.0).merge(ranks[1].state(10.0))
+    report = Report.from_state(job, 10.0, assumptions=Assumptions())
+    assert [c.id for c in report.channels] == ["gpu:0", "gpu:1"]
+    assert report.energy_j == pytest.approx(3000.0)
+    assert (report.duration_s, report.steps, report.tokens) == (10.0, 10, 2000)
+
+
+def test_a_state_at_an_end_time_closes_an_open_gap_and_one_without_leaves_it_out() -> None:
+    ledger = one_channel(power())
+    ledger.on_reading(0, 0.0, [10.0])
+    ledger.on_failure(0, 1.0, "MeterError: lost")
+    assert ledger.state().totals.channels[0].gap_s == 0.0
+    assert ledger.state(3.0).totals.channels[0].gap_s == pytest.approx(3.0)
+    assert ledger.closing(3.0)[0] == ledger.state(3.0).totals.channels
+
+
+def test_counts_only_grow() -> None:
+    with pytest.raises(ConfigurationError, match="only grow"):
+        one_channel(power()).count(-1)

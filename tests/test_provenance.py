@@ -200,3 +200,15 @@ def test_a_log_written_by_the_previous_version_reports_the_same(name: str, tmp_p
         assert report_from_log(path) == Report.from_dict(expected)
     else:
         assert "did not finish cleanly" in report_from_log(path).warnings[0]
+
+
+def test_a_channel_report_refuses_a_method_its_kind_cannot_have() -> None:
+    with pytest.raises(ConfigurationError, match="kind"):
+        ChannelReport("gpu:0", "gpu", "banana", "counter", "", 1.0)
+    with pytest.raises(ConfigurationError, match="a counter channel is of kind 'energy'"):
+        ChannelReport("gpu:0", "gpu", "power", "counter", "", 1.0)
+    basis = nf.EstimateBasis(Basis.TDP, rated_w=100.0)
+    with pytest.raises(ConfigurationError, match="estimate basis"):
+        ChannelReport("cpu:0", "cpu", "energy", "counter", "", 1.0, basis=basis)
+    ok = ChannelReport("cpu:0", "cpu", "energy", "estimated", "", 1.0, basis=basis)
+    assert ok.method is Method.ESTIMATED

@@ -324,3 +324,18 @@ def test_the_latex_compiles(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("hours", "words"),
+    [(0.5, "30.0 minutes"), (1.5, "1.50 hours"), (7199 / 3600, "2.00 hours"), (84, "84.0 hours")],
+)
+def test_the_sentence_gives_a_run_of_an_hour_or_more_in_hours(hours: float, words: str) -> None:
+    sentence = paper_sentence(nf.estimate(hardware="V100", count=8, hours=hours))
+    assert sentence.startswith(f"Training took {words} on 8 Tesla V100 SXM2 GPUs")
+
+
+def test_the_sentence_says_a_stated_power_is_not_a_rated_one() -> None:
+    sentence = paper_sentence(nf.estimate(power_w=1515.43, hours=84))
+    assert "(estimated from the power stated for it, not measured)" in sentence
+    assert "rated power" not in sentence

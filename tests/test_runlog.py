@@ -406,3 +406,15 @@ def test_a_log_whose_times_go_backwards_is_an_error_that_names_it(tmp_path: Path
     lines[5] = lines[5].replace('"t":1.5', '"t":0.25')
     with pytest.raises(RunLogError, match=r"run\.jsonl: cannot replay .*time went backwards"):
         report_from_log(write_lines(path, lines), from_samples=True)
+
+
+def test_a_log_whose_step_count_goes_down_is_an_error_that_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    tracked_run(path)
+    lines = lines_of(path)
+    counts = [i for i, line in enumerate(lines) if '"steps":' in line and "summary" not in line]
+    assert len(counts) >= 2
+    last = json.loads(lines[counts[-1]])
+    lines[counts[-1]] = json.dumps({**last, "steps": 0}, separators=(",", ":"))
+    with pytest.raises(RunLogError, match=r"run\.jsonl: cannot replay .*only grow"):
+        report_from_log(write_lines(path, lines), from_samples=True)

@@ -25,180 +25,12 @@ import attrs
 from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator, WeightedStats
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.totals import ChannelTotals, LedgerState, StepEnergy, StepStats, Totals
 from nlpfootprint.trace import BoundedTrace, TraceData
 
-__all__ = ["ChannelTotals", "Ledger", "LedgerState", "StepEnergy", "Totals"]
+__all__ = ["ChannelTotals", "Ledger", "LedgerState", "StepEnergy", "StepStats", "Totals"]
 
 Warn = Callable[[str], None]
-
-
-@attrs.frozen
-class ChannelTotals:
-    """One channel's cumulative figures at one instant."""
-
-    energy_j: float
-    readings: int
-    failures: int
-    gap_s: float
-    resets: int = 0
-
-    def since(self, start: ChannelTotals) -> ChannelTotals:
-        """What accumulated between ``start`` and this instant."""
-        return ChannelTotals(
-            self.energy_j - start.energy_j,
-            self.readings - start.readings,
-            self.failures - start.failures,
-            self.gap_s - start.gap_s,
-            self.resets - start.resets,
-        )
-
-    def plus(self, later: ChannelTotals) -> ChannelTotals:
-        """These figures followed by ``later``'s (the same channel, a consecutive span)."""
-        return ChannelTotals(
-            self.energy_j + later.energy_j,
-            self.readings + later.readings,
-            self.failures + later.failures,
-            self.gap_s + later.gap_s,
-            self.resets + later.resets,
-        )
-
-
-@attrs.frozen
-class Totals:
-    """Cumulative figures at one instant: per channel, plus steps and tokens."""
-
-    channels: tuple[ChannelTotals, ...]
-    steps: int
-    tokens: int
-
-
-@attrs.frozen
-class StepEnergy:
-    """How the energy per step varied over a run, between sampling rounds.
-
-    Attributes:
-        intervals: Sampling intervals that completed at least one step (the first skipped).
-        mean_j_per_step: Step-weighted mean of the intervals' joules per step.
-        std_j_per_step: Step-weighted standard deviation of the same.
-    """
-
-    intervals: int
-    mean_j_per_step: float
-    std_j_per_step: float
-
-    @property
-    def relative_spread(self) -> float:
-        """Standard deviation over mean (0.0 when the mean is 0)."""
-        return self.std_j_per_step / self.mean_j_per_step if self.mean_j_per_step else 0.0
-
-
-@attrs.frozen
-class StepStats:
-    """The running statistics behind :class:`StepEnergy`, mergeable (Chan et al. 1979)."""
-
-    count: int = 0
-    weight: float = 0.0
-    mean: float = 0.0
-    sum_sq: float = 0.0
-
-    def then(self, later: StepStats) -> StepStats:
-        """The statistics of both sets of intervals together (exact pairwise update)."""
-        if not later.weight:
-            return self
-        if not self.weight:
-            return later
-        weight = self.weight + later.weight
-        delta = later.mean - self.mean
-        return StepStats(
-            count=self.count + later.count,
-            weight=weight,
-            mean=self.mean + delta * later.weight / weight,
-            sum_sq=self.sum_sq + later.sum_sq + delta * delta * self.weight * later.weight / weight,
-        )
-
-    def energy(self) -> StepEnergy | None:
-        """As a report shows it (None before two intervals)."""
-        if self.count < 2:
-            return None
-        return StepEnergy(self.count, self.mean, math.sqrt(max(self.sum_sq, 0.0) / self.weight))
-
-
-@attrs.frozen
-class LedgerState:
-    """A frozen copy of a ledger: what it had counted, and over which channels.
-
-    Attributes:
-        channels: The channels, in order.
-        totals: Their figures, in the same order, with steps and tokens.
-        step_stats: Energy per step across sampling rounds.
-        first_t: The first reading's time (None: no reading).
-        last_t: The last reading's time (None: no reading).
-    """
-
-    channels: tuple[Channel, ...]
-    totals: Totals
-    step_stats: StepStats = StepStats()
-    first_t: float | None = None
-    last_t: float | None = None
-
-    def merge(self, other: LedgerState) -> LedgerState:
-        """Combine two states exactly.
-
-        * Disjoint channels (two processes of one job, measured over the same time): the
-          channels are put side by side; tokens add (each process counts its own); steps
-          are the larger count (the processes of a data-parallel job step together). The
-          energy-per-step spread of the sum cannot be known from the parts, so it is
-          dropped.
-        * The same channels over consecutive spans (``other`` after ``self``, as
-          :meth:`Ledger.checkpoint` cuts them): every figure adds, and the step statistics
-          combine exactly.
-
-        Raises:
-            ConfigurationError: The channels overlap only in part, or differ in kind; or
-                the spans of the same channels overlap in time.
-        """
-        mine, theirs = [c.id for c in self.channels], [c.id for c in other.channels]
-        span = _span(self, other)
-        if not set(mine) & set(theirs):
-            return LedgerState(
-                self.channels + other.channels,
-                Totals(
-                    self.totals.channels + other.totals.channels,
-                    max(self.totals.steps, other.totals.steps),
-                    self.totals.tokens + other.totals.tokens,
-                ),
-                StepStats(),
-                *span,
-            )
-        if mine != theirs or self.channels != other.channels:
-            raise ConfigurationError(
-                f"cannot merge ledgers of channels {mine} and {theirs}: give either disjoint "
-                "channels or the very same ones (in the same order)"
-            )
-        if None not in (self.last_t, other.first_t) and other.first_t < self.last_t:  # type: ignore[operator]
-            raise ConfigurationError(
-                f"cannot merge spans of the same channels that overlap: the second starts at "
-                f"t={other.first_t!r}, before the first ends (t={self.last_t!r})"
-            )
-        return LedgerState(
-            self.channels,
-            Totals(
-                tuple(
-                    a.plus(b)
-                    for a, b in zip(self.totals.channels, other.totals.channels, strict=True)
-                ),
-                self.totals.steps + other.totals.steps,
-                self.totals.tokens + other.totals.tokens,
-            ),
-            self.step_stats.then(other.step_stats),
-            *span,
-        )
-
-
-def _span(a: LedgerState, b: LedgerState) -> tuple[float | None, float | None]:
-    firsts = [t for t in (a.first_t, b.first_t) if t is not None]
-    lasts = [t for t in (a.last_t, b.last_t) if t is not None]
-    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
 
 class _Account:
@@ -352,7 +184,11 @@ class Ledger:
     # -- the user's side -------------------------------------------------------------
 
     def count(self, steps: int, tokens: int | None = None) -> None:
-        """Add training steps and tokens."""
+        """Add training steps and tokens (counts only grow: a negative one is refused)."""
+        if steps < 0 or (tokens or 0) < 0:
+            raise ConfigurationError(
+                f"steps={steps!r}, tokens={tokens!r}: step and token counts only grow"
+            )
         with self._lock:
             self.steps += steps
             if tokens:
@@ -369,28 +205,8 @@ class Ledger:
     def closing(self, end_t: float) -> tuple[tuple[ChannelTotals, ...], list[str]]:
         """Per-channel figures for a run ending at ``end_t`` (an open gap closed there),
         and what to warn about them (counter resets, gaps)."""
-        start = self.first_t if self.first_t is not None else end_t
-        duration = end_t - start
-        out, warnings = [], []
-        with self._lock:
-            for account in self._accounts:
-                totals = account.totals()
-                if account.gap_from is not None:  # still in a gap at the end
-                    totals = attrs.evolve(totals, gap_s=totals.gap_s + end_t - account.gap_from)
-                cid = account.channel.id
-                if totals.resets:
-                    warnings.append(
-                        f"{cid}: the counter went backwards {totals.resets} time(s) with no "
-                        "known wrap range; counted as resets (a lower bound)"
-                    )
-                if totals.gap_s > 0 and duration > 0:
-                    warnings.append(
-                        f"{cid}: {totals.failures} failed reading(s); {totals.gap_s:.3f} s "
-                        f"({100 * totals.gap_s / duration:.1f}% of the run) not covered by "
-                        "readings on both sides"
-                    )
-                out.append(totals)
-        return tuple(out), warnings
+        state = self.state(end_t)
+        return state.totals.channels, state.warnings(end_t)
 
     def step_stats(self) -> StepStats:
         """The energy-per-step statistics so far."""
@@ -402,12 +218,28 @@ class Ledger:
         with self._lock:
             return None if self._trace is None else self._trace.data()
 
-    def state(self) -> LedgerState:
+    def state(self, end_t: float | None = None) -> LedgerState:
         """A frozen copy of everything counted so far, taken at one instant (see
-        :meth:`LedgerState.merge`)."""
+        :meth:`LedgerState.merge`).
+
+        With ``end_t``, the copy is of a run that ends then: a channel still in a gap has
+        it closed at ``end_t``. Without, an open gap is left out (it is counted when it
+        closes, in a later state or checkpoint).
+        """
         with self._lock:
+            totals = self._totals()
+            if end_t is not None:
+                totals = attrs.evolve(
+                    totals,
+                    channels=tuple(
+                        t
+                        if a.gap_from is None
+                        else attrs.evolve(t, gap_s=t.gap_s + end_t - a.gap_from)
+                        for t, a in zip(totals.channels, self._accounts, strict=True)
+                    ),
+                )
             return LedgerState(
-                self.channels, self._totals(), _frozen(self._stats), self.first_t, self.last_t
+                self.channels, totals, _frozen(self._stats), self.first_t, self.last_t
             )
 
     def checkpoint(self) -> LedgerState:

@@ -26,9 +26,10 @@ from nlpfootprint import accounting
 from nlpfootprint.assumptions import Assumptions, amount, count
 from nlpfootprint.errors import ConfigurationError, NlpFootprintError, ReportFormatError
 from nlpfootprint.intensity import Intensity
-from nlpfootprint.ledger import Ledger, StepEnergy
+from nlpfootprint.ledger import Ledger
 from nlpfootprint.report_dict import SCHEMA, SCHEMA_PATTERN, report_fields, report_to_dict
 from nlpfootprint.report_parts import ChannelReport, Projection
+from nlpfootprint.totals import LedgerState, StepEnergy
 from nlpfootprint.trace import TraceData
 from nlpfootprint.units import format_duration
 
@@ -259,37 +260,41 @@ class Report:
     # -- building ----------------------------------------------------------------------
 
     @classmethod
-    def from_ledger(
+    def from_ledger(cls, ledger: Ledger, end_t: float, **fields: Any) -> Report:
+        """The report of a run whose readings went into ``ledger``, ending at ``end_t``:
+        :meth:`from_state` of its state then, with its power trace. One function for a live
+        run and a replayed run log alike."""
+        return cls.from_state(ledger.state(end_t), end_t, trace=ledger.trace_data(), **fields)
+
+    @classmethod
+    def from_state(
         cls,
-        ledger: Ledger,
+        state: LedgerState,
         end_t: float,
         *,
         assumptions: Assumptions,
         warnings: Sequence[str] = (),
         **fields: Any,
     ) -> Report:
-        """The report of a run whose readings went into ``ledger``, ending at ``end_t``.
+        """The report of a ledger's ``state`` (one ledger's, or several merged) for a run
+        ending at ``end_t``.
 
-        One function for a live run and a replayed run log alike. ``warnings`` come first,
-        then the ledger's own about gaps and counter resets; ``fields`` are the other
-        attributes (``name``, ``windows``, ``started_at``, ``interval_s``).
+        ``warnings`` come first, then the state's own about gaps and counter resets;
+        ``fields`` are the other attributes (``name``, ``windows``, ``trace``, ...).
         """
-        start = ledger.first_t if ledger.first_t is not None else end_t
+        start = state.first_t if state.first_t is not None else end_t
         duration = max(end_t - start, 0.0)
-        totals, closing = ledger.closing(end_t)
-        counts = ledger.totals()
         return cls(
             duration_s=duration,
             channels=tuple(
                 ChannelReport.of(c, t, duration)
-                for c, t in zip(ledger.channels, totals, strict=True)
+                for c, t in zip(state.channels, state.totals.channels, strict=True)
             ),
             assumptions=assumptions,
-            steps=counts.steps,
-            tokens=counts.tokens,
-            warnings=(*warnings, *closing),
-            trace=ledger.trace_data(),
-            step_energy=ledger.step_stats().energy(),
+            steps=state.totals.steps,
+            tokens=state.totals.tokens,
+            warnings=(*warnings, *state.warnings(end_t)),
+            step_energy=state.step_stats.energy(),
             **fields,
         )
 

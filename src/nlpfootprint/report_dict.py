@@ -16,9 +16,9 @@ import attrs
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
-from nlpfootprint.ledger import StepEnergy
 from nlpfootprint.legacy import upgrade_report
 from nlpfootprint.report_parts import ChannelReport, Projection
+from nlpfootprint.totals import StepEnergy
 from nlpfootprint.trace import TraceData
 
 __all__ = ["SCHEMA", "SCHEMA_PATTERN", "report_fields", "report_to_dict"]

@@ -14,9 +14,10 @@ import attrs
 
 from nlpfootprint import accounting
 from nlpfootprint.assumptions import amount, count
-from nlpfootprint.ledger import ChannelTotals, StepEnergy
-from nlpfootprint.meters.base import Channel, Domain, to_domain
+from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.meters.base import Channel, Domain, check_kind, to_domain
 from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, to_backend, to_method
+from nlpfootprint.totals import ChannelTotals, StepEnergy
 
 __all__ = ["ChannelReport", "Projection", "StepEnergy"]
 
@@ -47,7 +48,7 @@ class ChannelReport:
 
     id: str = attrs.field(validator=attrs.validators.instance_of(str))
     domain: Domain = attrs.field(converter=to_domain)
-    kind: str = attrs.field(validator=attrs.validators.instance_of(str))
+    kind: str = attrs.field(validator=check_kind)
     source: Method = attrs.field(converter=to_method)
     label: str = attrs.field(validator=attrs.validators.instance_of(str))
     energy_j: float = attrs.field(validator=amount)
@@ -57,7 +58,22 @@ class ChannelReport:
     duration_s: float = attrs.field(default=0.0, validator=amount)
     backend: Backend = attrs.field(default=Backend.USER, converter=to_backend)
     device: Device | None = None
-    basis: EstimateBasis | None = None
+    basis: EstimateBasis | None = attrs.field(default=None)
+
+    @source.validator
+    def _check_source(self, _attribute: object, method: Method) -> None:
+        needs = {Method.COUNTER: "energy", Method.SAMPLED: "power"}.get(method)
+        if needs is not None and self.kind != needs:
+            raise ConfigurationError(
+                f"channel {self.id!r}: a {method} channel is of kind {needs!r}, not {self.kind!r}"
+            )
+
+    @basis.validator
+    def _check_basis(self, _attribute: object, basis: EstimateBasis | None) -> None:
+        if basis is not None and self.source is not Method.ESTIMATED:
+            raise ConfigurationError(
+                f"channel {self.id!r} has an estimate basis ({basis.basis}) but was {self.source}"
+            )
 
     @classmethod
     def of(cls, channel: Channel, totals: ChannelTotals, duration_s: float) -> ChannelReport:

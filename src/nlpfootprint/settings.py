@@ -96,7 +96,11 @@ def _name(_instance: object, _attribute: object, name: Any) -> None:
 
 
 def _points(_instance: object, _attribute: object, points: Any) -> None:
-    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 1_000_000:
+    if (
+        isinstance(points, bool)
+        or not isinstance(points, int)
+        or not 2 <= points <= _MAX_TRACE_POINTS
+    ):
         raise ConfigurationError(
             f"trace_points={points!r}: expected an integer from 2 to {_MAX_TRACE_POINTS:,}"
         )

@@ -13,9 +13,10 @@ import attrs
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
-from nlpfootprint.ledger import Ledger, Totals
+from nlpfootprint.ledger import Ledger
 from nlpfootprint.report import Report
 from nlpfootprint.report_parts import ChannelReport
+from nlpfootprint.totals import Totals
 
 __all__ = ["OpenWindow", "WindowHandle", "WindowStack", "accounted_alike", "merge_entries"]
 

@@ -39,6 +39,7 @@ __all__ = [
     "as_meter",
     "channel_source",
     "check_channel_ids",
+    "check_kind",
     "to_domain",
 ]
 
@@ -64,7 +65,8 @@ def to_domain(value: Domain | str) -> Domain:
         raise ConfigurationError(f"domain {value!r} is not one of {allowed}") from None
 
 
-def _check_kind(_instance: object, _attribute: object, value: str) -> None:
+def check_kind(_instance: object, _attribute: object, value: str) -> None:
+    """An attrs validator: a channel kind is ``energy`` or ``power``."""
     if value not in _KINDS:
         raise ConfigurationError(f"channel kind {value!r} is not one of 'energy', 'power'")
 
@@ -112,7 +114,7 @@ class Channel:
 
     id: str = attrs.field(validator=attrs.validators.instance_of(str))
     domain: Domain = attrs.field(converter=to_domain)
-    kind: ChannelKind = attrs.field(validator=_check_kind)
+    kind: ChannelKind = attrs.field(validator=check_kind)
     label: str = ""
     estimated: bool = False
     max_energy_j: float | None = attrs.field(default=None, validator=_check_max_energy)

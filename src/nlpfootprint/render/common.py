@@ -79,7 +79,8 @@ def assumption_lines(a: Assumptions, *, advice: bool = True) -> list[str]:
         )
     else:
         price = f"electricity price {a.price_per_kwh:g} {a.currency}/kWh"
-    out = [f"PUE {a.pue:g}: {a.pue_source}", intensity, price]
+    pue = f"PUE {a.pue:g}: {a.pue_source}" if advice else f"PUE {a.pue:g} ({a.pue_source})"
+    out = [pue, intensity, price]
     return [*out, f"meters: {a.meters}"] if advice else out
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from nlpfootprint.intensity import STRUBELL_2019
 from nlpfootprint.provenance import Basis, Method
 from nlpfootprint.render.common import assumption_lines, figure_rows, method_label
-from nlpfootprint.units import LBS_PER_KG, format_duration, format_prose_number, time_unit
+from nlpfootprint.units import format_duration, format_prose_number, time_unit
 from nlpfootprint.version import __version__
 
 if TYPE_CHECKING:
@@ -60,16 +60,21 @@ _number = format_prose_number
 
 
 def _hours(seconds: float) -> str:
-    """A duration in words, never in days (a paper speaks of GPU hours)."""
-    size, _, word = time_unit(seconds, largest="h")
-    digits = ",.1f" if word == "hours" and seconds >= 36000 else ".2f" if word == "hours" else ".1f"
-    return f"{seconds / size:{digits}} {word}"
+    """A duration in words: hours from one hour on (a paper speaks of GPU hours, never of
+    days or of 90 minutes), else the ladder's minutes or seconds."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:{',.1f' if seconds >= 36000 else '.2f'}} hours"
+    size, _, word = time_unit(seconds, largest="min")
+    return f"{seconds / size:.1f} {word}"
+
+
+def _kg(kg: float) -> str:
+    return f"{_number(kg)} kg" if abs(kg) >= 1 else f"{_number(kg * 1000)} g"
 
 
 def _mass(kg: float, lbs: float) -> str:
     pounds = f"{lbs:,.0f}" if abs(lbs) >= 10 else f"{lbs:.3g}"
-    mass = f"{_number(kg)} kg" if abs(kg) >= 1 else f"{_number(kg * 1000)} g"
-    return f"{mass} CO$_2$e ({pounds} lbs)"
+    return f"{_kg(kg)} CO$_2$e ({pounds} lbs)"
 
 
 def _money(amount: float, currency: str, *, price: bool = False) -> str:
@@ -81,7 +86,7 @@ def _money(amount: float, currency: str, *, price: bool = False) -> str:
 _ESTIMATED_FROM = {
     Basis.POWER_LIMIT_X_UTILISATION: "estimated as power limit x utilisation, not measured",
     Basis.RATED_POWER: "estimated from rated power, not measured",
-    Basis.GIVEN_POWER: "estimated from rated power, not measured",
+    Basis.GIVEN_POWER: "estimated from the power stated for it, not measured",
     Basis.TDP: "estimated from TDP and load, not measured",
     Basis.MEMORY: "estimated from installed memory, not measured",
 }
@@ -201,7 +206,7 @@ def paper_sentence(report: Report) -> str:
     spread = projection.relative_spread if projection is not None else None
     if spread:
         low, high = report.bounds("co2e_kg")
-        low_text, high_text = (_mass(x, x * LBS_PER_KG).split(" CO$_2$e")[0] for x in (low, high))
+        low_text, high_text = _kg(low), _kg(high)
         text += (
             f" (energy per step varied by $\\pm${100 * spread:.1f}\\% in the measurement: "
             f"{low_text}--{high_text} CO$_2$e)"
@@ -219,7 +224,6 @@ def paper_sentence(report: Report) -> str:
 
 def _caption(report: Report) -> str:
     parts = assumption_lines(report.assumptions, advice=False)
-    parts[0] = parts[0].replace(": ", " (", 1) + ")"  # "PUE 1.58 (its source)"
     name = f" of {report.name}" if report.name else ""
     marked = method_label(report, caption=True)
     return latex_escape(

@@ -1,4 +1,4 @@
-"""Reading a run log: :func:`load_run` for arrays, :func:`read_events` for a replay.
+"""Reading a run log: :func:`load_run` for arrays, :class:`LogReader` for a replay.
 
 Both walk the same parser: the header is checked once, then each line becomes an event --
 a reading, a failure, new counts, the summary -- in the order it was written. A cut-off
@@ -34,7 +34,8 @@ Event = tuple[Any, ...]
 
 @attrs.frozen(eq=False)
 class MeterSamples:
-    """One meter's readings: ``times_s`` since the start, ``values`` (rows; NaN: non-finite)."""
+    """One meter's readings: ``times_s`` since the start, ``values`` (rows, as read: NaN,
+    inf and -inf included)."""
 
     times_s: Floats
     values: Floats

@@ -13,7 +13,7 @@ from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
 from nlpfootprint.legacy import upgrade_channel
 from nlpfootprint.meters.base import Channel
-from nlpfootprint.report import SCHEMA_PATTERN as REPORT_SCHEMA_PATTERN
+from nlpfootprint.report_dict import SCHEMA_PATTERN as REPORT_SCHEMA_PATTERN
 
 __all__ = [
     "SCHEMA",

@@ -104,17 +104,15 @@ class Ledger:
     def _seen(self, t: float) -> None:
         if self.first_t is None:
             self.first_t = t
-        self.last_t = t if self.last_t is None else max(self.last_t, t)
+        if self.last_t is None or t > self.last_t:
+            self.last_t = t
 
     # -- the sink --------------------------------------------------------------------
 
     def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
         """Integrate one meter's reading taken at ``t``."""
         with self._lock:
-            if self.first_t is None:
-                self.first_t = t
-            if self.last_t is None or t > self.last_t:
-                self.last_t = t
+            self._seen(t)
             trace = self._trace
             for account, raw in zip(self._by_meter[meter], values, strict=True):
                 value = float(raw)

@@ -95,6 +95,13 @@ class BoundedTrace:
         self.end = origin
         self._energy: npt.NDArray[np.float64] = np.zeros((capacity, len(_DOMAINS)))
 
+    @classmethod
+    def for_run(cls, interval_s: float, trace_points: int) -> BoundedTrace:
+        """The trace a run keeps: from its origin (time 0), bins of ``interval_s`` at first,
+        at most ``trace_points`` of them (rounded down to even). A live run and the replay
+        of its log both make theirs here, so the two are alike."""
+        return cls(0.0, bin_s=interval_s, capacity=max(trace_points // 2 * 2, 2))
+
     def _fold(self) -> None:
         """Merge neighbouring bins in pairs; the bin width doubles."""
         half = self.capacity // 2

@@ -129,9 +129,7 @@ class EnergyTracker:
         if meterset.summary is not None:
             self._assumptions = attrs.evolve(self._assumptions, meters=meterset.summary)
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        trace = BoundedTrace(
-            origin=0.0, bin_s=self.interval_s, capacity=self.settings.trace_points // 2 * 2
-        )
+        trace = BoundedTrace.for_run(self.interval_s, self.settings.trace_points)
         ledger = self._ledger = Ledger(
             [m.channels for m in meterset.meters],
             meter_names=meterset.names(),

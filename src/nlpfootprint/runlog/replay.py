@@ -82,7 +82,7 @@ def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Repor
     ledger = Ledger(
         meters,
         meter_names=reader.header.get("meters"),
-        trace=BoundedTrace(0.0, bin_s=interval_s, capacity=max(points // 2 * 2, 2)),
+        trace=BoundedTrace.for_run(interval_s, points),
         warn=warnings.append,
     )
     summary = None

@@ -43,7 +43,7 @@ def test_real_thread_is_named_and_daemon_and_reads_on_schedule() -> None:
     sampler, (readings, _) = make_sampler([meter], interval_s=0.01)
     sampler.start()
     try:
-        (thread,) = sampler_threads()
+        (thread,) = [t for t in sampler_threads() if t.name == THREAD_NAME]
         assert thread.name == THREAD_NAME == "nlpfootprint-sampler"
         assert thread.daemon
         wait_until(lambda: len(readings) >= 5, what="five readings")

@@ -307,7 +307,7 @@ def test_meter_returning_wrong_number_of_values_is_a_failure_not_a_crash() -> No
     meter = FakeMeter(channels, lambda: [1.0, 2.0])
     report = run_for([meter], clock, 3.0)
     assert report.channels[0].readings == 0
-    assert any("returned 2 values for 1 channels" in w for w in report.warnings)
+    assert any("returned 2 value(s) for 1 channel(s)" in w for w in report.warnings)
 
 
 def test_nan_reading_is_a_gap_for_that_channel_only() -> None:

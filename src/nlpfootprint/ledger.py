@@ -102,7 +102,7 @@ class Ledger:
         return tuple(a.channel for a in self._accounts)
 
     def _seen(self, t: float) -> None:
-        if self.first_t is None:
+        if self.first_t is None or t < self.first_t:  # a round's meters may end out of order
             self.first_t = t
         if self.last_t is None or t > self.last_t:
             self.last_t = t

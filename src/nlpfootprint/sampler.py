@@ -12,11 +12,16 @@ calls the sampler at each scheduled tick it passes and at the end of every advan
 Each reading goes to every *sink* in turn (:class:`Sink`: the ledger, the run-log writer,
 later a distributed gatherer), with its time in seconds since the sampler's origin (the
 clock's reading at :meth:`Sampler.start`), so every sink sees the very same numbers. A meter
-that raises, returns something that is not one number per channel, or hangs is reported
-through ``on_failure``; the other meters are still read. A sink that raises is a bug: it is
-counted and logged, and the other sinks still get the reading. A read that hangs in the
-thread does not hang the caller: readings from other threads give up after
-``read_timeout_s`` and :meth:`Sampler.stop` leaves the stuck thread behind.
+that raises (even ``SystemExit`` or ``KeyboardInterrupt`` from its own code), returns
+something that is not one real number per channel, or hangs is reported through
+``on_failure``; the other meters are still read. A sink that raises is a bug: it is counted
+and logged, and the other sinks still get the reading.
+
+Every wait on a meter is bounded. With a real clock each meter is read on a worker thread
+of its own (:mod:`nlpfootprint.meters.worker`); a round hands the reads out together and
+waits at most ``read_timeout_s`` for them. A meter whose read has not returned is skipped
+(a failure each round, at no wait) until it answers again, so a hung meter costs the
+caller one deadline in all and never stops the other meters.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
-from typing import Protocol
+import time
+from collections.abc import Callable, Sequence
+from numbers import Real
+from typing import Any, Protocol
 
 from nlpfootprint.clock import Clock, ManualClock
 from nlpfootprint.errors import MeterError, TrackerStateError
 from nlpfootprint.meters.base import PowerMeter
+from nlpfootprint.meters.worker import Worker, make_workers
 
-__all__ = ["THREAD_NAME", "Sampler", "Sink", "describe_error"]
+__all__ = ["THREAD_NAME", "Sampler", "Sink", "describe_error", "real_numbers"]
 
 log = logging.getLogger("nlpfootprint")
 
@@ -61,6 +69,28 @@ def describe_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
 
 
+def real_numbers(values: object, width: int) -> list[float]:
+    """``values`` as ``width`` floats; MeterError unless it is a sequence of exactly that
+    many real numbers (``float``, ``int``, numpy scalars -- not ``bool``, not strings)."""
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise MeterError(f"read() returned {values!r:.80}: expected {width} number(s)")
+    out = []
+    for v in values:  # type: ignore[attr-defined]
+        kind = type(v)
+        if kind is not float and (kind is bool or not isinstance(v, Real)):
+            raise MeterError(
+                f"read() returned {v!r:.40} ({kind.__name__}) among {values!r:.80}: expected "
+                "real numbers (float, int or a numpy number)"
+            )
+        try:
+            out.append(float(v))
+        except OverflowError:
+            raise MeterError(f"read() returned {v!r:.40}, too large for a float") from None
+    if len(out) != width:
+        raise MeterError(f"read() returned {len(out)} value(s) for {width} channel(s)")
+    return out
+
+
 class Sampler:
     """Reads ``meters`` every ``interval_s`` seconds of ``clock`` between start and stop.
 
@@ -70,8 +100,12 @@ class Sampler:
             no thread.
         interval_s: Seconds between scheduled readings.
         sinks: Where each reading, failure and end of round goes, in this order.
-        read_timeout_s: How long a reading from another thread, and :meth:`stop`, wait for
-            a reading in progress (a hung meter) before giving up.
+        read_timeout_s: The longest a round waits for the meters' reads, and a reading
+            from another thread for a round in progress (see the module docstring).
+        workers: One worker per meter to read it on (default: made here, threaded unless
+            the clock is manual, and shut down at :meth:`stop`); given ones are the
+            caller's to shut down.
+        widths: How many channels each meter has (default: ``len(meter.channels)``).
     """
 
     def __init__(
@@ -81,7 +115,9 @@ class Sampler:
         clock: Clock,
         interval_s: float,
         sinks: Sequence[Sink],
-        read_timeout_s: float = 10.0,
+        read_timeout_s: float = 1.0,
+        workers: Sequence[Worker] | None = None,
+        widths: Sequence[int] | None = None,
     ) -> None:
         self._meters = tuple(meters)
         # each event's handlers, bound once: this is the hot path of a long run
@@ -89,9 +125,19 @@ class Sampler:
             event: tuple(getattr(sink, event) for sink in sinks)
             for event in ("on_reading", "on_failure", "on_round")
         }
-        self._widths = tuple(len(m.channels) for m in self._meters)
         self._clock = clock
         self._manual_clock = clock if isinstance(clock, ManualClock) else None
+        self._owns_workers = workers is None
+        self._workers = tuple(
+            workers
+            if workers is not None
+            else make_workers(len(self._meters), threaded=self._manual_clock is None)
+        )
+        if widths is None:
+            widths = [len(meter.channels) for meter in self._meters]
+        self._jobs = tuple(
+            self._read_job(meter, width) for meter, width in zip(self._meters, widths, strict=True)
+        )
         self.interval_s = interval_s
         self.read_timeout_s = read_timeout_s
         self._lock = threading.Lock()
@@ -112,24 +158,41 @@ class Sampler:
         self.skipped_ticks = 0
         #: Number of sampling rounds taken (each reads every meter once).
         self.rounds = 0
-        #: Readings given up because a read in progress did not finish in time.
+        #: Readings given up: a round in progress, or a meter's read, did not end in time.
         self.abandoned = 0
+        #: Per meter, how many reads were given up because the meter hung.
+        self.hung_reads = [0] * len(self._meters)
         #: How many errors the callbacks themselves raised (bugs); the first few are kept.
         self.internal_error_count = 0
         self.internal_errors: list[BaseException] = []
+        #: Why the sampling thread ended early, if it did (a bug: it is reported).
+        self.thread_error: str | None = None
 
     def warnings(self) -> list[str]:
-        """What went wrong in the sampler itself: skipped ticks, errors in sinks."""
+        """What went wrong in the sampler itself: skipped ticks, hung meters, errors in
+        sinks, a sampling thread that died."""
         out = []
         if self.skipped_ticks:
             out.append(
                 f"the sampler skipped {self.skipped_ticks} tick(s) because reading the "
                 f"meters took longer than interval_s={self.interval_s:g}"
             )
+        for index, count in enumerate(self.hung_reads):
+            if count:
+                out.append(
+                    f"meter {index} ({self._meters[index]!r:.120}) hung: {count} read(s) gave "
+                    f"no answer within read_timeout_s={self.read_timeout_s:g} and were "
+                    "skipped (its channels have a gap there)"
+                )
         if self.internal_errors:
             out.append(
                 f"{self.internal_error_count} internal error(s) while recording readings; "
                 f"first: {self.internal_errors[0]!r}"
+            )
+        if self.thread_error is not None:
+            out.append(
+                f"the sampling thread stopped early ({self.thread_error}); the readings "
+                "after it are the ones taken at boundaries and at stop"
             )
         return out
 
@@ -138,6 +201,11 @@ class Sampler:
         """Time of the latest reading of the latest round, since :attr:`origin` (None before
         start)."""
         return self._last_t
+
+    @property
+    def workers(self) -> tuple[Worker, ...]:
+        """The meters' workers, in meter order."""
+        return self._workers
 
     @property
     def _next_t(self) -> float:
@@ -159,42 +227,45 @@ class Sampler:
             self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
             self._thread.start()
 
-    def stop(self) -> bool:
+    def stop(self, *, last_reading: bool = True) -> bool:
         """Stop the schedule at once and take the last reading. Safe to call twice.
 
-        Returns False when the thread was stuck in a meter read and was left behind (no
-        last reading was taken then).
+        Returns False when no last reading could be completed (a round in progress did
+        not end within ``read_timeout_s``). Without ``last_reading``, only stops.
         """
         if not self._started or self._stopped:
             return True
         self._stopped = True
         self._stop.set()
-        if self._manual_clock is not None:
-            self._manual_clock.cancel(self._tick_handle)
-            self._manual_clock.cancel(self._advance_handle)
-        elif self._thread is not None:
-            self._thread.join(self.read_timeout_s)
-            if self._thread.is_alive():
-                log.warning(
-                    "nlpfootprint: a meter read has been hanging for over %g s; leaving the "
-                    "sampler thread behind (a daemon) without a last reading",
-                    self.read_timeout_s,
-                )
-                return False
-        return self.sample(timeout_s=self.read_timeout_s)
+        try:
+            if self._manual_clock is not None:
+                self._manual_clock.cancel(self._tick_handle)
+                self._manual_clock.cancel(self._advance_handle)
+            elif self._thread is not None:
+                # a round is bounded by read_timeout_s, so this join is too
+                self._thread.join(self.read_timeout_s + 0.1)
+            return self.sample(timeout_s=self.read_timeout_s) if last_reading else True
+        finally:
+            if self._owns_workers:
+                self.shutdown_workers()
+
+    def shutdown_workers(self) -> None:
+        """End the meters' worker threads (a hung one ends when its call returns)."""
+        for worker in self._workers:
+            worker.shutdown()
 
     def sample(self, timeout_s: float | None = None) -> bool:
-        """Read every meter now; readings go to the callbacks.
+        """Read every meter now; readings go to the sinks.
 
-        From a thread other than the sampler's, pass ``timeout_s``: if a reading is in
-        progress and does not end within it (a hung meter), give up and return False.
+        From a thread other than the sampler's, pass ``timeout_s``: when a round is in
+        progress and does not end within it, give up and return False.
         """
         if not self._lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
             self.abandoned += 1
             return False
         try:
             self.rounds += 1
-            stamps = [self._read_one(index, meter) for index, meter in enumerate(self._meters)]
+            stamps = self._round()
             if stamps:
                 if self.first_t is None:
                     self.first_t = min(stamps)
@@ -204,26 +275,61 @@ class Sampler:
             self._lock.release()
         return True
 
-    def _read_one(self, index: int, meter: PowerMeter) -> float:
-        """Read one meter and deliver the result; return the reading's time."""
-        before = self._clock.now()
-        try:
-            values = [float(v) for v in meter.read()]
-        except KeyboardInterrupt:
-            raise  # Ctrl-C belongs to the user, even when it lands during a read
-        except BaseException as err:  # a failing meter (even one calling exit()) stops nothing
-            when = self._since_origin(self._clock.now())
-            self._deliver("on_failure", index, when, describe_error(err))
-            return when
-        after = self._clock.now()
-        when = self._since_origin(before + (after - before) * 0.5)
-        if len(values) != self._widths[index]:
-            problem = MeterError(
-                f"{meter!r} returned {len(values)} values for {self._widths[index]} channels"
+    def _read_job(self, meter: PowerMeter, width: int) -> Callable[[], Any]:
+        """What a worker runs to read ``meter``: (before, after, values) on the clock."""
+        now = self._clock.now
+
+        def job() -> tuple[float, float, list[float]]:
+            before = now()
+            values = real_numbers(meter.read(), width)
+            return before, now(), values
+
+        return job
+
+    def _round(self) -> list[float]:
+        """Hand every meter's read out, wait for them (bounded), deliver in meter order."""
+        workers, jobs = self._workers, self._jobs
+        asked = self._clock.now()
+        begun = [worker.begin(job) for worker, job in zip(workers, jobs, strict=True)]
+        deadline = time.monotonic() + self.read_timeout_s
+        stamps = []
+        for index, worker in enumerate(workers):
+            result = worker.wait(deadline - time.monotonic()) if begun[index] else None
+            if result is None:
+                stamps.append(self._hung(index, worker, asked, fresh=begun[index]))
+                continue
+            ok, value = result
+            if ok:
+                before, after, values = value
+                when = self._since_origin(before + (after - before) * 0.5)
+                self._deliver("on_reading", index, when, values)
+            else:
+                when = self._since_origin(self._clock.now())
+                self._deliver("on_failure", index, when, describe_error(value))
+            stamps.append(when)
+        return stamps
+
+    def _hung(self, index: int, worker: Worker, asked: float, *, fresh: bool) -> float:
+        """Record a read of meter ``index`` asked for at ``asked`` and given up; return the
+        failure's time (when the reading was due)."""
+        self.abandoned += 1
+        self.hung_reads[index] += 1
+        if fresh and self.hung_reads[index] == 1:
+            log.warning(
+                "nlpfootprint: meter %d (%r) gave no reading within read_timeout_s=%g; it is "
+                "skipped until it answers (the other meters go on)",
+                index,
+                self._meters[index],
+                self.read_timeout_s,
             )
-            self._deliver("on_failure", index, when, describe_error(problem))
-        else:
-            self._deliver("on_reading", index, when, values)
+        waited = time.monotonic() - worker.since
+        when = self._since_origin(asked)
+        self._deliver(
+            "on_failure",
+            index,
+            when,
+            f"MeterError: no reading: a call has been hanging for {waited:.1f} s",
+        )
         return when
 
     def _since_origin(self, t: float) -> float:
@@ -247,6 +353,13 @@ class Sampler:
     # -- real clock: the thread ------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # a bug; the user's run goes on, the report says so
+            self.thread_error = describe_error(err)
+            log.error("nlpfootprint: the sampling thread stopped", exc_info=err)
+
+    def _loop(self) -> None:
         clock = self._clock
         wait = getattr(clock, "wait", None)
         while True:

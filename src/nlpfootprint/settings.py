@@ -142,8 +142,11 @@ class TrackerSettings:
             thread is started then).
         name: A name for the report (a decorated function's name by default).
         trace_points: How many points the power trace keeps at most (2 to 1,000,000).
-        read_timeout_s: How long a window boundary, a snapshot or stop waits for a meter
-            read in progress before giving up on it (a hung device).
+        read_timeout_s: The longest a reading waits for a meter's answer (default 1 s).
+            A meter that gives none (a hung device) is skipped, its channels in a gap,
+            until it answers again; the other meters go on. Each meter's calls run on a
+            thread of its own, so a hung meter costs the user's thread at most about
+            twice this at any boundary (start, window, snapshot, stop), once in all.
         log: A file to write the run log to as the run goes (JSON lines, gzip when the name
             ends in ``.gz``; see :mod:`nlpfootprint.runlog`): every reading, so a crashed
             run can still be reported (``Report.from_log(path)``). A decorated function
@@ -163,7 +166,7 @@ class TrackerSettings:
     clock: Clock | None = attrs.field(default=None, validator=_clock)
     name: str | None = attrs.field(default=None, validator=_name)
     trace_points: int = attrs.field(default=2048, validator=_points)
-    read_timeout_s: float = attrs.field(default=10.0, converter=_read_timeout)
+    read_timeout_s: float = attrs.field(default=1.0, converter=_read_timeout)
     log: str | os.PathLike[str] | None = attrs.field(default=None, validator=_log)
     log_flush_s: float = attrs.field(default=2.0, converter=_flush)
     log_command: Sequence[str] | None = attrs.field(default=None, validator=_command)

@@ -3,13 +3,21 @@
 
 The tracker wires the layers below it together -- settings, meters, the sampler, its sinks
 (the ledger, the run-log writer) -- and asks the ledger for the report at the end.
+
+A tracker belongs to the process that started it. A child made by ``os.fork()`` (a
+fork-started ``multiprocessing`` pool, DataLoader workers) inherits an inert copy: it reads
+no meter, writes nothing to the parent's run log, waits on no lock, and is not
+:func:`current_tracker` there; ``step()`` on it counts nothing and warns once. A tracker
+started in the child is the child's own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -18,7 +26,7 @@ from typing import ParamSpec, Self, TypeVar, Unpack, overload
 import attrs
 
 from nlpfootprint.checks import whole_number
-from nlpfootprint.clock import Clock, MonotonicClock
+from nlpfootprint.clock import Clock, ManualClock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, current_tracker, decorate, started
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
 from nlpfootprint.ledger import Ledger
@@ -100,13 +108,33 @@ class EnergyTracker:
         self._warnings: list[str] = []
         self._stop_lock = threading.Lock()
         self._warned_abandoned = False
+        self._pid: int | None = None  # the process that started it
+        self._warned_in_child: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._sampler is not None and self._report is None
+        """True between :meth:`start` and :meth:`stop`, in the process that started it."""
+        return self._sampler is not None and self._report is None and self._pid == os.getpid()
+
+    def _forked(self) -> bool:
+        """True in a child forked from the process that started this tracker."""
+        return self._pid is not None and self._pid != os.getpid()
+
+    def _ignored_in_child(self, what: str) -> None:
+        """Say (once per child process) that ``what`` does nothing in a forked child."""
+        pid = os.getpid()
+        if self._warned_in_child == pid:
+            return
+        self._warned_in_child = pid
+        message = (
+            f"nlpfootprint: {what} in process {pid} is ignored: tracker {self.name or ''!r} was "
+            f"started in process {self._pid}, and a forked child does not measure (count steps "
+            "in the parent, or start a tracker in the child)"
+        )
+        log.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     @property
     def result(self) -> Report | None:
@@ -126,12 +154,13 @@ class EnergyTracker:
                 "track_energy(...))"
             )
         meterset = self._meterset = MeterSet(self.settings.meters)
+        self._pid = os.getpid()
         if meterset.summary is not None:
             self._assumptions = attrs.evolve(self._assumptions, meters=meterset.summary)
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         trace = BoundedTrace.for_run(self.interval_s, self.settings.trace_points)
         ledger = self._ledger = Ledger(
-            [m.channels for m in meterset.meters],
+            meterset.meter_channels,
             meter_names=meterset.names(),
             trace=trace,
             warn=self._warn,
@@ -146,11 +175,14 @@ class EnergyTracker:
             interval_s=self.interval_s,
             sinks=sinks,
             read_timeout_s=self.settings.read_timeout_s,
+            workers=meterset.start_workers(threaded=not isinstance(self._clock, ManualClock)),
+            widths=[len(c) for c in meterset.meter_channels],
         )
         try:
             self._sampler.start()
         except BaseException:
-            meterset.close(self._warn)
+            self._sampler.stop(last_reading=False)
+            meterset.close(self._warn, self.settings.read_timeout_s)
             if self._log is not None:
                 self._log.close()
             raise
@@ -172,7 +204,7 @@ class EnergyTracker:
                 flush_s=settings.log_flush_s,
                 clock=self._clock,
                 counts=ledger.round_counts,
-                meter_channels=[m.channels for m in meterset.meters],
+                meter_channels=meterset.meter_channels,
                 meter_names=meterset.names(),
                 settings=log_settings(
                     self._assumptions,
@@ -184,7 +216,7 @@ class EnergyTracker:
                 started_at=self._started_at,
             )
         except OSError as err:
-            meterset.close(lambda _: None)
+            meterset.close(lambda _: None, settings.read_timeout_s)
             raise ConfigurationError(
                 f"log={settings.log!r}: cannot write the run log there: {err}"
             ) from err
@@ -193,28 +225,37 @@ class EnergyTracker:
         """Stop sampling, take the last reading and return the report.
 
         Idempotent and safe to call from another thread (a watchdog, a signal handler's
-        helper): the first call stops, the others get the same report.
+        helper): the first call stops, the others get the same report. When stop is
+        interrupted (Ctrl-C in a CUDA sync or the last reading), the report is still made
+        from the readings taken, the run log still gets its summary and is closed, and then
+        the interruption goes on to the caller.
         """
+        if self._forked():
+            raise TrackerStateError(
+                f"stop() in process {os.getpid()}: this tracker was started in process "
+                f"{self._pid}; a forked child does not measure, and its parent stops it"
+            )
         with self._stop_lock:
             if self._report is not None:
                 return self._report
             if self._sampler is None or self._meterset is None:
                 raise TrackerStateError("stop() before start(): use `with track_energy() as t:`")
-            self._meterset.sync(self._warn)  # queued device work counts before the end
-            if self._windows:
-                self._boundary_reading()  # the open windows end now, not at the last tick
-            while self._windows:
+            timeout_s = self.settings.read_timeout_s
+            interrupted: BaseException | None = None
+            try:
+                self._end_sampling()
+            except BaseException as err:  # Ctrl-C or exit in a sync or the last read
+                interrupted = err
+                self._sampler.stop(last_reading=False)
                 self._warn(
-                    f"window {self._windows.innermost.name!r} was still open at stop; closed it"
-                )
-                self._windows.pop(self._window_entry)
-            if not self._sampler.stop():
-                self._warn(
-                    "a meter read was still hanging at stop; the report ends at the last "
-                    "reading that completed"
+                    f"stop() was interrupted ({type(err).__name__}); the report ends at the "
+                    "last reading taken"
                 )
             end_t = self._reading_time()
-            self._meterset.close(self._warn)
+            try:
+                self._meterset.close(self._warn, timeout_s)
+            except BaseException as err:
+                interrupted = interrupted or err
             try:
                 self._report = self._build_report(end_t)
                 if self._log is not None:
@@ -222,7 +263,26 @@ class EnergyTracker:
             finally:
                 if self._log is not None:
                     self._log.close()  # flushed and synced whatever happened above
+            if interrupted is not None:
+                raise interrupted
             return self._report
+
+    def _end_sampling(self) -> None:
+        """Sync, close the open windows on a reading, stop the sampler after a last one."""
+        assert self._sampler is not None
+        assert self._meterset is not None
+        # queued device work counts before the end
+        self._meterset.sync(self._warn, self.settings.read_timeout_s)
+        if self._windows:
+            self._boundary_reading()  # the open windows end now, not at the last tick
+        while self._windows:
+            self._warn(f"window {self._windows.innermost.name!r} was still open at stop; closed it")
+            self._windows.pop(self._window_entry)
+        if not self._sampler.stop():
+            self._warn(
+                "a meter read was still hanging at stop; the report ends at the last "
+                "reading that completed"
+            )
 
     def _boundary_reading(self, *, sync: bool = False) -> None:
         """A reading now from the user's thread (after letting the meters ``sync()`` their
@@ -230,7 +290,7 @@ class EnergyTracker:
         assert self._sampler is not None
         assert self._meterset is not None
         if sync:
-            self._meterset.sync(self._warn)
+            self._meterset.sync(self._warn, self._sampler.read_timeout_s)
         completed = self._sampler.sample(timeout_s=self._sampler.read_timeout_s)
         if not completed and not self._warned_abandoned:
             self._warned_abandoned = True
@@ -248,6 +308,8 @@ class EnergyTracker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._forked():
+            return  # a forked child leaves the block: the parent's tracker is not its own
         if exc is not None and self._sampler is not None:
             self._warnings.append(
                 f"the tracked block raised {type(exc).__name__}: {exc}; energy up to then is "
@@ -258,6 +320,11 @@ class EnergyTracker:
     @property
     def report(self) -> Report:
         """The final :class:`Report`, once the tracker has stopped."""
+        if self._report is None and self._forked():
+            raise TrackerStateError(
+                f"this tracker was started in process {self._pid}: its report is made there, "
+                f"not in the forked child {os.getpid()}"
+            )
         if self._report is None:
             raise TrackerStateError(
                 "the report is ready when tracking stops (after the `with` block); for a "
@@ -268,6 +335,11 @@ class EnergyTracker:
     # -- inside the block ------------------------------------------------------------
 
     def _running_ledger(self, what: str) -> Ledger:
+        if self._forked():
+            raise TrackerStateError(
+                f"{what} in process {os.getpid()}: this tracker was started in process "
+                f"{self._pid}, and a forked child does not measure"
+            )
         if not self.running or self._ledger is None:
             raise TrackerStateError(f"{what} needs a running tracker")
         return self._ledger
@@ -277,10 +349,16 @@ class EnergyTracker:
         whole_number("n", n)
         if tokens is not None:
             whole_number("tokens", tokens)
+        if self._forked():
+            self._ignored_in_child("step()")
+            return
         self._running_ledger("step()").count(n, tokens)
 
     def sample(self) -> None:
         """Take a reading now (with a FakeClock, the way to sample between advances)."""
+        if self._forked():
+            self._ignored_in_child("sample()")
+            return
         self._running_ledger("sample()")
         self._boundary_reading()
 
@@ -294,6 +372,10 @@ class EnergyTracker:
         """
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
+        if self._forked():
+            self._ignored_in_child("window()")
+            yield WindowHandle(name)
+            return
         ledger = self._running_ledger("window()")
         self._boundary_reading(sync=True)
         handle = self._windows.push(name, self._reading_time(), ledger.totals())

@@ -193,7 +193,13 @@ def as_meter(obj: object) -> PowerMeter:
             f"{obj!r} is not a meter: it lacks {', '.join(missing)} (a meter needs "
             "channels, read() and close(); see nlpfootprint.meters.base)"
         )
-    channels = obj.channels  # type: ignore[attr-defined]
+    try:
+        channels = tuple(obj.channels)  # type: ignore[attr-defined]
+    except Exception as err:  # a meter's own bug, named as such
+        raise ConfigurationError(
+            f"{type(obj).__name__} meter: reading its channels raised {err!r:.200}; a meter's "
+            "channels must be a fixed, non-empty sequence of Channel"
+        ) from err
     if not channels or not all(isinstance(c, Channel) for c in channels):
         raise ConfigurationError(f"{obj!r}.channels must be a non-empty sequence of Channel")
     return obj  # type: ignore[return-value]

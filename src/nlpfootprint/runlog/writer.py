@@ -5,6 +5,11 @@ run's origin, to the microsecond) and writes one line each. Lines are buffered a
 to the OS every ``flush_s`` seconds of the injected clock (``*.gz`` names are gzip with a
 sync flush each time, so a cut stream still reads), and fsynced at close. A failing write
 is recorded in :attr:`RunLogWriter.errors`, never raised.
+
+A log belongs to the process that opened it: in a child made by ``os.fork()`` every open
+writer is disowned at once (its descriptor there now points at ``/dev/null`` and it writes
+nothing), so neither the child's calls, nor its exit flushing buffers, reach the parent's
+file.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import math
 import os
 import platform
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
@@ -30,6 +36,17 @@ __all__ = ["RunLogWriter"]
 
 _SEP = (",", ":")
 log = logging.getLogger("nlpfootprint")
+#: The writers open in this process (disowned in a forked child).
+_OPEN: weakref.WeakSet[RunLogWriter] = weakref.WeakSet()
+
+
+def _disown_all_in_child() -> None:
+    for writer in list(_OPEN):
+        writer._disown()
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_disown_all_in_child)
 
 
 def _num(value: float) -> str:
@@ -80,6 +97,7 @@ class RunLogWriter:
         self._last_flush = self._clock.now()
         self._counts = (0, 0)
         self._done = False
+        _OPEN.add(self)
 
     @classmethod
     def start(
@@ -180,10 +198,26 @@ class RunLogWriter:
             except (OSError, ValueError) as err:
                 self._fail(err)
             finally:
+                _OPEN.discard(self)
                 try:
                     self._raw.close()
                 except (OSError, ValueError) as err:
                     self._fail(err)
+
+    def _disown(self) -> None:
+        """In a forked child: write nothing more, and point this process's descriptor at
+        ``/dev/null`` so that closing or collecting the file here cannot touch the log."""
+        self._done = True
+        self._lines = []
+        self._lock = threading.Lock()  # the parent's threads may have held it at fork
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, self._raw.fileno())
+            finally:
+                os.close(null)
+        except (OSError, ValueError):  # already closed: nothing can reach the file
+            pass
 
     def _write(self, line: str, *, force: bool = False) -> None:
         with self._lock:

@@ -51,6 +51,8 @@ class FakeGpu:
     uuid: str = "GPU-00000000-aaaa-bbbb-cccc-000000000000"
     power_w: float | Callable[[float], float] = 300.0
     limit_w: float | None = 700.0
+    #: The highest power limit it can be set to (NVML's limit constraints); None: unsupported.
+    max_limit_w: float | None = 700.0
     counter: bool = True
     power: bool = True
     utilization: int | None = 50
@@ -134,6 +136,11 @@ def make_pynvml(
         if handle.gpu.limit_w is None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return int(handle.gpu.limit_w * 1000)
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(handle: _Handle) -> list[int]:
+        if handle.gpu.max_limit_w is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return [100_000, int(handle.gpu.max_limit_w * 1000)]  # [min, max] in mW
 
     def nvmlDeviceGetTotalEnergyConsumption(handle: _Handle) -> int:
         gpu = check(handle)

@@ -30,6 +30,7 @@ from nlpfootprint.accounting import (
     trapezoid_energy_j,
     unwrap,
 )
+from nlpfootprint.checks import MAX_PUE
 from nlpfootprint.errors import ConfigurationError, NlpFootprintError
 from strategies import (
     counter_readings,
@@ -197,6 +198,70 @@ def test_counter_integrator_with_range_unwraps_and_counts_no_reset() -> None:
     assert got == [0.0, 150.0, 50.0]
     assert integ.resets == 0
     assert integ.energy_j == 200.0
+
+
+# -- a counter bounded by what its device can draw
+
+#: 100 W at most, judged over the elapsed time plus one second.
+BOUNDED = {"bound_w": 100.0, "slack_s": 1.0}
+
+
+def test_a_bounded_counter_refuses_a_rise_beyond_the_bound_and_counts_nothing() -> None:
+    integ = CounterIntegrator(**BOUNDED)
+    assert integ.add(0.0, 1_000.0) == 0.0
+    assert integ.add(9.0, 2_000.0) == 1_000.0  # 100 W x (9 s + 1 s): just possible
+    assert integ.add(10.0, 2_201.0) is None  # 201 J in 1 s: no
+    assert (integ.energy_j, integ.last_t, integ.last_value) == (1_000.0, 9.0, 2_000.0)
+
+
+def test_a_one_off_glitch_is_bridged_exactly_from_the_last_good_reading() -> None:
+    integ = CounterIntegrator(**BOUNDED)
+    got = [integ.add(t, v) for t, v in ((0.0, 0.0), (10.0, 1e12), (20.0, 1_500.0))]
+    assert got == [0.0, None, 1_500.0]
+    assert (integ.energy_j, integ.span_t, integ.rebased, integ.pending) == (1_500.0, 0.0, 0, None)
+
+
+def test_a_counter_that_stays_at_its_new_level_is_re_based_there() -> None:
+    integ = CounterIntegrator(**BOUNDED)
+    got = [integ.add(t, v) for t, v in ((0.0, 0.0), (10.0, 1e12), (20.0, 1e12 + 500.0))]
+    # the 500 J from 10 s to 20 s count; what happened from 0 s to 10 s is unknown
+    assert got == [0.0, None, 500.0]
+    assert (integ.energy_j, integ.span_t, integ.rebased) == (500.0, 10.0, 1)
+
+
+def test_a_drop_is_a_wrap_only_when_the_wrap_was_possible_in_the_time_elapsed() -> None:
+    wrap = CounterIntegrator(max_range=10_000.0, **BOUNDED)
+    assert [wrap.add(t, v) for t, v in ((0.0, 9_900.0), (10.0, 500.0))] == [0.0, 600.0]
+    assert wrap.resets == 0
+    reset = CounterIntegrator(max_range=10_000.0, **BOUNDED)
+    assert [reset.add(t, v) for t, v in ((0.0, 5_000.0), (10.0, 500.0))] == [0.0, 500.0]
+    assert reset.resets == 1  # a wrap would be 5,500 J in 10 s: a reset, 500 J since
+
+
+@pytest.mark.parametrize("max_range", [None, 1e9])
+def test_a_drop_to_a_value_impossible_since_a_reset_is_refused(max_range: float | None) -> None:
+    integ = CounterIntegrator(max_range=max_range, **BOUNDED)
+    got = [integ.add(t, v) for t, v in ((0.0, 5e8), (10.0, 1e8), (20.0, 5e8 + 2_000.0))]
+    assert got == [0.0, None, 2_000.0]  # neither a wrap nor a reset: a glitch, bridged
+    assert integ.resets == 0
+
+
+@given(
+    readings=wrapped_counter(max_size=50),
+    seconds=st.lists(st.floats(min_value=0.0, max_value=1e3), min_size=50, max_size=50),
+)
+def test_a_bound_never_refuses_what_the_device_could_draw(
+    readings: tuple[np.ndarray, np.ndarray, float], seconds: list[float]
+) -> None:
+    true, wrapped, max_range = readings
+    bound_w = max_range  # at most one wrap between reads: at most max_range per second
+    times = np.cumsum([0.0, *[1.0 + s for s in seconds[: true.size - 1]]])
+    bounded = CounterIntegrator(max_range, bound_w=bound_w, slack_s=1.0)
+    free = CounterIntegrator(max_range)
+    for t, value in zip(times.tolist(), wrapped.tolist(), strict=True):
+        assert bounded.add(t, value) == free.add(t, value)
+    assert bounded.energy_j == free.energy_j == true[-1] - true[0]
+    assert bounded.resets == bounded.rebased == 0
 
 
 @pytest.mark.parametrize("values", [[], [42.0]])
@@ -398,7 +463,8 @@ def test_facility_energy_scales_linearly_with_pue_and_it_energy(
 ) -> None:
     base = facility_energy_kwh(energy, pue)
     assert base == approx(energy * pue)
-    assert facility_energy_kwh(energy, pue * factor) == approx(factor * base)
+    higher = min(pue * factor, MAX_PUE)  # a PUE above 5 is refused
+    assert facility_energy_kwh(energy, higher) == approx(higher / pue * base)
     assert facility_energy_kwh(energy * factor, pue) == approx(factor * base)
 
 
@@ -500,9 +566,10 @@ def test_paper_energy_is_linear_in_hours_and_pue(
     assert paper_energy_kwh(
         hours=hours * factor, gpu_power_w=gpu_power_w, gpu_count=gpu_count, pue=pue
     ) == approx(factor * base)
+    higher = min(pue * factor, MAX_PUE)  # a PUE above 5 is refused
     assert paper_energy_kwh(
-        hours=hours, gpu_power_w=gpu_power_w, gpu_count=gpu_count, pue=pue * factor
-    ) == approx(factor * base)
+        hours=hours, gpu_power_w=gpu_power_w, gpu_count=gpu_count, pue=higher
+    ) == approx(higher / pue * base)
 
 
 # --------------------------------------------------------------------------- projection
@@ -766,3 +833,7 @@ def test_integrators_reject_impossible_inputs() -> None:
         integ.add(5.0, 100.0)
     with pytest.raises(ConfigurationError, match=r"max_range=-1\.0"):
         CounterIntegrator(max_range=-1.0)
+    with pytest.raises(ConfigurationError, match=r"bound_w=0\.0"):
+        CounterIntegrator(bound_w=0.0)
+    with pytest.raises(ConfigurationError, match=r"slack_s=-1\.0"):
+        CounterIntegrator(bound_w=1.0, slack_s=-1.0)

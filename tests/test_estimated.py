@@ -265,7 +265,8 @@ def test_cpu_estimate_through_the_tracker_is_labelled_estimated() -> None:
     times = FakeCpuTimes()
     clock = FakeClock()
     meter = machine_meter(times, tdp_w=50.0, logical_cpus=2)
-    with nf.track_energy(meters=[meter], clock=clock) as tracker:
+    # one interval: the CPU time of the 100 s shows up at its end, as it would
+    with nf.track_energy(meters=[meter], clock=clock, interval_s=100.0) as tracker:
         times.run(100.0, cpus=2, busy_fraction=0.5)
         clock.advance(100.0)
     report = tracker.report
@@ -280,6 +281,13 @@ def test_real_psutil_cpu_meter_reads_a_non_negative_growing_counter() -> None:
     first = meter.read()[0]
     sum(i * i for i in range(200_000))  # some work
     assert meter.read()[0] >= first >= 0.0
+
+
+def test_estimated_channels_state_the_most_their_model_can_give() -> None:
+    cpu = machine_meter(FakeCpuTimes(), tdp_w=50.0, sockets=2, logical_cpus=4)
+    assert cpu.channels[0].max_power_w == 100.0  # TDP x sockets: every CPU busy
+    assert EstimatedDramMeter(total_bytes=16 * 2**30).channels[0].max_power_w == 6.0
+    assert EstimatedDramMeter(total_bytes=0).channels[0].max_power_w is None  # 0 W: no bound
 
 
 def test_dram_estimate_is_three_watts_per_eight_gigabytes() -> None:

@@ -98,6 +98,29 @@ def test_counter_meter_counts_joules_and_wraps() -> None:
     assert meter.read() == [50.0]  # 300 wrapped at 250
 
 
+def test_every_fake_can_state_the_most_its_device_draws() -> None:
+    clock = FakeClock()
+    fakes = [
+        FakeMeter.constant([1.0, 2.0], max_power_w=300.0),
+        FakeMeter.trace(lambda t: [1.0, 2.0], channels=2, clock=clock, max_power_w=[300.0, 50]),
+        FakeMeter.replay([0.0, 1.0], [1.0, 2.0], clock=clock, max_power_w=300.0),
+        FakeMeter.counter(1.0, clock=clock, max_power_w=300.0),
+        FakeMeter.failing(1, max_power_w=300.0),
+    ]
+    assert [[c.max_power_w for c in f.channels] for f in fakes] == [
+        [300.0, 300.0],
+        [300.0, 50.0],
+        [300.0],
+        [300.0],
+        [300.0],
+    ]
+    assert FakeMeter.constant(1.0).channels[0].max_power_w is None
+    with pytest.raises(ConfigurationError, match="got 3 max_power_w values for 2 channels"):
+        FakeMeter.constant([1.0, 2.0], max_power_w=[1.0, 2.0, 3.0])
+    with pytest.raises(ConfigurationError, match=r"max_power_w=0\.0: the most a device"):
+        FakeMeter.constant(1.0, max_power_w=0.0)
+
+
 def test_counter_rejects_a_start_beyond_its_range() -> None:
     with pytest.raises(ConfigurationError, match="start_j=300"):
         FakeMeter.counter(1.0, max_energy_j=250.0, start_j=300.0)

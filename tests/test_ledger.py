@@ -18,23 +18,30 @@ from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.ledger import ChannelTotals, Ledger, LedgerState, StepEnergy, StepStats, Totals
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.provenance import Device
 from nlpfootprint.report import Report
 from nlpfootprint.trace import BoundedTrace
 from strategies import powers_w, time_origins, wrapped_counter
 
 REL = 1e-9
+#: A bound no reading of these tests reaches: the bounds have tests of their own.
+UNBOUNDED_W = 1e15
 
 
 def close(a: float, b: float, abs_tol: float = 1e-9) -> bool:
     return math.isclose(a, b, rel_tol=REL, abs_tol=abs_tol)
 
 
-def power(cid: str = "gpu:0") -> Channel:
-    return Channel(cid, cid.partition(":")[0], "power")
+def power(cid: str = "gpu:0", max_power_w: float | None = None) -> Channel:
+    return Channel(cid, cid.partition(":")[0], "power", max_power_w=max_power_w)
 
 
-def counter(cid: str = "cpu:0", max_energy_j: float | None = None) -> Channel:
-    return Channel(cid, cid.partition(":")[0], "energy", max_energy_j=max_energy_j)
+def counter(
+    cid: str = "cpu:0", max_energy_j: float | None = None, max_power_w: float | None = None
+) -> Channel:
+    return Channel(
+        cid, cid.partition(":")[0], "energy", max_energy_j=max_energy_j, max_power_w=max_power_w
+    )
 
 
 def one_channel(channel: Channel, warnings: list[str] | None = None) -> Ledger:
@@ -50,7 +57,8 @@ def test_a_wrapping_counter_is_unwrapped_across_every_wrap(
 ) -> None:
     true, readings, max_range = counter
     trace = BoundedTrace(origin, bin_s=1.0, capacity=16)
-    ledger = Ledger([[Channel("cpu:0", "cpu", "energy", max_energy_j=max_range)]], trace=trace)
+    channel = Channel("cpu:0", "cpu", "energy", max_energy_j=max_range, max_power_w=UNBOUNDED_W)
+    ledger = Ledger([[channel]], trace=trace)
     for i, value in enumerate(readings.tolist()):
         ledger.on_reading(0, origin + i, [value])
     (totals,), warnings = ledger.closing(origin + len(readings) - 1)
@@ -67,7 +75,7 @@ def test_a_counter_read_past_its_wrap_range_is_a_failure_not_a_wrap() -> None:
     for t, value in enumerate([90.0, 150.0, 10.0]):
         ledger.on_reading(0, float(t), [value])
     (totals,) = ledger.totals().channels
-    assert totals == ChannelTotals(energy_j=20.0, readings=2, failures=1, gap_s=2.0)
+    assert totals == ChannelTotals(energy_j=20.0, readings=2, failures=1, gap_s=2.0, rejected=1)
     assert warnings == ["cpu:0 read 150.0, not a value in [0, 100]"]
 
 
@@ -88,7 +96,7 @@ def test_a_counter_without_a_wrap_range_counts_each_drop_as_a_reset() -> None:
     readings=st.lists(st.integers(min_value=0, max_value=10**6).map(float), max_size=50),
 )
 def test_resets_are_the_drops_of_a_counter_without_a_wrap_range(readings: list[float]) -> None:
-    ledger = one_channel(counter())
+    ledger = one_channel(counter(max_power_w=UNBOUNDED_W))
     for t, value in enumerate(readings):
         ledger.on_reading(0, float(t), [value])
     (totals,) = ledger.totals().channels
@@ -157,7 +165,7 @@ def test_a_channel_that_never_reads_is_a_gap_over_the_whole_run() -> None:
         ledger.on_reading(0, t, [10.0])
         ledger.on_reading(1, t, [math.nan])
     (_, never), _ = ledger.closing(4.0)
-    assert never == ChannelTotals(energy_j=0.0, readings=0, failures=3, gap_s=4.0)
+    assert never == ChannelTotals(energy_j=0.0, readings=0, failures=3, gap_s=4.0, rejected=3)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
@@ -167,7 +175,9 @@ def test_a_bad_value_fails_its_channel_only_and_warns_once(bad: float) -> None:
     for t in range(4):
         ledger.on_reading(0, float(t), [bad if t in (1, 2) else 100.0, 20.0])
     bad_channel, good_channel = ledger.totals().channels
-    assert bad_channel == ChannelTotals(energy_j=300.0, readings=2, failures=2, gap_s=3.0)
+    assert bad_channel == ChannelTotals(
+        energy_j=300.0, readings=2, failures=2, gap_s=3.0, rejected=2
+    )
     assert good_channel == ChannelTotals(energy_j=60.0, readings=4, failures=0, gap_s=0.0)
     assert warnings == [f"gpu:0 read {bad!r}, not a finite value >= 0"]
 
@@ -186,15 +196,110 @@ def test_a_failing_meter_is_warned_of_once_but_every_failure_counts() -> None:
     assert len(warnings) == 1
 
 
+# -- bounds: what a device can physically draw --------------------------------------------
+
+
+def test_a_power_above_the_channels_bound_is_refused_warned_once_and_bridged() -> None:
+    warnings: list[str] = []
+    ledger = one_channel(power(max_power_w=300.0), warnings)
+    for t, watts in enumerate([100.0, 601.0, 100.0, 5e3, 600.0, 100.0]):
+        ledger.on_reading(0, float(t), [watts])
+    (totals,), closing = ledger.closing(5.0)
+    # 600 W is the bound (2 x 300 W) and is kept; 601 W and 5 kW are refused
+    assert totals == ChannelTotals(
+        energy_j=200.0 + 700.0 + 350.0, readings=4, failures=2, gap_s=4.0, rejected=2
+    )
+    assert warnings == [
+        "gpu:0 read 601.0 W, more than the 600 W it can draw (2 x its maximum of 300 W): "
+        "refused, and bridged by a straight line between the good samples on either side"
+    ]
+    assert closing == [
+        "gpu:0: 2 failed reading(s) (2 of them values refused); 4.000 s (80.0% of the run) "
+        "not covered by readings on both sides"
+    ]
+
+
+def test_a_channel_standing_for_several_devices_is_bounded_by_all_of_them() -> None:
+    eight = Channel("gpu:0-7", "gpu", "power", device=Device("A100", count=8))
+    ledger = one_channel(eight)
+    for t, watts in enumerate([3e4, 3.3e4]):
+        ledger.on_reading(0, float(t), [watts])
+    (totals,) = ledger.totals().channels
+    assert (totals.readings, totals.rejected) == (1, 1)  # 8 x 4 kW = 32 kW
+
+
+def test_each_kind_of_refused_value_is_warned_of_once_even_after_a_meter_failure() -> None:
+    warnings: list[str] = []
+    ledger = Ledger([[counter("cpu:0", max_power_w=100.0)]], warn=warnings.append)
+    ledger.on_reading(0, 0.0, [0.0])
+    ledger.on_failure(0, 1.0, "MeterError: busy")
+    events = [(2.0, math.nan), (3.0, math.nan), (4.0, 1e9), (5.0, 2e9), (6.0, 500.0)]
+    for t, value in events:
+        ledger.on_reading(0, t, [value])
+    (totals,) = ledger.totals().channels
+    assert (totals.energy_j, totals.failures, totals.rejected, totals.gap_s) == (
+        500.0,
+        5,
+        4,
+        6.0,
+    )
+    assert warnings[0].startswith("meter meter 0 failed at t=1.000 s")
+    assert warnings[1] == "cpu:0 read nan, not a finite value >= 0"
+    assert warnings[2].startswith("cpu:0 rose 1e+09 J in 4.000 s, more than its bound of 200 W")
+    assert len(warnings) == 3
+
+
+def test_a_re_based_counter_warns_of_the_interval_lost_and_traces_from_the_re_base() -> None:
+    warnings: list[str] = []
+    trace = BoundedTrace(100.0, bin_s=10.0, capacity=16)
+    ledger = Ledger([[counter("cpu:0", max_power_w=100.0)]], trace=trace, warn=warnings.append)
+    for t, value in ((100.0, 0.0), (110.0, 1_000.0), (120.0, 5e9), (130.0, 5e9 + 1_500.0)):
+        ledger.on_reading(0, t, [value])
+    (totals,), _ = ledger.closing(130.0)
+    assert (totals.energy_j, totals.failures, totals.rejected, totals.gap_s) == (
+        2_500.0,
+        1,
+        1,
+        20.0,
+    )
+    assert warnings[1] == (
+        "cpu:0: the counter stayed at the level it jumped to at t=20.000 s, so it is counted "
+        "on from there; its energy from t=10.000 s to then is lost (a gap)"
+    )
+    # 100 W, nothing from 110 s to 120 s (lost), 150 W
+    assert list(trace.data().power_w["cpu"]) == [100.0, 0.0, 150.0]
+
+
+def test_a_value_refused_where_no_time_passed_is_still_reported_at_closing() -> None:
+    ledger = one_channel(power())
+    for value in (100.0, math.nan, 100.0):
+        ledger.on_reading(0, 7.0, [value])
+    (totals,), closing = ledger.closing(7.0)
+    assert (totals.failures, totals.rejected, totals.gap_s) == (1, 1, 0.0)
+    assert closing == ["gpu:0: 1 failed reading(s) (1 of them values refused)"]
+
+
+def test_a_counter_reset_where_a_wrap_was_impossible_says_so_at_closing() -> None:
+    ledger = one_channel(counter("gpu:0", max_energy_j=1e6, max_power_w=700.0))
+    for t, value in ((0.0, 497_000.0), (30.0, 500_000.0), (60.0, 3_000.0)):
+        ledger.on_reading(0, t, [value])
+    (totals,), closing = ledger.closing(60.0)
+    assert (totals.energy_j, totals.resets, totals.rejected) == (6_000.0, 1, 0)
+    assert closing == [
+        "gpu:0: the counter went backwards 1 time(s) by more than a wrap could explain in the "
+        "time elapsed; counted as resets (a lower bound)"
+    ]
+
+
 # -- a reference model: the same readings through the plain accounting functions ----------
 
 #: The layout of the random runs: a power meter, a wrapping two-channel counter and a
 #: counter with no wrap range.
 MAX_RANGE_J = 5_000.0
 LAYOUT: tuple[tuple[Channel, ...], ...] = (
-    (power("gpu:0"),),
-    (counter("cpu:0", MAX_RANGE_J), counter("dram:0", MAX_RANGE_J)),
-    (counter("other:0"),),
+    (power("gpu:0", UNBOUNDED_W),),
+    (counter("cpu:0", MAX_RANGE_J, UNBOUNDED_W), counter("dram:0", MAX_RANGE_J, UNBOUNDED_W)),
+    (counter("other:0", max_power_w=UNBOUNDED_W),),
 )
 BAD = math.nan
 

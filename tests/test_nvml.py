@@ -48,6 +48,22 @@ def test_energy_counter_is_preferred_and_exact_through_the_tracker() -> None:
     assert tracker.report.method == "measured"
 
 
+@pytest.mark.parametrize(
+    ("limit_w", "max_limit_w", "expected"),
+    [
+        (300.0, 400.0, 400.0),  # the highest limit it can be set to
+        (300.0, None, 300.0),  # no constraints: the enforced limit
+        (None, None, None),  # NVML says neither: the ledger's default for a GPU
+    ],
+)
+def test_each_gpu_states_the_most_it_can_draw(
+    limit_w: float | None, max_limit_w: float | None, expected: float | None
+) -> None:
+    meter = meter_for([FakeGpu(limit_w=limit_w, max_limit_w=max_limit_w)])
+    assert meter.gpus[0].max_power_w == expected
+    assert meter.channels[0].max_power_w == expected
+
+
 def test_gpu_without_counter_falls_back_to_power_and_is_never_zero() -> None:
     clock = FakeClock()
     meter = meter_for([FakeGpu(counter=False, power_w=250.0)], clock)

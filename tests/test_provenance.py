@@ -14,6 +14,7 @@ import nlpfootprint as nf
 from fake_nvml import FakeGpu, make_pynvml
 from fake_pyrapl import fake_pyrapl
 from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.legacy import upgrade_header_channel
 from nlpfootprint.meters.estimated import EstimatedCpuMeter, EstimatedDramMeter
 from nlpfootprint.meters.nvml import NvmlMeter
 from nlpfootprint.meters.pyrapl import PyRaplMeter
@@ -103,6 +104,28 @@ def test_a_basis_on_a_measured_channel_is_refused() -> None:
         nf.Channel("cpu:0", "cpu", "energy", basis=basis)
     with pytest.raises(ConfigurationError, match="'gpu-ish' is not one of"):
         nf.Channel("cpu:0", "cpu", "energy", backend="gpu-ish")
+
+
+@pytest.mark.parametrize("bad", [0.0, -300.0, float("nan"), float("inf"), True, "700"])
+def test_a_channels_max_power_must_be_a_positive_finite_number(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match=rf"max_power_w={bad!r}: .* positive finite"):
+        nf.Channel("gpu:0", "gpu", "power", max_power_w=bad)  # type: ignore[arg-type]
+
+
+def test_a_channel_keeps_the_most_its_device_draws_through_its_dict() -> None:
+    channel = nf.Channel("gpu:0", "gpu", "energy", max_energy_j=1e6, max_power_w=700.0)
+    assert channel.to_dict()["max_power_w"] == 700.0
+    assert nf.Channel.from_dict(channel.to_dict()) == channel
+
+
+def test_a_header_channel_without_max_power_reads_as_not_known() -> None:
+    old = nf.Channel("cpu:0", "cpu", "energy", backend="rapl").to_dict()
+    del old["max_power_w"]
+    upgraded = upgrade_header_channel(old)
+    assert nf.Channel.from_dict(upgraded).max_power_w is None
+    assert upgrade_header_channel(upgraded) == upgraded
+    schema1 = {k: v for k, v in old.items() if k not in ("backend", "device", "basis")}
+    assert nf.Channel.from_dict(upgrade_header_channel(schema1)).max_power_w is None
 
 
 def test_an_estimate_by_hardware_counts_its_devices() -> None:

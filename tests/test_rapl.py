@@ -75,10 +75,12 @@ def test_amd_layout_with_packages_only_just_works(tmp_path: Path, prefix: str) -
     tree = PowercapTree(tmp_path, prefix=prefix)
     tree.add_package(0, subzones=("core",), max_power_uw=None, power_limit_uw=None)
     tree.add_package(1, subzones=("core",), max_power_uw=None, power_limit_uw=None)
-    meter = RaplMeter(tree.root)
+    meter = RaplMeter(tree.root, model="a CPU the TDP table does not know")
     assert [c.id for c in meter.channels] == ["cpu:0", "cpu:1"]
     assert meter.channels[1].label == f"RAPL package-1 ({prefix}:1)"
-    assert meter.max_interval_s is None  # no constraint files to bound the power
+    # no constraint files and no TDP to bound the power
+    assert meter.max_interval_s is None
+    assert [c.max_power_w for c in meter.channels] == [None, None]
 
 
 def test_multi_die_packages_get_one_channel_per_die(tmp_path: Path) -> None:
@@ -336,6 +338,30 @@ def test_max_interval_is_the_smallest_over_channels(tmp_path: Path) -> None:
     tree.add_package(0, subzones=(), max_power_uw=100_000_000)
     tree.add_package(1, subzones=(), max_power_uw=200_000_000, max_energy_range_uj=1000 * J)
     assert RaplMeter(tree.root).max_interval_s == pytest.approx(5.0)
+
+
+def test_a_package_stating_no_power_falls_back_to_its_tdp_with_a_safety_factor(
+    tmp_path: Path,
+) -> None:
+    tree = PowercapTree(tmp_path)
+    tree.add_package(0, subzones=("dram",), max_power_uw=None, power_limit_uw=None)
+    meter = RaplMeter(tree.root, model="Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz")
+    package, dram = meter.channels
+    assert package.max_power_w == POWER_LIMIT_SAFETY * 150.0  # the table's TDP
+    assert "TDP of Intel Xeon Gold 6248 (150 W" in meter.zones[0].max_power_basis
+    assert meter.max_interval_s == pytest.approx(PACKAGE_RANGE_UJ / 1e6 / 300.0)
+    assert dram.max_power_w is None  # a DRAM zone has no TDP: the domain's default bound
+
+
+def test_each_channel_states_its_zones_maximum_power(tmp_path: Path) -> None:
+    tree = PowercapTree(tmp_path)
+    tree.add_package(0, subzones=("dram",), max_power_uw=125_000_000)
+    tree.add_package(1, subzones=(), max_power_uw=0, power_limit_uw=65_000_000)
+    assert [(c.id, c.max_power_w) for c in RaplMeter(tree.root).channels] == [
+        ("cpu:0", 125.0),
+        ("cpu:1", 130.0),
+        ("dram:0", None),
+    ]
 
 
 # -- the real machine -----------------------------------------------------------------------

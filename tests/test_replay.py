@@ -153,7 +153,15 @@ def meter_plans(draw: st.DrawFn) -> MeterPlan:
         top = draw(st.floats(min_value=50.0, max_value=5e3))
     # a wrapping counter gains less than its range between reads: at most one wrap
     values = powers_w if top is None else st.floats(min_value=0.0, max_value=top * 0.999)
-    bad_values = [math.nan, -1.0, math.inf, -math.inf, *([] if top is None else [2.0 * top])]
+    # ... and readings no device can produce: 1 GW, a counter jumping by 1 TJ
+    bad_values = [
+        math.nan,
+        -1.0,
+        math.inf,
+        -math.inf,
+        1e9 if flavour == "power" else 1e12,
+        *([] if top is None else [2.0 * top]),
+    ]
     kinds: list[OutcomeKind] = ["ok", "ok", "ok", "bad", "raise", "short"]
     if flavour == "counter":
         kinds += ["reset", "reset"]
@@ -257,6 +265,7 @@ def assert_same_accounting(live: nf.Report, rebuilt: nf.Report) -> None:
         assert close(mine.energy_j, theirs.energy_j), (mine.id, mine.energy_j, theirs.energy_j)
         assert mine.readings == theirs.readings, mine.id
         assert mine.failures == theirs.failures, mine.id
+        assert mine.rejected == theirs.rejected, mine.id
         assert close(mine.gap_s, theirs.gap_s), (mine.id, mine.gap_s, theirs.gap_s)
         assert close(mine.duration_s, theirs.duration_s), mine.id
     assert (rebuilt.steps, rebuilt.tokens) == (live.steps, live.tokens)
@@ -274,13 +283,18 @@ def assert_same_accounting(live: nf.Report, rebuilt: nf.Report) -> None:
             assert all_close(rebuilt.trace.power_w[domain], series), domain
 
 
-#: What the ledger's own warnings say (a failed meter, a bad value, a gap, a reset).
+#: What the ledger's own warnings say (a failed meter, a bad value, a reading beyond what
+#: the device can draw, a re-based counter, a gap, a reset).
 _LEDGER_PHRASES = (
     "failed at t=",
     "failed reading(s)",
     "went backwards",
     ", not a finite value",
     ", not a value in [",
+    " W it can draw (",
+    ", more than its bound of ",
+    " reset within its bound of ",
+    ": the counter stayed at the level ",
 )
 
 

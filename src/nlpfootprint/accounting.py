@@ -277,37 +277,107 @@ class PowerIntegrator:
 class CounterIntegrator:
     """Running sum of the deltas of a cumulative energy counter, unwrapping as it goes.
 
-    ``resets`` counts readings that went backwards on a counter with no known wrap range
-    (a driver reload, say); the delta is then the new value, a lower bound.
+    A reading lower than the one before is a wrap when ``max_range`` is known, else a reset
+    (a driver reload, say): the delta is then the new value, a lower bound, and ``resets``
+    counts it.
+
+    With ``bound_w``, the most power the device can draw, every reading is judged by what
+    was physically possible since the one before: at most ``bound_w x (elapsed +
+    slack_s)`` joules.
+
+    * A rise beyond that is refused: :meth:`add` returns None and counts nothing.
+    * A reading lower than the one before is a wrap only if the wrap's energy was
+      possible; else a reset, if the new value itself was possible since a reset; else it
+      is refused too.
+    * After a refusal, the next reading is judged against the last one accepted (a one-off
+      glitch is then bridged exactly: the counter's difference covers the whole span) and,
+      failing that, against the refused one: a counter that stays at its new level is
+      re-based there (``rebased`` counts it), the energy between the last reading accepted
+      and the refused one being lost.
 
     >>> integ = CounterIntegrator(max_range=1000.0)
     >>> [integ.add(t, v) for t, v in ((0.0, 900.0), (1.0, 50.0), (2.0, 100.0))]
     [0.0, 150.0, 50.0]
+    >>> integ = CounterIntegrator(max_range=1000.0, bound_w=100.0)
+    >>> [integ.add(t, v) for t, v in ((0.0, 900.0), (1.0, 50.0), (2.0, 100.0))]
+    [0.0, 50.0, 50.0]
+    >>> integ.resets  # 150 J in 1 s is beyond 100 W: not a wrap, a reset
+    1
     """
 
-    __slots__ = ("energy_j", "last_t", "last_value", "max_range", "resets")
+    __slots__ = (
+        "bound_w",
+        "energy_j",
+        "last_t",
+        "last_value",
+        "max_range",
+        "pending",
+        "rebased",
+        "resets",
+        "slack_s",
+        "span_t",
+    )
 
-    def __init__(self, max_range: float | None = None) -> None:
+    def __init__(
+        self,
+        max_range: float | None = None,
+        *,
+        bound_w: float | None = None,
+        slack_s: float = 0.0,
+    ) -> None:
         self.max_range = None if max_range is None else positive("max_range", max_range)
+        self.bound_w = None if bound_w is None else positive("bound_w", bound_w)
+        self.slack_s = nonnegative("slack_s", slack_s)
         self.energy_j = 0.0
         self.last_t: float | None = None
         self.last_value = 0.0
         self.resets = 0
+        self.rebased = 0
+        #: The refused reading a counter may have moved to, ``(t, value)``.
+        self.pending: tuple[float, float] | None = None
+        #: Where the span of the latest delta began (the previous reading, or a re-base).
+        self.span_t: float | None = None
 
-    def add(self, t: float, value_j: float) -> float:
-        """Add a counter reading; return the energy (J) since the previous reading."""
-        delta = 0.0
-        if self.last_t is not None:
-            delta = value_j - self.last_value
-            if delta < 0:
-                if self.max_range is not None:
-                    delta += self.max_range
-                else:
-                    self.resets += 1
-                    delta = value_j
-            self.energy_j += delta
-        self.last_t = t
-        self.last_value = value_j
+    def possible_j(self, seconds: float) -> float:
+        """The most energy the device can have drawn in ``seconds`` (inf: no bound)."""
+        if self.bound_w is None:
+            return math.inf
+        return self.bound_w * (max(seconds, 0.0) + self.slack_s)
+
+    def _step(
+        self, from_t: float, from_j: float, t: float, value_j: float
+    ) -> tuple[float, bool] | None:
+        """(energy, whether the counter was reset) from one reading to another, or None
+        when no way from one to the other is possible."""
+        most = self.possible_j(t - from_t)
+        delta = value_j - from_j
+        if delta >= 0:
+            return (delta, False) if delta <= most else None
+        if self.max_range is not None and delta + self.max_range <= most:
+            return delta + self.max_range, False
+        return (value_j, True) if value_j <= most else None
+
+    def add(self, t: float, value_j: float) -> float | None:
+        """Add a counter reading; return the energy (J) since the previous reading, or None
+        when the reading is refused as impossible (see the class docstring)."""
+        if self.last_t is None:
+            self.last_t, self.last_value, self.span_t = t, value_j, t
+            return 0.0
+        start = self.last_t
+        step = self._step(start, self.last_value, t, value_j)
+        if step is None and self.pending is not None:
+            step = self._step(*self.pending, t, value_j)
+            if step is not None:
+                start = self.pending[0]
+                self.rebased += 1
+        if step is None:
+            self.pending = (t, value_j)
+            return None
+        self.pending = None
+        delta, reset = step
+        self.resets += reset
+        self.energy_j += delta
+        self.last_t, self.last_value, self.span_t = t, value_j, start
         return delta
 
 

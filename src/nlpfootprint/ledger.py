@@ -2,10 +2,18 @@
 
 A live run and a replayed run log both pour their readings into a :class:`Ledger`, so
 the two give the same totals by construction. The ledger keeps, per channel, the energy
-integral (counters unwrapped, power integrated), counts of readings and failures, the
-seconds not covered by readings on both sides (gaps) and counter resets; for the run, the
-steps and tokens counted and how energy per step varied between sampling rounds. Nothing
-grows with the length of the run. It builds no report and writes no file.
+integral (counters unwrapped, power integrated), counts of readings, failures and refused
+values, the seconds not covered by readings on both sides (gaps) and counter resets; for
+the run, the steps and tokens counted and how energy per step varied between sampling
+rounds. Nothing grows with the length of the run. It builds no report and writes no file.
+
+Every value is judged before it counts. One that is not a finite number >= 0, a counter
+past its wrap range, a power above what the device can draw
+(:attr:`~nlpfootprint.meters.base.Channel.power_bound_w`) or a counter rise beyond it in
+the time elapsed is refused: counted as a failed reading and a refused value, warned of
+once per channel and kind (with the value and the bound), and bridged as a gap is -- power
+by a straight line between the good samples on either side, a counter by its next
+plausible difference (see :class:`~nlpfootprint.accounting.CounterIntegrator`).
 
 Times are seconds since the run's origin, as the sampler delivers them. Every method is
 safe to call from the sampler thread and the user's thread at once.
@@ -24,7 +32,7 @@ import attrs
 
 from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator, WeightedStats
 from nlpfootprint.errors import ConfigurationError
-from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.base import COUNTER_SLACK_S, Channel
 from nlpfootprint.totals import ChannelTotals, LedgerState, StepEnergy, StepStats, Totals
 from nlpfootprint.trace import BoundedTrace, TraceData
 
@@ -36,24 +44,79 @@ Warn = Callable[[str], None]
 class _Account:
     """Running totals of one channel."""
 
-    __slots__ = ("channel", "failures", "gap_from", "gap_s", "integrator", "readings")
+    __slots__ = (
+        "bound_w",
+        "channel",
+        "failures",
+        "gap_from",
+        "gap_s",
+        "integrator",
+        "readings",
+        "rejected",
+        "warned",
+    )
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.bound_w = channel.power_bound_w
         self.integrator: PowerIntegrator | CounterIntegrator = (
-            CounterIntegrator(channel.max_energy_j)
+            CounterIntegrator(channel.max_energy_j, bound_w=self.bound_w, slack_s=COUNTER_SLACK_S)
             if channel.kind == "energy"
             else PowerIntegrator()
         )
         self.readings = 0
         self.failures = 0
+        self.rejected = 0
         self.gap_s = 0.0
         self.gap_from: float | None = None
+        self.warned: set[str] = set()
 
     def totals(self) -> ChannelTotals:
         resets = getattr(self.integrator, "resets", 0)
         return ChannelTotals(
-            self.integrator.energy_j, self.readings, self.failures, self.gap_s, resets
+            self.integrator.energy_j,
+            self.readings,
+            self.failures,
+            self.gap_s,
+            resets,
+            self.rejected,
+        )
+
+    def refusal(self, value: float) -> tuple[str, str] | None:
+        """(kind, warning) when ``value`` cannot be a reading of this channel, else None."""
+        channel = self.channel
+        top = channel.max_energy_j
+        if not math.isfinite(value) or value < 0 or (top is not None and value > top):
+            allowed = "a finite value >= 0" if top is None else f"a value in [0, {top:g}]"
+            return "value", f"{channel.id} read {value!r}, not {allowed}"
+        if channel.kind == "power" and value > self.bound_w:
+            return "bound", (
+                f"{channel.id} read {value!r} W, more than the {self.bound_w:g} W it can draw "
+                f"({channel.power_bound_basis}): refused, and bridged by a straight line "
+                "between the good samples on either side"
+            )
+        return None
+
+    def jump(self, t: float, value: float) -> str:
+        """The warning for a counter reading the integrator refused."""
+        integrator = self.integrator
+        assert isinstance(integrator, CounterIntegrator)
+        last_t = integrator.last_t if integrator.last_t is not None else t
+        seconds, last, bound = t - last_t, integrator.last_value, self.bound_w
+        if value >= last:
+            what = (
+                f"rose {value - last:g} J in {seconds:.3f} s, more than its bound of "
+                f"{bound:g} W allows"
+            )
+        else:
+            what = (
+                f"fell from {last:g} J to {value:g} J in {seconds:.3f} s, which no wrap or "
+                f"reset within its bound of {bound:g} W explains"
+            )
+        return (
+            f"{self.channel.id} {what} ({self.channel.power_bound_basis}): refused; the "
+            "counter is bridged from its next plausible reading, or, if it stays at the new "
+            "level, counted on from there"
         )
 
 
@@ -116,20 +179,42 @@ class Ledger:
             trace = self._trace
             for account, raw in zip(self._by_meter[meter], values, strict=True):
                 value = float(raw)
-                top = account.channel.max_energy_j
-                if not math.isfinite(value) or value < 0 or (top is not None and value > top):
-                    allowed = "a finite value >= 0" if top is None else f"a value in [0, {top:g}]"
-                    self._failed(account, t, f"{account.channel.id} read {value!r}, not {allowed}")
+                refused = account.refusal(value)
+                if refused is not None:
+                    self._refused(account, *refused)
                     continue
                 integrator = account.integrator
                 last_t = integrator.last_t
                 delta = integrator.add(t, value)
+                if delta is None:
+                    self._refused(account, "jump", account.jump(t, value))
+                    continue
                 account.readings += 1
                 if account.gap_from is not None:
                     account.gap_s += t - account.gap_from
                     account.gap_from = None
+                rebased = isinstance(integrator, CounterIntegrator) and integrator.span_t != last_t
+                if rebased and last_t is not None:
+                    last_t = self._rebased(account, last_t)
                 if trace is not None and last_t is not None and delta:
                     trace.add(last_t, t, account.channel.domain, delta)
+
+    def _rebased(self, account: _Account, lost_from: float) -> float:
+        """A counter re-based at a reading it had refused: warn once; return the time its
+        latest difference starts from."""
+        integrator = account.integrator
+        assert isinstance(integrator, CounterIntegrator)
+        assert integrator.span_t is not None
+        lost_to = integrator.span_t
+        if "rebased" not in account.warned:
+            account.warned.add("rebased")
+            origin = self.first_t if self.first_t is not None else lost_from
+            self._warn(
+                f"{account.channel.id}: the counter stayed at the level it jumped to at "
+                f"t={lost_to - origin:.3f} s, so it is counted on from there; its energy from "
+                f"t={lost_from - origin:.3f} s to then is lost (a gap)"
+            )
+        return lost_to
 
     def on_failure(self, meter: int, t: float, error: str) -> None:
         """Record that a meter failed at ``t``: a gap for its channels, one warning."""
@@ -137,7 +222,7 @@ class Ledger:
             self._seen(t)
             accounts = self._by_meter[meter]
             for account in accounts:
-                self._failed(account, t, None)
+                self._failed(account)
             if meter not in self._failed_meters:
                 self._failed_meters.add(meter)
                 ids = ", ".join(a.channel.id for a in accounts)
@@ -147,13 +232,19 @@ class Ledger:
                     f"{ids} have a gap until it reads again (the others go on)"
                 )
 
-    def _failed(self, account: _Account, t: float, reason: str | None) -> None:
+    def _failed(self, account: _Account) -> None:
         account.failures += 1
         if account.gap_from is None:
             last = account.integrator.last_t
             account.gap_from = last if last is not None else self.first_t
-        if reason is not None and account.failures == 1:
-            self._warn(reason)
+
+    def _refused(self, account: _Account, kind: str, warning: str) -> None:
+        """A value refused: a failed reading, counted as refused, warned of once per kind."""
+        self._failed(account)
+        account.rejected += 1
+        if kind not in account.warned:
+            account.warned.add(kind)
+            self._warn(warning)
 
     def on_round(self, t: float) -> None:
         """After each round: energy per step over the steps completed since the last one.

@@ -4,6 +4,10 @@ Schema 1 kept a channel's provenance only in its human label. On load, this modu
 the structured fields that schema 2 stores (backend, device, estimate basis) from those
 labels, once, so that nothing downstream ever reads a label again. Values it cannot infer
 stay empty (``backend="user"``, no device, no basis), never guessed further.
+
+Run-log headers written before channels stated the most their device can draw have no
+``max_power_w``: it is read as None (not known), so their readings are bounded by the
+default for the channel's domain.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from nlpfootprint.provenance import Backend, Basis
 
-__all__ = ["upgrade_channel", "upgrade_report"]
+__all__ = ["upgrade_channel", "upgrade_header_channel", "upgrade_report"]
 
 # "64 x Tesla V100 SXM2 at 300 W ..." (an estimate by hardware)
 _COUNTED = re.compile(r"^(\d+) x (.+?) at ([\d.]+) W\b")
@@ -85,6 +89,14 @@ def upgrade_channel(data: Mapping[str, Any]) -> dict[str, Any]:
             "scope": None,
         },
     }
+
+
+def upgrade_header_channel(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A run-log header's channel dict with every field this version reads: provenance
+    inferred from a schema-1 label, and ``max_power_w`` None where it was not written."""
+    upgraded = dict(data) if "backend" in data else upgrade_channel(data)
+    upgraded.setdefault("max_power_w", None)
+    return upgraded
 
 
 def upgrade_report(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class ChannelReport:
         energy_j: Energy over the report's duration, in joules.
         readings: Successful readings.
         failures: Failed readings.
+        rejected: Of the failures, values refused (not finite and >= 0, past a counter's
+            wrap range, or more than the device can draw); bridged like a gap.
         gap_s: Seconds not covered by successful readings on both sides.
         duration_s: The span the energy is over (the report's duration).
         backend: Which backend read it: nvml, rapl, pyrapl, estimated, fake or user.
@@ -59,6 +61,7 @@ class ChannelReport:
     backend: Backend = attrs.field(default=Backend.USER, converter=to_backend)
     device: Device | None = None
     basis: EstimateBasis | None = attrs.field(default=None)
+    rejected: int = attrs.field(default=0, validator=count)
 
     @source.validator
     def _check_source(self, _attribute: object, method: Method) -> None:
@@ -87,6 +90,7 @@ class ChannelReport:
             energy_j=max(totals.energy_j, 0.0),
             readings=totals.readings,
             failures=totals.failures,
+            rejected=totals.rejected,
             gap_s=max(totals.gap_s, 0.0),
             duration_s=max(duration_s, 0.0),
             backend=channel.backend,
@@ -117,6 +121,7 @@ class ChannelReport:
             energy_j=self.energy_j + other.energy_j,
             readings=self.readings + other.readings,
             failures=self.failures + other.failures,
+            rejected=self.rejected + other.rejected,
             gap_s=self.gap_s + other.gap_s,
             duration_s=self.duration_s + other.duration_s,
         )
@@ -133,6 +138,7 @@ class ChannelReport:
             "energy_j": self.energy_j,
             "readings": self.readings,
             "failures": self.failures,
+            "rejected": self.rejected,
             "gap_s": self.gap_s,
             "duration_s": self.duration_s,
             "mean_power_w": self.mean_power_w,

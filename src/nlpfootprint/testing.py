@@ -30,6 +30,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 
+import attrs
 import numpy as np
 
 from nlpfootprint._fakes import Elapsed, fake_channels, per_channel
@@ -129,6 +130,11 @@ class FakeMeter:
     Any object with ``channels``, ``read()`` and ``close()`` is a meter; this one also counts
     its reads (:attr:`reads`) and remembers whether it was closed (:attr:`closed`).
 
+    Every builder takes ``max_power_w=``: the most the faked device draws, in watts (one
+    number, or one per channel), as a real backend states it. The tracker refuses readings
+    beyond :attr:`Channel.power_bound_w <nlpfootprint.meters.base.Channel.power_bound_w>`
+    (twice that; without it, a generous default for the domain).
+
     Args:
         channels: The channels it reports.
         read: Called on each read; returns one value per channel.
@@ -179,6 +185,7 @@ class FakeMeter:
         ids: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
         estimated: bool = False,
+        max_power_w: float | Sequence[float] | None = None,
     ) -> FakeMeter:
         """A power meter that always reads ``watts`` (one channel per value given).
 
@@ -189,7 +196,7 @@ class FakeMeter:
         channels = fake_channels(
             len(values), domain=domain, kind="power", ids=ids, labels=labels, estimated=estimated
         )
-        return cls(channels, lambda: values, name="FakeMeter.constant")
+        return cls(_bounded(channels, max_power_w), lambda: values, name="FakeMeter.constant")
 
     @classmethod
     def trace(
@@ -201,6 +208,7 @@ class FakeMeter:
         clock: Clock | None = None,
         ids: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
+        max_power_w: float | Sequence[float] | None = None,
     ) -> FakeMeter:
         """A power meter reading ``fn(t)`` watts, ``t`` = seconds since its first read.
 
@@ -218,7 +226,7 @@ class FakeMeter:
         chans = fake_channels(
             channels, domain=domain, kind="power", ids=ids, labels=labels, estimated=False
         )
-        return cls(chans, read, name="FakeMeter.trace")
+        return cls(_bounded(chans, max_power_w), read, name="FakeMeter.trace")
 
     @classmethod
     def replay(
@@ -230,6 +238,7 @@ class FakeMeter:
         clock: Clock | None = None,
         ids: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
+        max_power_w: float | Sequence[float] | None = None,
     ) -> FakeMeter:
         """A power meter replaying a recorded trace, linearly interpolated.
 
@@ -260,7 +269,7 @@ class FakeMeter:
         chans = fake_channels(
             v.shape[1], domain=domain, kind="power", ids=ids, labels=labels, estimated=False
         )
-        return cls(chans, read, name="FakeMeter.replay")
+        return cls(_bounded(chans, max_power_w), read, name="FakeMeter.replay")
 
     @classmethod
     def counter(
@@ -273,6 +282,7 @@ class FakeMeter:
         clock: Clock | None = None,
         ids: Sequence[str] | None = None,
         labels: Sequence[str] | None = None,
+        max_power_w: float | Sequence[float] | None = None,
     ) -> FakeMeter:
         """An energy counter (joules) that grows at ``watts`` from ``start_j``.
 
@@ -310,7 +320,7 @@ class FakeMeter:
             estimated=False,
             max_energy_j=max_energy_j,
         )
-        return cls(chans, read, name="FakeMeter.counter")
+        return cls(_bounded(chans, max_power_w), read, name="FakeMeter.counter")
 
     @classmethod
     def failing(
@@ -321,6 +331,7 @@ class FakeMeter:
         domain: Domain | str | Sequence[Domain | str] = "gpu",
         ids: Sequence[str] | None = None,
         error: Callable[[], BaseException] | None = None,
+        max_power_w: float | Sequence[float] | None = None,
     ) -> FakeMeter:
         """A constant power meter whose first ``after`` reads succeed and every later one raises.
 
@@ -346,7 +357,23 @@ class FakeMeter:
                 )
             return values
 
-        return cls(chans, read, name="FakeMeter.failing")
+        return cls(_bounded(chans, max_power_w), read, name="FakeMeter.failing")
+
+
+def _bounded(
+    channels: tuple[Channel, ...], max_power_w: float | Sequence[float] | None
+) -> tuple[Channel, ...]:
+    """``channels`` stating ``max_power_w`` (one for all, or one per channel; None: none)."""
+    if max_power_w is None:
+        return channels
+    limits = per_channel("max_power_w", max_power_w)
+    if len(limits) == 1:
+        limits *= len(channels)
+    if len(limits) != len(channels):
+        raise ConfigurationError(
+            f"got {len(limits)} max_power_w values for {len(channels)} channels"
+        )
+    return tuple(attrs.evolve(c, max_power_w=w) for c, w in zip(channels, limits, strict=True))
 
 
 def sampler_threads() -> list[threading.Thread]:

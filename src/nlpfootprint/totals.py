@@ -19,13 +19,24 @@ __all__ = ["ChannelTotals", "LedgerState", "StepEnergy", "StepStats", "Totals"]
 
 @attrs.frozen
 class ChannelTotals:
-    """One channel's cumulative figures at one instant."""
+    """One channel's cumulative figures at one instant.
+
+    Attributes:
+        energy_j: The energy integral.
+        readings: Readings counted.
+        failures: Failed readings: the meter raised, or the value was refused.
+        gap_s: Seconds not covered by readings on both sides.
+        resets: Times the counter went backwards and was taken as reset.
+        rejected: Values refused (of the failures): not a finite number >= 0, past a
+            counter's wrap range, or more than the device can draw.
+    """
 
     energy_j: float
     readings: int
     failures: int
     gap_s: float
     resets: int = 0
+    rejected: int = 0
 
     def since(self, start: ChannelTotals) -> ChannelTotals:
         """What accumulated between ``start`` and this instant."""
@@ -35,6 +46,7 @@ class ChannelTotals:
             self.failures - start.failures,
             self.gap_s - start.gap_s,
             self.resets - start.resets,
+            self.rejected - start.rejected,
         )
 
     def plus(self, later: ChannelTotals) -> ChannelTotals:
@@ -45,6 +57,7 @@ class ChannelTotals:
             self.failures + later.failures,
             self.gap_s + later.gap_s,
             self.resets + later.resets,
+            self.rejected + later.rejected,
         )
 
 
@@ -127,22 +140,31 @@ class LedgerState:
     last_t: float | None = None
 
     def warnings(self, end_t: float) -> list[str]:
-        """What to warn of in a run ending at ``end_t``: counter resets, and gaps."""
+        """What to warn of in a run ending at ``end_t``: counter resets, and gaps (with the
+        values refused among the failed readings)."""
         start = self.first_t if self.first_t is not None else end_t
         duration = end_t - start
         out = []
         for channel, totals in zip(self.channels, self.totals.channels, strict=True):
             if totals.resets:
-                out.append(
-                    f"{channel.id}: the counter went backwards {totals.resets} time(s) with no "
-                    "known wrap range; counted as resets (a lower bound)"
+                why = (
+                    "with no known wrap range"
+                    if channel.max_energy_j is None
+                    else "by more than a wrap could explain in the time elapsed"
                 )
+                out.append(
+                    f"{channel.id}: the counter went backwards {totals.resets} time(s) {why}; "
+                    "counted as resets (a lower bound)"
+                )
+            refused = f" ({totals.rejected} of them values refused)" if totals.rejected else ""
             if totals.gap_s > 0 and duration > 0:
                 out.append(
-                    f"{channel.id}: {totals.failures} failed reading(s); {totals.gap_s:.3f} s "
-                    f"({100 * totals.gap_s / duration:.1f}% of the run) not covered by "
-                    "readings on both sides"
+                    f"{channel.id}: {totals.failures} failed reading(s){refused}; "
+                    f"{totals.gap_s:.3f} s ({100 * totals.gap_s / duration:.1f}% of the run) "
+                    "not covered by readings on both sides"
                 )
+            elif refused:
+                out.append(f"{channel.id}: {totals.failures} failed reading(s){refused}")
         return out
 
     def merge(self, other: LedgerState) -> LedgerState:

@@ -17,6 +17,13 @@ Two optional members are used when present:
   counters cannot wrap twice between reads; the tracker warns when ``interval_s`` is longer;
 * ``sync()``: called before the readings at window boundaries and at stop, so that work a
   device still has queued is counted where it was launched (the NVML meter waits for CUDA).
+
+Every reading is bounded by what its device can physically draw,
+:attr:`Channel.power_bound_w`: :data:`POWER_OVERSHOOT` x the channel's ``max_power_w``
+(the device's own maximum, from NVML, RAPL, a TDP table or the user), or, when it states
+none, :data:`DEFAULT_MAX_POWER_W` for its domain x the devices it stands for. The ledger
+refuses a power sample above the bound, and a counter rise beyond what the bound allows
+in the time elapsed (plus :data:`COUNTER_SLACK_S`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -32,6 +40,9 @@ from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, method_of, to_backend
 
 __all__ = [
+    "COUNTER_SLACK_S",
+    "DEFAULT_MAX_POWER_W",
+    "POWER_OVERSHOOT",
     "Channel",
     "ChannelKind",
     "Domain",
@@ -54,6 +65,31 @@ class Domain(enum.StrEnum):
     CPU = "cpu"
     DRAM = "dram"
     OTHER = "other"
+
+
+#: The most one device of each domain is taken to draw when its channel states no
+#: ``max_power_w``, in watts: generous on purpose, to refuse only what no such device can
+#: draw (a glitch reading 1e9 W, a counter jumping by 1e12 J), never a real reading.
+#:
+#: * ``gpu``: 4 kW, four times the largest accelerator module in the shipped table
+#:   ``data/hardware_power.csv`` (NVIDIA B200 and GH200, 1,000 W);
+#: * ``cpu``: 2 kW, four times the largest package TDP in ``data/cpu_tdp.csv`` (500 W:
+#:   AMD EPYC 9965, Intel Xeon 6980P);
+#: * ``dram``: 2.5 kW per zone: 6 TiB (24 modules of 256 GB, more than a server socket
+#:   holds today) at the 3 W per 8 GB that the estimated DRAM meter assumes (Crucial);
+#: * ``other`` (a whole node or platform): 200 kW, more than a rack of today's densest
+#:   accelerator servers draws.
+DEFAULT_MAX_POWER_W: Mapping[str, float] = MappingProxyType(
+    {"gpu": 4_000.0, "cpu": 2_000.0, "dram": 2_500.0, "other": 200_000.0}
+)
+#: How far a reading may exceed a channel's stated ``max_power_w`` before it is refused:
+#: power limits hold an average, and devices overshoot them for milliseconds (GPU power
+#: excursions), sensors have errors, and a counter's updates come in steps.
+POWER_OVERSHOOT = 2.0
+#: Seconds added to the time between two counter reads when judging the rise: a reading's
+#: time is the middle of its read, and counters update in steps, so a rise may cover a
+#: little more time than the timestamps say.
+COUNTER_SLACK_S = 1.0
 
 
 def to_domain(value: Domain | str) -> Domain:
@@ -83,6 +119,18 @@ def _check_max_energy(_instance: object, _attribute: object, value: float | None
         )
 
 
+def _check_max_power(_instance: object, _attribute: object, value: float | None) -> None:
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ConfigurationError(
+            f"max_power_w={value!r}: the most a device can draw must be a positive finite "
+            "number of watts, or None when it is not known"
+        )
+
+
 def _check_basis(instance: Channel, _attribute: object, value: EstimateBasis | None) -> None:
     if value is not None and not instance.estimated:
         raise ConfigurationError(
@@ -107,6 +155,10 @@ class Channel:
             ``"user"`` for a meter of your own).
         device: The hardware measured (name, index, UUID, host), when known.
         basis: For an estimated channel, what the estimate rests on.
+        max_power_w: The most the device (all the devices the channel stands for) can
+            draw, in watts, when known: a GPU's highest settable power limit, a RAPL
+            zone's stated maximum, a CPU's TDP. Readings are bounded by it (see
+            :attr:`power_bound_w`).
 
     ``method`` (a property) is ``counter``, ``sampled`` or ``estimated``; ``source`` is the
     same as a plain string.
@@ -121,6 +173,37 @@ class Channel:
     backend: Backend = attrs.field(default=Backend.USER, converter=to_backend)
     device: Device | None = None
     basis: EstimateBasis | None = attrs.field(default=None, validator=_check_basis)
+    max_power_w: float | None = attrs.field(default=None, validator=_check_max_power)
+
+    @property
+    def power_bound_w(self) -> float:
+        """The most power a reading may show, or a counter's rise imply, before the ledger
+        refuses it as physically impossible, in watts: :data:`POWER_OVERSHOOT` x
+        ``max_power_w``, or :data:`DEFAULT_MAX_POWER_W` of the domain x the devices the
+        channel stands for.
+
+        >>> Channel("gpu:0", "gpu", "power", max_power_w=700.0).power_bound_w
+        1400.0
+        >>> Channel("gpu:0-7", "gpu", "power", device=Device("A100", count=8)).power_bound_w
+        32000.0
+        """
+        if self.max_power_w is not None:
+            return POWER_OVERSHOOT * self.max_power_w
+        return DEFAULT_MAX_POWER_W[self.domain.value] * self.device_count
+
+    @property
+    def power_bound_basis(self) -> str:
+        """Where :attr:`power_bound_w` comes from, for warnings."""
+        if self.max_power_w is not None:
+            return f"{POWER_OVERSHOOT:g} x its maximum of {self.max_power_w:g} W"
+        devices, domain = self.device_count, self.domain.value
+        what = f"one {domain} device" if devices == 1 else f"{devices} {domain} devices"
+        return f"no maximum stated: the default for {what}"
+
+    @property
+    def device_count(self) -> int:
+        """How many devices the channel stands for (1 unless its device says)."""
+        return 1 if self.device is None else self.device.count
 
     @property
     def method(self) -> Method:
@@ -144,11 +227,14 @@ class Channel:
             "backend": self.backend.value,
             "device": None if self.device is None else self.device.to_dict(),
             "basis": None if self.basis is None else self.basis.to_dict(),
+            "max_power_w": self.max_power_w,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Channel:
-        """Read :meth:`to_dict` output back (KeyError/TypeError/ValueError if malformed)."""
+        """Read :meth:`to_dict` output back (KeyError/TypeError/ValueError if malformed;
+        :func:`nlpfootprint.legacy.upgrade_header_channel` fills what older versions left
+        out)."""
         return cls(
             id=data["id"],
             domain=data["domain"],
@@ -159,6 +245,7 @@ class Channel:
             backend=data["backend"],
             device=Device.from_dict(data["device"]),
             basis=EstimateBasis.from_dict(data["basis"]),
+            max_power_w=data["max_power_w"],
         )
 
 
@@ -187,19 +274,23 @@ class PowerMeter(Protocol):
 
 def as_meter(obj: object) -> PowerMeter:
     """Check that ``obj`` follows the meter protocol; return it typed as a meter."""
-    missing = [name for name in ("channels", "read", "close") if not hasattr(obj, name)]
-    if missing:
-        raise ConfigurationError(
-            f"{obj!r} is not a meter: it lacks {', '.join(missing)} (a meter needs "
-            "channels, read() and close(); see nlpfootprint.meters.base)"
-        )
     try:
-        channels = tuple(obj.channels)  # type: ignore[attr-defined]
+        channels: tuple[object, ...] | None = tuple(obj.channels)  # type: ignore[attr-defined]
+    except AttributeError:
+        channels = None
     except Exception as err:  # a meter's own bug, named as such
         raise ConfigurationError(
             f"{type(obj).__name__} meter: reading its channels raised {err!r:.200}; a meter's "
             "channels must be a fixed, non-empty sequence of Channel"
         ) from err
+    missing = [name for name in ("read", "close") if not hasattr(obj, name)]
+    if channels is None:
+        missing.insert(0, "channels")
+    if missing:
+        raise ConfigurationError(
+            f"{obj!r} is not a meter: it lacks {', '.join(missing)} (a meter needs "
+            "channels, read() and close(); see nlpfootprint.meters.base)"
+        )
     if not channels or not all(isinstance(c, Channel) for c in channels):
         raise ConfigurationError(f"{obj!r}.channels must be a non-empty sequence of Channel")
     return obj  # type: ignore[return-value]

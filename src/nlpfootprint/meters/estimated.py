@@ -234,6 +234,7 @@ class EstimatedCpuMeter:
                 basis=EstimateBasis(
                     Basis.TDP, rated_w=self.tdp_w, source=self.tdp_source, scope=self.scope
                 ),
+                max_power_w=self.tdp_w * self.sockets,
             ),
         )
 
@@ -340,6 +341,7 @@ class EstimatedDramMeter:
                     source=self.w_per_gib_source,
                     scope=self.scope,
                 ),
+                max_power_w=self.power_w if self.power_w > 0 else None,
             ),
         )
 

@@ -11,6 +11,11 @@ One channel per GPU visible to this process, decided when the meter is created:
 * if neither is supported, an **estimate**: the power limit x GPU utilisation, labelled
   estimated -- never a silent zero for a GPU that draws power.
 
+Each channel states the most its GPU can draw (:attr:`Channel.max_power_w
+<nlpfootprint.meters.base.Channel.max_power_w>`): the highest power limit the board can be
+set to (``nvmlDeviceGetPowerManagementLimitConstraints``), or its enforced limit where NVML
+gives no constraints, so that a reading no such board can produce is refused.
+
 Which GPUs (chosen by :mod:`nlpfootprint.meters.nvml_devices`): ``gpus=`` if given, else
 ``CUDA_VISIBLE_DEVICES`` (indices, ``GPU-<uuid>`` prefixes and ``MIG-<uuid>`` forms, read the
 way CUDA reads it), else all. NVML numbers GPUs in PCI bus order; CUDA does too only with
@@ -26,6 +31,7 @@ tests pass a module object of their own as ``nvml=``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import sys
@@ -75,6 +81,8 @@ class GpuInfo:
         power_limit_w: Enforced power limit, or None when NVML does not say.
         mode: ``"counter"``, ``"power"`` or ``"estimated"``.
         mig: True when the channel stands for a MIG instance (whole-GPU readings).
+        max_power_w: The most the GPU can draw: the highest power limit it can be set to
+            (and at least the enforced one), or None when NVML says neither.
     """
 
     index: int
@@ -83,6 +91,7 @@ class GpuInfo:
     power_limit_w: float | None
     mode: str
     mig: bool = False
+    max_power_w: float | None = None
 
 
 def _code(err: BaseException) -> int | None:
@@ -186,7 +195,8 @@ class NvmlMeter:
             mode = self._probe(handle, index, name, limit_w)
             if mode is None:
                 continue
-            infos.append(GpuInfo(index, name, uuid, limit_w, mode, mig))
+            most_w = self._max_power_w(handle, limit_w)
+            infos.append(GpuInfo(index, name, uuid, limit_w, mode, mig, most_w))
             self._handles.append(handle)
             self._modes.append(mode)
         if not infos:
@@ -206,6 +216,17 @@ class NvmlMeter:
             except (self._error_type, AttributeError):
                 continue
         return None
+
+    def _max_power_w(self, handle: Any, limit_w: float | None) -> float | None:
+        """The highest limit the GPU can be set to, at least ``limit_w``; None if unknown."""
+        known = [] if limit_w is None else [limit_w]
+        try:
+            _, top_mw = self._nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)
+            known.append(float(top_mw) / 1000.0)
+        except (self._error_type, AttributeError, TypeError, ValueError):
+            pass
+        positive = [w for w in known if math.isfinite(w) and w > 0]
+        return max(positive) if positive else None
 
     def _probe(self, handle: Any, index: int, name: str, limit_w: float | None) -> str | None:
         """Pick how to read one GPU: counter, power, estimated, or None (note why)."""
@@ -268,6 +289,7 @@ class NvmlMeter:
             )
             if estimated
             else None,
+            max_power_w=gpu.max_power_w,
         )
 
     # -- the meter protocol ----------------------------------------------------------

@@ -160,6 +160,7 @@ class PyRaplMeter:
                     max_energy_j=range_j,
                     backend=Backend.PYRAPL,
                     device=Device(name=f"socket {socket}", index=socket, host=platform.node()),
+                    max_power_w=None if zone is None else zone.max_power_w,
                 )
             )
         self._channels = tuple(channels)

@@ -19,6 +19,13 @@ read at least once per wrap (see :attr:`RaplMeter.max_interval_s`).
 Since November 2020 (CVE-2020-8694, "Platypus") kernels make ``energy_uj`` readable by root
 only; the constructor then raises :class:`~nlpfootprint.errors.MeterPermissionError` with
 the ways to allow it.
+
+Each channel states the most its zone can draw (:attr:`Channel.max_power_w
+<nlpfootprint.meters.base.Channel.max_power_w>`), so that an impossible counter rise is
+refused: the zone's ``constraint_0_max_power_uw``, else :data:`POWER_LIMIT_SAFETY` x its
+long-term power limit, else, for a package, :data:`POWER_LIMIT_SAFETY` x the CPU model's
+TDP from the shipped table (:mod:`nlpfootprint.meters.tdp`); else nothing (the ledger then
+uses the default for the domain).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import attrs
 
 from nlpfootprint.errors import MeterError, MeterPermissionError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.tdp import cpu_model_name, lookup_tdp
 from nlpfootprint.provenance import Backend, Device
 
 __all__ = [
@@ -213,8 +221,28 @@ def _pair(
         max_energy_j=zone.max_energy_j,
         backend=Backend.RAPL,
         device=Device(name=zone.name, index=index, host=platform.node()),
+        max_power_w=zone.max_power_w,
     )
     return channel, zone
+
+
+def _with_tdp(zone: RaplZone, model: str | None) -> RaplZone:
+    """A package zone that states no power, with :data:`POWER_LIMIT_SAFETY` x its CPU's TDP
+    (from the table, when the model is found there) as its maximum."""
+    if zone.max_power_w is not None or not _PACKAGE.fullmatch(zone.name):
+        return zone
+    name = cpu_model_name() if model is None else model
+    match = lookup_tdp(name)
+    if match is None:
+        return zone
+    return attrs.evolve(
+        zone,
+        max_power_w=POWER_LIMIT_SAFETY * match.tdp_w,
+        max_power_basis=(
+            f"{POWER_LIMIT_SAFETY:g} x the TDP of {match.name} ({match.tdp_w:g} W, "
+            f"{match.source}): the zone states no power"
+        ),
+    )
 
 
 def _read_joules(path: str) -> float:
@@ -240,6 +268,8 @@ class RaplMeter:
         dram: Include the DRAM sub-zones (machines without them, such as AMD and most
             desktops, simply have none).
         psys: Measure the platform zone ``psys`` instead of packages and DRAM.
+        model: The CPU model name, to look its TDP up where a package zone states no
+            power (default: this machine's, :func:`~nlpfootprint.meters.tdp.cpu_model_name`).
 
     Raises:
         MeterUnavailableError: No powercap tree at ``root``, no package (or psys) zone in
@@ -256,7 +286,12 @@ class RaplMeter:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str] = DEFAULT_ROOT, *, dram: bool = True, psys: bool = False
+        self,
+        root: str | os.PathLike[str] = DEFAULT_ROOT,
+        *,
+        dram: bool = True,
+        psys: bool = False,
+        model: str | None = None,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -265,7 +300,7 @@ class RaplMeter:
                 "without RAPL, or the RAPL driver is not loaded (sudo modprobe "
                 "intel_rapl_msr, which loads intel_rapl_common; intel_rapl before Linux 5.3)"
             )
-        zones = scan_zones(self.root)
+        zones = [_with_tdp(zone, model) for zone in scan_zones(self.root)]
         pairs = self._psys_channels(zones) if psys else self._package_channels(zones, dram)
         self._channels = tuple(channel for channel, _ in pairs)
         self.zones = tuple(zone for _, zone in pairs)

@@ -11,7 +11,7 @@ from typing import Any
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
-from nlpfootprint.legacy import upgrade_channel
+from nlpfootprint.legacy import upgrade_header_channel
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.report_dict import SCHEMA_PATTERN as REPORT_SCHEMA_PATTERN
 
@@ -26,8 +26,8 @@ __all__ = [
 ]
 
 #: Identifies the run-log layout (the first line's ``schema``). Channels gained their
-#: provenance fields (backend, device, basis) within version 1: a header without them is
-#: upgraded on reading.
+#: provenance fields (backend, device, basis) and the most their device can draw
+#: (``max_power_w``) within version 1: a header without them is upgraded on reading.
 SCHEMA = "nlpfootprint.runlog/1"
 VERSION = 1
 _SCHEMA_RE = re.compile(r"nlpfootprint\.runlog/(\d+)")
@@ -59,9 +59,7 @@ def header_channel_dicts(
 def header_channels(header: Mapping[str, Any]) -> tuple[tuple[Channel, ...], list[int]]:
     """The channels of a header and each one's meter index (KeyError/TypeError/ValueError)."""
     entries = header["channels"]
-    channels = tuple(
-        Channel.from_dict(c if "backend" in c else upgrade_channel(c)) for c in entries
-    )
+    channels = tuple(Channel.from_dict(upgrade_header_channel(c)) for c in entries)
     meter_of = [int(c["meter"]) for c in entries]
     if not channels or meter_of != sorted(meter_of) or min(meter_of) < 0:
         raise ValueError("expected channels grouped by meter, meters numbered from 0")

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any, Protocol
@@ -62,6 +64,19 @@ class Sink(Protocol):
     def on_round(self, t: float) -> None:
         """Every meter has been read once; ``t`` is the round's last reading."""
         ...
+
+
+#: The samplers started in this process (made inert in a forked child).
+_STARTED: weakref.WeakSet[Sampler] = weakref.WeakSet()
+
+
+def _inert_in_child() -> None:
+    for sampler in list(_STARTED):
+        sampler._go_inert()
+    _STARTED.clear()
+
+
+os.register_at_fork(after_in_child=_inert_in_child)
 
 
 def describe_error(err: BaseException) -> str:
@@ -216,6 +231,7 @@ class Sampler:
         if self._started:
             raise TrackerStateError("this sampler was already started; make a new one")
         self._started = True
+        _STARTED.add(self)
         self.origin = self._clock.now()
         self.sample()
         self._schedule_origin = self._clock.now()
@@ -248,6 +264,26 @@ class Sampler:
         finally:
             if self._owns_workers:
                 self.shutdown_workers()
+
+    def end_round(self) -> None:
+        """Close the books without reading: deliver ``on_round`` at the latest reading's time
+        (after an interrupted stop, so the sinks account the counts made since the last
+        round)."""
+        if not self._lock.acquire(timeout=self.read_timeout_s):
+            return
+        try:
+            if self._last_t is not None:
+                self._deliver("on_round", self._last_t)
+        finally:
+            self._lock.release()
+
+    def _go_inert(self) -> None:
+        """In a forked child: read nothing more (no thread, no lock waits, no clock ticks)."""
+        self._stopped = True
+        self._stop.set()
+        self._lock = threading.Lock()  # the parent's sampling thread may have held it
+        self._workers = tuple(make_workers(0, threaded=False))
+        self._jobs = ()
 
     def shutdown_workers(self) -> None:
         """End the meters' worker threads (a hung one ends when its call returns)."""

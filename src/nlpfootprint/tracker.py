@@ -25,10 +25,10 @@ from typing import ParamSpec, Self, TypeVar, Unpack, overload
 
 import attrs
 
-from nlpfootprint.checks import whole_number
+from nlpfootprint.checks import step_counts
 from nlpfootprint.clock import Clock, ManualClock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, current_tracker, decorate, started
-from nlpfootprint.errors import ConfigurationError, TrackerStateError
+from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, TrackerStateError
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.meters.meterset import MeterSet
 from nlpfootprint.report import Report
@@ -247,6 +247,7 @@ class EnergyTracker:
             except BaseException as err:  # Ctrl-C or exit in a sync or the last read
                 interrupted = err
                 self._sampler.stop(last_reading=False)
+                self._sampler.end_round()  # steps counted since the last round count
                 self._warn(
                     f"stop() was interrupted ({type(err).__name__}); the report ends at the "
                     "last reading taken"
@@ -254,7 +255,10 @@ class EnergyTracker:
             end_t = self._reading_time()
             try:
                 self._meterset.close(self._warn, timeout_s)
-            except BaseException as err:
+            except BaseException as err:  # Ctrl-C while closing the meters
+                self._warn(
+                    f"stop() was interrupted ({type(err).__name__}) while closing the meters"
+                )
                 interrupted = interrupted or err
             try:
                 self._report = self._build_report(end_t)
@@ -346,9 +350,7 @@ class EnergyTracker:
 
     def step(self, n: int = 1, tokens: int | None = None) -> None:
         """Count ``n`` training steps (and ``tokens`` processed) for per-step figures."""
-        whole_number("n", n)
-        if tokens is not None:
-            whole_number("tokens", tokens)
+        n, tokens = step_counts(n, tokens)  # whole numbers to 10**18; numpy ints too
         if self._forked():
             self._ignored_in_child("step()")
             return
@@ -371,7 +373,8 @@ class EnergyTracker:
         as ``w.report``. Open and close a window from the thread that runs the block.
         """
         if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"window name {name!r}: expected a non-empty string")
+            wrong = ConfigurationError if isinstance(name, str) else ConfigurationTypeError
+            raise wrong(f"window name={name!r}: expected a non-empty string")
         if self._forked():
             self._ignored_in_child("window()")
             yield WindowHandle(name)

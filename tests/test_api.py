@@ -37,6 +37,8 @@ def test_design_contract_names_are_importable() -> None:
 def test_every_error_derives_from_the_root_and_a_builtin() -> None:
     builtin = {
         errors.ConfigurationError: ValueError,
+        errors.ConfigurationTypeError: TypeError,
+        errors.UnknownKeyError: KeyError,
         errors.MeterError: RuntimeError,
         errors.MeterUnavailableError: RuntimeError,
         errors.MeterPermissionError: PermissionError,
@@ -47,6 +49,11 @@ def test_every_error_derives_from_the_root_and_a_builtin() -> None:
     for cls, base in builtin.items():
         assert issubclass(cls, errors.NlpFootprintError)
         assert issubclass(cls, base)
+    # one rule for bad arguments: every kind is a ConfigurationError, so one except catches all
+    for cls in (errors.ConfigurationTypeError, errors.UnknownKeyError, errors.UnknownRegionError):
+        assert issubclass(cls, errors.ConfigurationError)
+    assert not issubclass(errors.UnknownKeyError, TypeError)
+    assert str(errors.UnknownKeyError("hardware='Z1' is not known")) == "hardware='Z1' is not known"
     assert str(errors.UnknownRegionError("no 'XX'; did you mean 'XK'?")) == (
         "no 'XX'; did you mean 'XK'?"
     )

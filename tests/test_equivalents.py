@@ -10,10 +10,10 @@ from nlpfootprint.equivalents import ACTIVITIES, equivalents
 from nlpfootprint.report import ChannelReport, Report
 
 
-def report_of(co2e_lbs: float) -> Report:
-    """A report whose CO2e is ``co2e_lbs`` (1 kWh at the matching intensity, PUE 1)."""
-    channel = ChannelReport("gpu:0", "gpu", "power", "sampled", "", 3.6e6)
-    g_per_kwh = co2e_lbs / LBS_PER_KG * 1000
+def report_of(co2e_lbs: float, kwh: float = 1.0) -> Report:
+    """A report whose CO2e is ``co2e_lbs`` (``kwh`` at the matching intensity, PUE 1)."""
+    channel = ChannelReport("gpu:0", "gpu", "power", "sampled", "", kwh * 3.6e6)
+    g_per_kwh = co2e_lbs / LBS_PER_KG * 1000 / kwh
     return Report(3600.0, (channel,), nf.Assumptions.build(pue=1.0, carbon_intensity=g_per_kwh))
 
 
@@ -31,7 +31,7 @@ def test_the_papers_table_1_activities_are_one_unit_at_their_own_figure(
 
 def test_transformer_big_with_nas_is_about_five_car_lifetimes() -> None:
     # the paper: NAS 626,155 lbs against a car lifetime of 126,000 lbs
-    cars = report_of(626_155).equivalents()[3]
+    cars = report_of(626_155, kwh=1e6).equivalents()[3]  # at 284 g/kWh
     assert cars.amount == pytest.approx(626_155 / 126_000)
     assert str(cars).startswith("4.969 car lifetimes")
 

@@ -9,12 +9,14 @@ from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.errors import (
     ConfigurationError,
+    ConfigurationTypeError,
     MeterError,
     MeterPermissionError,
     MeterUnavailableError,
     NlpFootprintError,
     ReportFormatError,
     TrackerStateError,
+    UnknownKeyError,
     UnknownRegionError,
 )
 from nlpfootprint.estimate import CostRange, cloud_cost, estimate
@@ -47,6 +49,7 @@ __all__ = [
     "ChannelReport",
     "Clock",
     "ConfigurationError",
+    "ConfigurationTypeError",
     "CostRange",
     "DEFAULT_INTENSITY",
     "DataSource",
@@ -72,6 +75,7 @@ __all__ = [
     "STRUBELL_2019",
     "TrackerSettings",
     "TrackerStateError",
+    "UnknownKeyError",
     "UnknownRegionError",
     "__version__",
     "carbon_intensity",

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from nlpfootprint.checks import nonnegative, pue_value, whole_number
+from nlpfootprint.checks import nonnegative, price_per_kwh_value, pue_value, whole_number
 from nlpfootprint.intensity import Intensity, resolve_intensity
 
 __all__ = [
@@ -82,7 +82,7 @@ class Assumptions:
         """Validate user arguments into assumptions (errors name the bad value)."""
         pue = pue_value(pue)
         intensity, is_default = resolve_intensity(carbon_intensity)
-        price = None if price_per_kwh is None else nonnegative("price_per_kwh", price_per_kwh)
+        price = None if price_per_kwh is None else price_per_kwh_value(price_per_kwh)
         return cls(
             pue=pue,
             pue_source=PAPER_PUE_SOURCE if pue == PAPER_PUE else "given by the user",

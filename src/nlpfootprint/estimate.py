@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from numbers import Integral
+from numbers import Real
 
 import attrs
 
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
-from nlpfootprint.checks import finite_number, nonnegative
-from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.checks import MAX_COUNT, fraction, nonnegative, optional_text, whole_number
+from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 from nlpfootprint.hardware import HardwareSpec, hardware_spec
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.prices import PriceTable, price_table
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
-from nlpfootprint.report import Report
+from nlpfootprint.report import Report, overflowing_figures
 from nlpfootprint.report_parts import ChannelReport
 
 __all__ = ["ESTIMATE_METERS", "CostRange", "cloud_cost", "estimate", "resolve_prices"]
@@ -41,18 +41,14 @@ PricesArg = str | PriceTable | Mapping[str, float | tuple[float, float]] | float
 
 
 def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
-        raise ConfigurationError(f"count={value!r}: expected a whole number of devices >= 1")
-    return int(value)
+    return whole_number(
+        "count", value, what="a whole number of devices", minimum=1, maximum=MAX_COUNT
+    )
 
 
 def _utilization(value: object) -> float:
-    number = finite_number("utilization", value)
-    if not 0.0 <= number <= 1.0:
-        raise ConfigurationError(
-            f"utilization={value!r}: a fraction of the rated power, between 0 and 1"
-        )
-    return number
+    """A ``utilization=``: the fraction of the rated power drawn, from 0 to 1."""
+    return fraction("utilization", value, what="a fraction of the rated power")
 
 
 def _amount(amount: float) -> str:
@@ -98,13 +94,19 @@ def resolve_prices(prices: PricesArg) -> PriceTable:
         return price_table(prices)
     if isinstance(prices, Mapping):
         return PriceTable(name="given", source="given by the user", date="", prices=prices)
-    if isinstance(prices, int | float) and not isinstance(prices, bool):
+    number: object = prices  # anything may come in, whatever the annotation says
+    if not isinstance(number, bool) and isinstance(number, Real):
         return PriceTable(
-            name="given", source="given by the user", date="", prices={}, fallback=prices
+            name="given",
+            source="given by the user",
+            date="",
+            prices={},
+            fallback=nonnegative("prices", number),
         )
-    raise ConfigurationError(
-        f"prices={prices!r}: expected a table name such as 'gcp-2019', a PriceTable, a "
-        "mapping {hardware: (low, high)} or a number per device-hour"
+    raise ConfigurationTypeError(
+        f"prices={number!r}: expected a table name such as 'gcp-2019', a PriceTable, a "
+        f"mapping {{hardware: (low, high)}} or a number per device-hour, got "
+        f"{type(number).__name__}"
     )
 
 
@@ -127,7 +129,9 @@ def cloud_cost(
         The range in the table's currency.
 
     Raises:
-        ConfigurationError: Bad numbers, or the table has no price for the hardware.
+        ConfigurationError: Bad numbers, or a cost too large for a float.
+        ConfigurationTypeError: An argument of the wrong type.
+        UnknownKeyError: Unknown hardware or table, or the table has no price for it.
 
     >>> str(cloud_cost("V100", count=64, hours=79.2))
     '$3,751-$12,571'
@@ -137,6 +141,11 @@ def cloud_cost(
     table = resolve_prices(prices)
     key, (low, high) = table.price_for(hardware)
     device_hours = count * hours
+    if not all(math.isfinite(x) for x in (device_hours, device_hours * low, device_hours * high)):
+        raise ConfigurationError(
+            f"hours={hours:g} with count={count:,} at up to {high:g} per device-hour: the cost "
+            "is too large for a float; check hours and count"
+        )
     return CostRange(
         low=device_hours * low,
         high=device_hours * high,
@@ -155,11 +164,13 @@ def _channel(
     duration_s: float,
     *,
     basis: EstimateBasis,
+    power_arg: str,
     device: Device | None = None,
 ) -> ChannelReport:
     if not math.isfinite(power_w * duration_s):
         raise ConfigurationError(
-            f"{power_w:g} W for {duration_s / 3600:g} h overflows; check hours and power"
+            f"hours={duration_s / 3600:g} at {power_arg} {power_w:g} W: the energy is too "
+            "large for a float; check hours and power"
         )
     return ChannelReport(
         id=id_,
@@ -193,6 +204,7 @@ def _device_channel(spec: HardwareSpec, count: int, utilization: float, s: float
         count * spec.power_w * utilization,
         s,
         basis=EstimateBasis(Basis.RATED_POWER, rated_w=spec.power_w, source=spec.source),
+        power_arg="hardware x count x utilization",
         device=Device(name=spec.model, count=count),
     )
 
@@ -217,7 +229,11 @@ def _total_channels(
         )
     total_w = nonnegative("power_w", power_w)
     label = f"total power as given: {total_w:g} W (the paper's p_c + p_r + g * p_g)"
-    return [_channel("total", "other", label, total_w, duration_s, basis=_given(total_w))]
+    return [
+        _channel(
+            "total", "other", label, total_w, duration_s, basis=_given(total_w), power_arg="power_w"
+        )
+    ]
 
 
 def _hardware_channels(
@@ -235,10 +251,24 @@ def _hardware_channels(
     channels = [_device_channel(spec, _count(count), util, duration_s)]
     if cpu_w:
         label = f"CPU at {cpu_w:g} W as given"
-        channels.append(_channel("cpu", "cpu", label, cpu_w, duration_s, basis=_given(cpu_w)))
+        channels.append(
+            _channel(
+                "cpu", "cpu", label, cpu_w, duration_s, basis=_given(cpu_w), power_arg="cpu_power_w"
+            )
+        )
     if dram_w:
         label = f"DRAM at {dram_w:g} W as given"
-        channels.append(_channel("dram", "dram", label, dram_w, duration_s, basis=_given(dram_w)))
+        channels.append(
+            _channel(
+                "dram",
+                "dram",
+                label,
+                dram_w,
+                duration_s,
+                basis=_given(dram_w),
+                power_arg="dram_power_w",
+            )
+        )
     advice = (
         "set utilization= if you know better"
         if util == 1.0
@@ -289,11 +319,14 @@ def estimate(
         A report whose ``method`` is ``"estimated"`` (``"none"`` if its energy is zero).
 
     Raises:
-        ConfigurationError: Negative, NaN or infinite numbers, PUE below 1, utilization
-            outside [0, 1], a count that is not a whole number >= 1, unknown hardware, or
-            both/neither of ``power_w`` and ``hardware``.
+        ConfigurationError: Negative, NaN or infinite numbers, PUE outside [1, 5],
+            utilization outside [0, 1], a count below 1, both/neither of ``power_w`` and
+            ``hardware``, or figures too large for a float.
+        ConfigurationTypeError: An argument of the wrong type (a float count, ...).
+        UnknownKeyError: Unknown hardware or carbon-intensity key.
     """
     hours = nonnegative("hours", hours)
+    optional_text("name", name)
     duration_s = hours * 3600.0
     assumptions = Assumptions.build(
         pue=pue,
@@ -318,10 +351,17 @@ def estimate(
         channels, warnings = _hardware_channels(
             hardware, duration_s, count=count, utilization=utilization, cpu_w=cpu_w, dram_w=dram_w
         )
-    return Report(
+    report = Report(
         duration_s=duration_s,
         channels=tuple(channels),
         assumptions=assumptions,
         warnings=warnings,
         name=name,
     )
+    overflowing = overflowing_figures(report)
+    if overflowing:
+        raise ConfigurationError(
+            f"hours={hours:g}: the estimate's {', '.join(overflowing)} would be too large "
+            "for a float; check hours and power"
+        )
+    return report

@@ -34,7 +34,7 @@ from importlib import resources
 
 import attrs
 
-from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, UnknownKeyError
 
 __all__ = [
     "HardwareSpec",
@@ -197,7 +197,7 @@ def _family_label(entries: tuple[_Entry, ...], family: str) -> str:
     return next((w for w in models[0].split() if compact_name(w) == family), family.upper())
 
 
-def _unknown(name: str, entries: tuple[_Entry, ...]) -> ConfigurationError:
+def _unknown(name: str, entries: tuple[_Entry, ...]) -> UnknownKeyError:
     by_key = {e.family: _family_label(entries, e.family) for e in entries} | {
         compact_name(e.spec.model): e.spec.model for e in entries
     }
@@ -205,7 +205,7 @@ def _unknown(name: str, entries: tuple[_Entry, ...]) -> ConfigurationError:
     hint = list(dict.fromkeys(by_key[c] for c in close))
     known = ", ".join(sorted({e.spec.model for e in entries}))
     did_you_mean = f"did you mean {', '.join(hint)}? " if hint else ""
-    return ConfigurationError(
+    return UnknownKeyError(
         f"hardware={name!r} is not in the power table; {did_you_mean}known: {known}. "
         "For other hardware pass its power in watts (power_w=)"
     )
@@ -215,11 +215,18 @@ def hardware_candidates(name: str | HardwareSpec) -> tuple[HardwareSpec, ...]:
     """Every table row a name fits, before the default rule picks one (see the module doc).
 
     Raises:
-        ConfigurationError: The name fits no row, or has words it does not understand.
+        UnknownKeyError: The name fits no row, or has words it does not understand.
+        ConfigurationTypeError: The name is not a string (nor a :class:`HardwareSpec`).
+        ConfigurationError: The name is empty, or names several models.
     """
     if isinstance(name, HardwareSpec):
         return (name,)
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise ConfigurationTypeError(
+            f"hardware={name!r}: expected a name such as 'V100' or 'H100', got "
+            f"{type(name).__name__}"
+        )
+    if not name.strip():
         raise ConfigurationError(f"hardware={name!r}: expected a name such as 'V100' or 'H100'")
     entries = _entries()
     families = {e.family for e in entries}
@@ -233,7 +240,7 @@ def hardware_candidates(name: str | HardwareSpec) -> tuple[HardwareSpec, ...]:
     forms = [t for t in tokens if _FORM.fullmatch(t)]
     other = [t for t in tokens if t not in found and not _MEMORY.fullmatch(t) and t not in forms]
     if other or len(memories) > 1 or len(forms) > 1:
-        raise ConfigurationError(
+        raise UnknownKeyError(
             f"hardware={name!r}: did not understand {other or memories + forms} (give one "
             "model, optionally one memory size such as 80GB and one form factor: SXM, PCIe, NVL)"
         )
@@ -244,7 +251,7 @@ def hardware_candidates(name: str | HardwareSpec) -> tuple[HardwareSpec, ...]:
         if (not memories or memories[0] in e.memories) and (not forms or forms[0] in e.forms)
     ]
     if not fits:
-        raise ConfigurationError(
+        raise UnknownKeyError(
             f"hardware={name!r}: the power table has no such {_family_label(entries, found[0])}; "
             f"it has: {_listing([e.spec for e in family])}. For other parts pass power_w="
         )
@@ -261,7 +268,9 @@ def hardware_spec(name: str | HardwareSpec) -> HardwareSpec:
         'A100 80GB PCIe'
 
     Raises:
-        ConfigurationError: Unknown (the message suggests close names) or ambiguous.
+        UnknownKeyError: Unknown (a ``KeyError``; the message suggests close names).
+        ConfigurationTypeError: Not a string.
+        ConfigurationError: Ambiguous (the message lists the parts it fits).
     """
     fits = list(hardware_candidates(name))
     named_form = isinstance(name, str) and any(_FORM.fullmatch(t) for t in _tokens(name))

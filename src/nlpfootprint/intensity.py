@@ -29,14 +29,20 @@ import difflib
 import functools
 import math
 from collections.abc import Mapping
+from numbers import Real
 
 import attrs
 
 from nlpfootprint import _tables
 from nlpfootprint._datasources import DATA_SOURCES, DataSource
 from nlpfootprint._tables import KINDS, OWID_BASIS, OWID_SOURCE, Region, RegionKind, normalize_key
-from nlpfootprint.checks import nonnegative
-from nlpfootprint.errors import ConfigurationError, UnknownRegionError
+from nlpfootprint.checks import flag, g_per_kwh_value, nonnegative, optional_text
+from nlpfootprint.errors import (
+    ConfigurationError,
+    ConfigurationTypeError,
+    UnknownKeyError,
+    UnknownRegionError,
+)
 
 __all__ = [
     "DEFAULT_INTENSITY",
@@ -55,7 +61,7 @@ __all__ = [
 
 
 def _g_per_kwh(value: object) -> float:
-    return nonnegative("g_per_kwh", value)
+    return g_per_kwh_value("g_per_kwh", value)
 
 
 @attrs.frozen
@@ -63,7 +69,7 @@ class Intensity:
     """A grid carbon intensity with its provenance.
 
     Attributes:
-        g_per_kwh: Grams CO2-equivalent per kWh of electricity.
+        g_per_kwh: Grams CO2-equivalent per kWh of electricity, from 0 to 3,000.
         source: Where the number comes from.
         year: The year the number describes, when known.
         basis: What it counts (lifecycle or direct emissions, average or marginal, ...).
@@ -170,8 +176,8 @@ def carbon_intensity(key: str | float | Intensity) -> Intensity:
     """The carbon intensity a key names, with its source, year and basis.
 
     Args:
-        key: A key (see the module docstring), a number in g CO2e/kWh, or an
-            :class:`Intensity`, which is returned as it is.
+        key: A key (see the module docstring), a number in g CO2e/kWh (0 to 3,000), or
+            an :class:`Intensity`, which is returned as it is.
 
     Returns:
         The intensity; ``key`` on it is the canonical key (``"fr"`` gives ``"FRA"``).
@@ -179,7 +185,8 @@ def carbon_intensity(key: str | float | Intensity) -> Intensity:
     Raises:
         UnknownRegionError: The key is not known; the message lists the closest keys.
             It is also a ``KeyError``, a ``ValueError`` and a ``ConfigurationError``.
-        ConfigurationError: A number that is negative, NaN or infinite, or not a number.
+        ConfigurationError: A number that is negative, NaN, infinite or above 3,000.
+        ConfigurationTypeError: Not a string, a number or an :class:`Intensity`.
 
     Examples:
         >>> carbon_intensity("fr").key, carbon_intensity("fr").g_per_kwh
@@ -199,7 +206,13 @@ def carbon_intensity(key: str | float | Intensity) -> Intensity:
         if region.key == STRUBELL_2019.key:
             return STRUBELL_2019
         return _as_intensity(region)
-    return Intensity(g_per_kwh=nonnegative("carbon_intensity", key))
+    number: object = key  # anything may come in, whatever the annotation says
+    if isinstance(number, bool) or not isinstance(number, Real):
+        raise ConfigurationTypeError(
+            f"carbon_intensity={number!r}: expected a key such as 'FRA', a number of g "
+            f"CO2e/kWh or an Intensity, got {type(number).__name__}"
+        )
+    return Intensity(g_per_kwh=g_per_kwh_value("carbon_intensity", number))
 
 
 def resolve_intensity(value: Intensity | float | str | None) -> tuple[Intensity, bool]:
@@ -230,7 +243,8 @@ def regions(search: str | None = None, *, kind: str | None = None) -> list[Regio
         >>> [r.key for r in regions("france", kind="country")]
         ['FRA']
     """
-    if kind is not None and kind not in KINDS:
+    optional_text("search", search)
+    if optional_text("kind", kind) is not None and kind not in KINDS:
         raise ConfigurationError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
     needle = normalize_key(search) if search else ""
     found = [
@@ -288,27 +302,41 @@ def intensity_from_mix(mix: Mapping[str, float], *, normalize: bool = False) -> 
         The intensity, its source listing the mix and its basis the factors used.
 
     Raises:
-        ConfigurationError: An unknown source, a negative or non-finite share, or a total
-            that is neither 1 nor 100 (nor positive, with ``normalize=True``).
+        UnknownKeyError: An unknown source (a ``KeyError``).
+        ConfigurationTypeError: ``mix`` is not a mapping of names to numbers.
+        ConfigurationError: A negative or non-finite share, or a total that is neither 1
+            nor 100 (nor positive, with ``normalize=True``).
 
     Examples:
         >>> intensity_from_mix({"coal": 50, "nuclear": 50}).g_per_kwh
         416.0
     """
-    if not isinstance(mix, Mapping) or not mix:
-        raise ConfigurationError(f"mix={mix!r}: expected a mapping of source to share")
+    if not isinstance(mix, Mapping):
+        raise ConfigurationTypeError(
+            f"mix={mix!r}: expected a mapping of source to share, got {type(mix).__name__}"
+        )
+    if not mix:
+        raise ConfigurationError("mix={}: expected a mapping of source to share, got none")
+    flag("normalize", normalize)
     factors = _mix_factors()
     shares: dict[str, float] = {}
     for name, share in mix.items():
-        source = normalize_key(str(name)).replace(" ", "_").replace("-", "_")
+        if not isinstance(name, str):
+            raise ConfigurationTypeError(
+                f"mix source {name!r}: expected a source name (a string), got {type(name).__name__}"
+            )
+        source = normalize_key(name).replace(" ", "_").replace("-", "_")
         source = _MIX_ALIASES.get(source, source)
         if source not in factors:
             allowed = ", ".join([*factors, *_MIX_ALIASES])
-            raise ConfigurationError(
-                f"mix source {name!r} is not known; expected some of {allowed}"
-            )
+            raise UnknownKeyError(f"mix source {name!r} is not known; expected some of {allowed}")
         shares[source] = shares.get(source, 0.0) + nonnegative(f"mix[{name!r}]", share)
-    total = sum(shares.values())
+    total = math.fsum(shares.values()) if all(map(math.isfinite, shares.values())) else math.inf
+    if not math.isfinite(total):
+        raise ConfigurationError(
+            "mix shares add up to more than a float holds: give fractions or percentages"
+        )
+    shares = {s: v / total for s, v in shares.items()} if total > 0 else shares
     if not normalize and not (math.isclose(total, 1, abs_tol=0.01) or abs(total - 100) <= 1):
         raise ConfigurationError(
             f"mix shares add up to {total:g}: give fractions adding up to 1 (within 0.01) or "
@@ -316,8 +344,8 @@ def intensity_from_mix(mix: Mapping[str, float], *, normalize: bool = False) -> 
         )
     if total <= 0:
         raise ConfigurationError(f"mix shares add up to {total:g}: at least one must be > 0")
-    g_per_kwh = sum(factors[s] * v for s, v in shares.items()) / total
-    listed = ", ".join(f"{s} {100 * v / total:.3g}%" for s, v in shares.items() if v)
+    g_per_kwh = sum(factors[s] * v for s, v in shares.items())
+    listed = ", ".join(f"{s} {100 * v:.3g}%" for s, v in shares.items() if v)
     notes = [note for s, note in _MIX_NOTES.items() if shares.get(s)]
     return Intensity(
         g_per_kwh=g_per_kwh,

@@ -15,30 +15,39 @@ from collections.abc import Mapping
 import attrs
 
 from nlpfootprint.checks import nonnegative
-from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, UnknownKeyError
 from nlpfootprint.hardware import HardwareSpec, compact_name, hardware_candidates, hardware_spec
 
 __all__ = ["GCP_2019", "GCP_2026", "PRICE_TABLES", "PriceTable", "price_table"]
 
 
-def _price_range(key: str, value: object) -> tuple[float, float]:
-    if isinstance(value, tuple | list) and len(value) == 2:
-        low, high = (nonnegative(f"price of {key!r}", v) for v in value)
+def _price_range(name: str, value: object) -> tuple[float, float]:
+    """A price per device-hour, or a (low, high) pair of them; ``name`` says whose."""
+    if isinstance(value, tuple | list):
+        if len(value) != 2:
+            raise ConfigurationError(
+                f"{name}={value!r}: expected a price per device-hour or a (low, high) pair"
+            )
+        low, high = (nonnegative(name, v) for v in value)
     else:
-        low = high = nonnegative(f"price of {key!r}", value)
+        low = high = nonnegative(name, value)
     if low > high:
-        raise ConfigurationError(f"price of {key!r}: low {low:g} is above high {high:g}")
+        raise ConfigurationError(f"{name}={value!r}: low {low:g} is above high {high:g}")
     return low, high
 
 
 def _prices(value: Mapping[str, object]) -> Mapping[str, tuple[float, float]]:
     if not isinstance(value, Mapping):
-        raise ConfigurationError(f"prices must map hardware names to prices, got {value!r}")
-    return types.MappingProxyType({str(k): _price_range(str(k), v) for k, v in value.items()})
+        raise ConfigurationTypeError(
+            f"prices={value!r}: must map hardware names to prices, got {type(value).__name__}"
+        )
+    return types.MappingProxyType(
+        {str(k): _price_range(f"prices[{str(k)!r}]", v) for k, v in value.items()}
+    )
 
 
 def _fallback(value: object) -> tuple[float, float] | None:
-    return None if value is None else _price_range("any device", value)
+    return None if value is None else _price_range("fallback", value)
 
 
 @functools.cache
@@ -81,8 +90,14 @@ class PriceTable:
         prices a ``"Tesla P100 PCIe"``); else the fallback.
 
         Raises:
-            ConfigurationError: The table has no price for it (the message lists what it has).
+            UnknownKeyError: The table has no price for it (the message lists what it has).
+            ConfigurationTypeError: ``hardware`` is not a name or a :class:`HardwareSpec`.
         """
+        if not isinstance(hardware, str | HardwareSpec):
+            raise ConfigurationTypeError(
+                f"hardware={hardware!r}: expected a name such as 'V100' or a HardwareSpec, got "
+                f"{type(hardware).__name__}"
+            )
         if isinstance(hardware, str):
             wanted = compact_name(hardware)
             for key, price in self.prices.items():
@@ -94,8 +109,9 @@ class PriceTable:
         except ConfigurationError:
             if self.fallback is not None:
                 return "any device", self.fallback
-            raise ConfigurationError(
-                f"price table {self.name} has no price for {hardware!r}; it prices: {priced}"
+            raise UnknownKeyError(
+                f"price table {self.name} has no price for hardware={hardware!r}; it prices: "
+                f"{priced}"
             ) from None
         keys = [k for k in self.prices if fits & _key_candidates(k)]
         if len(keys) > 1:
@@ -105,10 +121,10 @@ class PriceTable:
             return keys[0], self.prices[keys[0]]
         if self.fallback is not None:
             return "any device", self.fallback
-        what = hardware.model if isinstance(hardware, HardwareSpec) else repr(hardware)
-        raise ConfigurationError(
-            f"price table {self.name} ({self.date}) has no single price for {what}; it "
-            f"prices: {priced}. Choose another table or pass prices={{name: (low, high)}}"
+        what = hardware.model if isinstance(hardware, HardwareSpec) else hardware
+        raise UnknownKeyError(
+            f"price table {self.name} ({self.date}) has no single price for hardware={what!r}; "
+            f"it prices: {priced}. Choose another table or pass prices={{name: (low, high)}}"
         )
 
     def describe(self) -> str:
@@ -169,10 +185,20 @@ PRICE_TABLES: Mapping[str, PriceTable] = types.MappingProxyType(
 
 
 def price_table(name: str) -> PriceTable:
-    """A built-in price table by name (``"gcp-2019"``, ``"gcp-2026"``), case-insensitive."""
-    table = PRICE_TABLES.get(str(name).strip().lower())
+    """A built-in price table by name (``"gcp-2019"``, ``"gcp-2026"``), case-insensitive.
+
+    Raises:
+        UnknownKeyError: No built-in table has that name (a ``KeyError``).
+        ConfigurationTypeError: ``name`` is not a string.
+    """
+    if not isinstance(name, str):
+        raise ConfigurationTypeError(
+            f"prices={name!r}: expected a price table name such as 'gcp-2019', got "
+            f"{type(name).__name__}"
+        )
+    table = PRICE_TABLES.get(name.strip().lower())
     if table is None:
-        raise ConfigurationError(
+        raise UnknownKeyError(
             f"prices={name!r}: the built-in price tables are {sorted(PRICE_TABLES)}; or pass a "
             "PriceTable, a mapping {name: (low, high)} or a number per device-hour"
         )

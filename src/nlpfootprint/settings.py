@@ -16,16 +16,23 @@ from typing import Any, Literal, TypedDict, TypeVar
 import attrs
 
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
-from nlpfootprint.checks import nonnegative, positive, pue_value
+from nlpfootprint.checks import (
+    MIN_INTERVAL_S,
+    interval_value,
+    log_flush_value,
+    optional_text,
+    price_per_kwh_value,
+    pue_value,
+    read_timeout_value,
+    whole_number,
+)
 from nlpfootprint.clock import Clock
-from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 from nlpfootprint.intensity import Intensity, resolve_intensity
 from nlpfootprint.meters.base import PowerMeter
 
 __all__ = ["MIN_INTERVAL_S", "TrackerOptions", "TrackerSettings", "spell_out_options"]
 
-#: The shortest ``interval_s`` accepted.
-MIN_INTERVAL_S = 1e-4
 _MAX_TRACE_POINTS = 1_000_000
 
 Meters = Literal["auto"] | Sequence[PowerMeter]
@@ -53,20 +60,17 @@ def _meters(_instance: object, _attribute: object, meters: Any) -> None:
     if isinstance(meters, str):
         if meters != "auto":
             raise ConfigurationError(f"meters={meters!r}: expected 'auto' or a list of meters")
-    elif not isinstance(meters, Sequence):
-        raise ConfigurationError(
-            f"meters={meters!r}: expected 'auto' or a list of meters (wrap one meter in a list)"
+        return
+    if not isinstance(meters, Sequence):
+        raise ConfigurationTypeError(
+            f"meters={meters!r}: expected 'auto' or a list of meters (wrap one meter in a "
+            f"list), got {type(meters).__name__}"
         )
-
-
-def _interval(value: object) -> float:
-    interval_s = positive("interval_s", value)
-    if interval_s < MIN_INTERVAL_S:
-        raise ConfigurationError(
-            f"interval_s={value!r}: the shortest sampling interval is {MIN_INTERVAL_S:g} s "
-            "(meter reads take microseconds to milliseconds)"
-        )
-    return interval_s
+    for i, meter in enumerate(meters):
+        if not callable(getattr(meter, "read", None)):
+            raise ConfigurationTypeError(
+                f"meters[{i}]={meter!r} is not a meter (a meter has channels, read() and close())"
+            )
 
 
 def _intensity(_instance: object, _attribute: object, value: Any) -> None:
@@ -74,41 +78,29 @@ def _intensity(_instance: object, _attribute: object, value: Any) -> None:
 
 
 def _price(value: object) -> float | None:
-    return None if value is None else nonnegative("price_per_kwh", value)
-
-
-def _read_timeout(value: object) -> float:
-    return positive("read_timeout_s", value)
-
-
-def _flush(value: object) -> float:
-    return nonnegative("log_flush_s", value)
+    return None if value is None else price_per_kwh_value(value)
 
 
 def _clock(_instance: object, _attribute: object, clock: Any) -> None:
     if clock is not None and not callable(getattr(clock, "now", None)):
-        raise ConfigurationError(f"clock={clock!r}: a clock needs a now() method")
+        raise ConfigurationTypeError(f"clock={clock!r}: a clock needs a now() method")
 
 
 def _name(_instance: object, _attribute: object, name: Any) -> None:
-    if name is not None and not isinstance(name, str):
-        raise ConfigurationError(f"name={name!r}: expected a string")
+    optional_text("name", name)
 
 
-def _points(_instance: object, _attribute: object, points: Any) -> None:
-    if (
-        isinstance(points, bool)
-        or not isinstance(points, int)
-        or not 2 <= points <= _MAX_TRACE_POINTS
-    ):
-        raise ConfigurationError(
-            f"trace_points={points!r}: expected an integer from 2 to {_MAX_TRACE_POINTS:,}"
-        )
+def _points(points: object) -> int:
+    return whole_number(
+        "trace_points", points, what="an integer", minimum=2, maximum=_MAX_TRACE_POINTS
+    )
 
 
 def _log(_instance: object, _attribute: object, log: Any) -> None:
     if log is not None and not isinstance(log, str | os.PathLike):
-        raise ConfigurationError(f"log={log!r}: expected a file path (str or os.PathLike)")
+        raise ConfigurationTypeError(
+            f"log={log!r}: expected a file path (str or os.PathLike), got {type(log).__name__}"
+        )
     if isinstance(log, str | os.PathLike) and not os.fspath(log):
         raise ConfigurationError("log='': give a file path, or log=None for no run log")
 
@@ -119,7 +111,7 @@ def _command(_instance: object, _attribute: object, command: Any) -> None:
         or not isinstance(command, Sequence)
         or not all(isinstance(part, str) for part in command)
     ):
-        raise ConfigurationError(
+        raise ConfigurationTypeError(
             f"log_command={command!r}: expected a list of strings (the command's arguments)"
         )
 
@@ -131,13 +123,15 @@ class TrackerSettings:
     Attributes:
         meters: ``"auto"`` (detect the best meters here; estimated ones only where
             nothing can be measured) or a list of meters. Meters you pass are not closed.
-        interval_s: Seconds between readings (counters are exact however far apart;
-            sampled power needs short intervals to follow the load).
-        pue: Power usage effectiveness of the data centre (default 1.58, the paper's).
+        interval_s: Seconds between readings, from 1e-4 to 86,400 (a day); counters are
+            exact however far apart, sampled power needs short intervals to follow the load.
+        pue: Power usage effectiveness of the data centre, from 1 to 5 (default 1.58, the
+            paper's).
         carbon_intensity: Grid intensity in g CO2e/kWh, an
             :class:`~nlpfootprint.Intensity`, or a key (``"FRA"``, ``"gcp:europe-west4"``,
             ``"strubell2019"``). Default: the world average, said in the report.
-        price_per_kwh: Electricity price per kWh; without it the report has no cost.
+        price_per_kwh: Electricity price per kWh (at most 1,000,000); without it the report
+            has no cost.
         clock: Time source; pass a :class:`~nlpfootprint.testing.FakeClock` in tests (no
             thread is started then).
         name: A name for the report (a decorated function's name by default).
@@ -151,13 +145,13 @@ class TrackerSettings:
             ends in ``.gz``; see :mod:`nlpfootprint.runlog`): every reading, so a crashed
             run can still be reported (``Report.from_log(path)``). A decorated function
             rewrites it on every call. A failed write warns in the report, never raises.
-        log_flush_s: Seconds between write-outs of the log (0: every line); a crash loses
-            at most this much of it.
+        log_flush_s: Seconds between write-outs of the log (0: every line; at most a day);
+            a crash loses at most this much of it.
         log_command: The command line that was measured, for the log's header.
     """
 
     meters: Meters = attrs.field(default="auto", validator=_meters)
-    interval_s: float = attrs.field(default=1.0, converter=_interval)
+    interval_s: float = attrs.field(default=1.0, converter=interval_value)
     pue: float = attrs.field(default=PAPER_PUE, converter=pue_value)
     carbon_intensity: Intensity | float | str | None = attrs.field(
         default=None, validator=_intensity
@@ -165,10 +159,10 @@ class TrackerSettings:
     price_per_kwh: float | None = attrs.field(default=None, converter=_price)
     clock: Clock | None = attrs.field(default=None, validator=_clock)
     name: str | None = attrs.field(default=None, validator=_name)
-    trace_points: int = attrs.field(default=2048, validator=_points)
-    read_timeout_s: float = attrs.field(default=1.0, converter=_read_timeout)
+    trace_points: int = attrs.field(default=2048, converter=_points)
+    read_timeout_s: float = attrs.field(default=1.0, converter=read_timeout_value)
     log: str | os.PathLike[str] | None = attrs.field(default=None, validator=_log)
-    log_flush_s: float = attrs.field(default=2.0, converter=_flush)
+    log_flush_s: float = attrs.field(default=2.0, converter=log_flush_value)
     log_command: Sequence[str] | None = attrs.field(default=None, validator=_command)
 
     @classmethod
@@ -177,7 +171,7 @@ class TrackerSettings:
         known = attrs.fields_dict(cls)
         unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ConfigurationError(
+            raise ConfigurationTypeError(
                 f"track_energy() got unknown option(s) {', '.join(unknown)}; the options are "
                 f"{', '.join(known)}"
             )

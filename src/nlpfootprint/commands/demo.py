@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from nlpfootprint.commands import add_accounting_options
+from nlpfootprint.checks import MAX_COUNT, interval_value
+from nlpfootprint.commands import add_accounting_options, checked, count_arg, positive_arg
 from nlpfootprint.errors import ConfigurationError
 
 __all__ = ["register"]
@@ -21,11 +22,23 @@ def register(sub: Any) -> None:
         "library's docstrings, in numpy, under track_energy(meters='auto'), and print the "
         "loss going down and the energy report. Needs no GPU and no network.",
     )
-    demo.add_argument("--seconds", type=float, default=20.0, help="training time (default 20)")
-    demo.add_argument("--steps", type=int, default=None, help="stop after this many steps")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument(
-        "--interval-s", type=float, default=0.5, help="sampling interval (default 0.5)"
+        "--seconds", type=positive_arg("seconds"), default=20.0, help="training time (default 20)"
+    )
+    demo.add_argument(
+        "--steps",
+        type=count_arg("steps", minimum=1, maximum=MAX_COUNT),
+        default=None,
+        help="stop after this many steps",
+    )
+    demo.add_argument(
+        "--seed", type=count_arg("seed"), default=0, help="random seed, >= 0 (default 0)"
+    )
+    demo.add_argument(
+        "--interval-s",
+        type=checked(interval_value),
+        default=0.5,
+        help="sampling interval in seconds (default 0.5)",
     )
     demo.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     demo.add_argument(

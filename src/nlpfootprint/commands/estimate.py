@@ -6,7 +6,9 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from nlpfootprint.commands import add_accounting_options
+from nlpfootprint.checks import MAX_COUNT, fraction
+from nlpfootprint.commands import add_accounting_options, checked, count_arg, nonnegative_arg
+from nlpfootprint.errors import ConfigurationError, NlpFootprintError
 
 if TYPE_CHECKING:
     from nlpfootprint.estimate import CostRange
@@ -28,20 +30,43 @@ def register(sub: Any) -> None:
         "table. Everything printed is ESTIMATED, not measured.",
     )
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--hardware", help="accelerator name: V100, A100 80GB, H100, TPU v3, ...")
-    what.add_argument("--power-w", type=float, help="total mean power in watts, all devices")
-    parser.add_argument("--count", type=int, default=1, help="number of accelerators (default 1)")
-    parser.add_argument("--hours", type=float, required=True, help="wall-clock training hours")
-    parser.add_argument("--cpu-power-w", type=float, default=0.0, help="mean CPU power (W)")
-    parser.add_argument("--dram-power-w", type=float, default=0.0, help="mean DRAM power (W)")
+    what.add_argument(
+        "--hardware",
+        type=_hardware_arg,
+        help="accelerator name: V100, A100 80GB, H100, TPU v3, ...",
+    )
+    what.add_argument(
+        "--power-w", type=nonnegative_arg("power_w"), help="total mean power in watts, all devices"
+    )
+    parser.add_argument(
+        "--count",
+        type=count_arg("count", minimum=1, maximum=MAX_COUNT),
+        default=1,
+        help="number of accelerators (default 1)",
+    )
+    parser.add_argument(
+        "--hours", type=nonnegative_arg("hours"), required=True, help="wall-clock training hours"
+    )
+    parser.add_argument(
+        "--cpu-power-w", type=nonnegative_arg("cpu_power_w"), default=0.0, help="mean CPU power (W)"
+    )
+    parser.add_argument(
+        "--dram-power-w",
+        type=nonnegative_arg("dram_power_w"),
+        default=0.0,
+        help="mean DRAM power (W)",
+    )
     parser.add_argument(
         "--utilization",
-        type=float,
+        type=checked(
+            lambda value: fraction("utilization", value, what="a fraction of the rated power")
+        ),
         default=1.0,
-        help="fraction of the accelerators' rated power drawn on average (default 1)",
+        help="fraction of the accelerators' rated power drawn on average, 0 to 1 (default 1)",
     )
     parser.add_argument(
         "--prices",
+        type=_checked_prices,
         default=None,
         metavar="TABLE|USD_PER_HOUR|none",
         help="cloud price table (gcp-2019, the paper's, by default; gcp-2026), a price per "
@@ -59,6 +84,29 @@ def _prices_arg(text: str | None) -> str | float | None:
         return float(text)
     except ValueError:
         return text
+
+
+def _checked_prices(text: str) -> str:
+    """``--prices`` as given, once it names a table, a price or none (else a usage error)."""
+    from nlpfootprint.estimate import resolve_prices
+
+    prices = _prices_arg(text)
+    if prices is not None:
+        try:
+            resolve_prices(prices)
+        except NlpFootprintError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _hardware_arg(text: str) -> HardwareSpec:
+    """``--hardware``: the power-table row the name denotes (else a usage error)."""
+    from nlpfootprint.hardware import hardware_spec
+
+    try:
+        return hardware_spec(text)
+    except NlpFootprintError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +151,6 @@ def _cloud_cost(
     Raises:
         ConfigurationError: ``--prices`` was given but cannot price this run.
     """
-    from nlpfootprint.errors import ConfigurationError
     from nlpfootprint.estimate import cloud_cost, resolve_prices
 
     explicit = args.prices is not None

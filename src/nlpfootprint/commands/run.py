@@ -29,7 +29,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from nlpfootprint.commands import add_accounting_options
+from nlpfootprint.checks import interval_value, log_flush_value
+from nlpfootprint.commands import add_accounting_options, checked
 from nlpfootprint.errors import ConfigurationError
 
 __all__ = ["register", "run"]
@@ -72,9 +73,17 @@ def register(sub: Any) -> None:
         default=None,
         help="run log to write (JSONL; .gz compresses); default: nlpfootprint-<time>.jsonl",
     )
-    parser.add_argument("--interval-s", type=float, default=1.0, help="sampling interval")
     parser.add_argument(
-        "--log-flush-s", type=float, default=2.0, help="flush the log at least this often"
+        "--interval-s",
+        type=checked(interval_value),
+        default=1.0,
+        help="sampling interval in seconds, 0.0001 to 86400 (default 1)",
+    )
+    parser.add_argument(
+        "--log-flush-s",
+        type=checked(log_flush_value),
+        default=2.0,
+        help="flush the log at least this often, in seconds, 0 to 86400 (default 2)",
     )
     parser.add_argument("--name", default=None, help="a name for the report")
     parser.add_argument(

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from nlpfootprint.errors import NlpFootprintError
+from nlpfootprint.errors import ConfigurationTypeError, NlpFootprintError
 from nlpfootprint.meters.base import PowerMeter
 
 __all__ = ["Backend", "Detection", "default_backends", "detect"]
@@ -133,6 +133,18 @@ def default_backends() -> list[Backend]:
     ]
 
 
+def _backends_arg(backends: object) -> list[Backend]:
+    """``detect(backends=...)`` checked: a list of discovery :class:`Backend` s."""
+    if isinstance(backends, str) or not isinstance(backends, Sequence):
+        raise ConfigurationTypeError(f"backends={backends!r}: expected a list of Backend")
+    for i, backend in enumerate(backends):
+        if not isinstance(backend, Backend):
+            raise ConfigurationTypeError(
+                f"backends[{i}]={backend!r}: expected a nlpfootprint.meters.discovery.Backend"
+            )
+    return list(backends)
+
+
 def detect(backends: Sequence[Backend] | None = None) -> Detection:
     """Create the best meters available here.
 
@@ -149,7 +161,7 @@ def detect(backends: Sequence[Backend] | None = None) -> Detection:
     skipped: dict[str, str] = {}
     notes: list[str] = []
     covered: set[str] = set()
-    chosen = default_backends() if backends is None else list(backends)
+    chosen = default_backends() if backends is None else _backends_arg(backends)
     for backend in sorted(chosen, key=lambda b: b.estimated):
         if backend.name in disabled:
             skipped[backend.name] = "disabled by NLPFOOTPRINT_DISABLE"

@@ -487,6 +487,12 @@ def started(args: list[str], out: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         with contextlib.suppress(psutil.Error):
             family = psutil.Process(proc.pid).children(recursive=True)
+        # a command orphaned by a killed wrapper (it runs in a session of its own): found by
+        # this test's own directory on its command line
+        here = str(out.parent)
+        for other in psutil.process_iter(["cmdline"]):
+            if other.pid != proc.pid and any(here in arg for arg in other.info["cmdline"] or ()):
+                family.append(other)
         for member in family:
             with contextlib.suppress(psutil.Error):
                 member.kill()

@@ -271,7 +271,7 @@ def test_project_by_runs_is_the_papers_table_4_multiplier() -> None:
 
 def test_bounds_refuses_what_it_cannot_bound() -> None:
     report = measured_report()
-    with pytest.raises(ConfigurationError, match="bounds\\('duration_s'\\)"):
+    with pytest.raises(ConfigurationError, match="bounds\\(figure='duration_s'\\)"):
         report.bounds("duration_s")
     with pytest.raises(ConfigurationError, match="no price_per_kwh"):
         report.bounds("cost_usd")

@@ -1,7 +1,10 @@
 """The ``nlpfootprint`` command.
 
 Each subcommand lives in :mod:`nlpfootprint.commands` (``demo``, ``meters``, ...). Errors
-from bad arguments print one line to stderr and exit with status 2.
+from bad arguments and unreadable run logs print one line to stderr and exit with status 2;
+a file that cannot be read or written (permission denied, a full disk) prints one line and
+exits with status 1. Never a traceback; the line shows control characters as escapes
+(:func:`~nlpfootprint.render.common.printable`), since it may quote text from a file.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from nlpfootprint.errors import NlpFootprintError
+from nlpfootprint.render.common import printable
 from nlpfootprint.version import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -20,9 +25,17 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS = ("demo", "run", "report", "meters", "estimate", "regions")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like the commands' own errors
+    (``nlpfootprint estimate: error: argument --hours: ...``), with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, printable(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nlpfootprint",
         description="Measure the energy, CO2e and cost of training runs.",
     )
@@ -40,12 +53,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    _refuse_bypassed_values(parser, args)
     try:
         status: int = args.run(args)
     except NlpFootprintError as err:
-        print(f"nlpfootprint {args.command}: error: {err}", file=sys.stderr)
+        print(printable(f"nlpfootprint {args.command}: error: {err}"), file=sys.stderr)
         return 2
+    except OSError as err:  # a file this command reads or writes
+        where = f"{err.filename}: " if err.filename else ""
+        message = f"nlpfootprint {args.command}: error: {where}{err.strerror or err}"
+        print(printable(message), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"nlpfootprint {args.command}: interrupted", file=sys.stderr)
         return 130
     return status
+
+
+def _refuse_bypassed_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Make ``--flag=--`` the usage error it is.
+
+    Python 3.11's argparse gives such a flag the value ``[]`` without calling its ``type=``
+    check (later versions refuse it); exit with status 2 as for any other bad value.
+    """
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command: argparse.ArgumentParser = sub.choices[args.command]
+    for action in command._actions:
+        bypassed = isinstance(getattr(args, action.dest, None), list)
+        if action.option_strings and action.nargs is None and bypassed:
+            command.error(f"argument {'/'.join(action.option_strings)}: expected one argument")

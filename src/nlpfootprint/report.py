@@ -18,16 +18,31 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 import attrs
 
 from nlpfootprint import accounting
 from nlpfootprint.assumptions import Assumptions, amount, count
-from nlpfootprint.errors import ConfigurationError, NlpFootprintError, ReportFormatError
+from nlpfootprint.checks import MAX_COUNT, MAX_FLOAT_SAFE_INT, whole_number
+from nlpfootprint.errors import (
+    ConfigurationError,
+    ConfigurationTypeError,
+    NlpFootprintError,
+    ReportFormatError,
+)
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
-from nlpfootprint.report_dict import SCHEMA, SCHEMA_PATTERN, report_fields, report_to_dict
+from nlpfootprint.report_dict import (
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_WINDOW_DEPTH,
+    SCHEMA,
+    SCHEMA_PATTERN,
+    json_too_deep,
+    report_fields,
+    report_to_dict,
+)
 from nlpfootprint.report_parts import ChannelReport, Projection
 from nlpfootprint.totals import LedgerState, StepEnergy
 from nlpfootprint.trace import TraceData
@@ -197,7 +212,11 @@ class Report:
         )
 
     def project(
-        self, *, hours: float | None = None, steps: int | None = None, runs: float | None = None
+        self,
+        *,
+        hours: float | None = None,
+        steps: SupportsIndex | None = None,
+        runs: float | None = None,
     ) -> Report:
         """Scale this measurement to another run -- the paper's extrapolation.
 
@@ -206,7 +225,16 @@ class Report:
         the paper's Table 4: a tuning sweep of many runs, a whole R&D cycle). Power stays
         the same; energy, CO2e and cost scale. When the measurement saw energy per step vary
         between sampling intervals, :meth:`bounds` gives a band of +-1 standard deviation.
+
+        Raises:
+            ConfigurationError: Not exactly one target; a negative, NaN or infinite one;
+                more than 10**18 steps; nothing measured to scale (no duration or no
+                steps); or a target so large that a figure would not fit in a float.
+            ConfigurationTypeError: ``steps`` is not a whole number (``1.5``), or
+                ``hours``/``runs`` not a number.
         """
+        if steps is not None:
+            steps = whole_number("steps", steps, what="a whole number of steps", maximum=MAX_COUNT)
         factor = accounting.projection_factor(
             duration_s=self.duration_s,
             steps=self.steps,
@@ -215,6 +243,15 @@ class Report:
             runs=runs,
         )
         basis = "hours" if hours is not None else "steps" if steps is not None else "runs"
+        target = {"hours": hours, "steps": steps, "runs": runs}[basis]
+        too_large = ConfigurationError(
+            f"{basis}={target!r}: the projection would be too large for a float to hold "
+            f"(x{factor:.3g} of what was measured)"
+        )
+        counts = (self.steps * factor, self.tokens * factor)
+        finite = all(math.isfinite(x) for x in (factor, self.duration_s * factor))
+        if not finite or max(counts) > MAX_FLOAT_SAFE_INT:
+            raise too_large
         spread = self.step_energy.relative_spread if self.step_energy is not None else None
         note = (
             f"projected from {format_duration(self.duration_s)} measured "
@@ -222,18 +259,21 @@ class Report:
         )
         if spread is not None:
             note += f"; energy per step varied by +-{100 * spread:.1f}% between intervals"
-        return attrs.evolve(
+        projected = attrs.evolve(
             self,
             duration_s=self.duration_s * factor,
             channels=tuple(c.scaled(factor) for c in self.channels),
-            steps=round(self.steps * factor),
-            tokens=round(self.tokens * factor),
+            steps=round(counts[0]),
+            tokens=round(counts[1]),
             windows=(),
             trace=None,
             warnings=(*self.warnings, note),
             projection=Projection(basis, factor, self.duration_s, self.steps, spread),
             step_energy=None,
         )
+        if overflowing_figures(projected):
+            raise too_large
+        return projected
 
     def bounds(self, figure: str) -> tuple[float, float]:
         """(low, high) of ``figure`` for a projected report; (value, value) otherwise.
@@ -246,9 +286,13 @@ class Report:
         >>> r.bounds("energy_kwh")
         (1.0, 1.0)
         """
+        allowed = ", ".join(_PROPORTIONAL)
+        if not isinstance(figure, str):
+            raise ConfigurationTypeError(
+                f"bounds(figure={figure!r}): expected a figure's name, one of {allowed}"
+            )
         if figure not in _PROPORTIONAL:
-            allowed = ", ".join(_PROPORTIONAL)
-            raise ConfigurationError(f"bounds({figure!r}): expected one of {allowed}")
+            raise ConfigurationError(f"bounds(figure={figure!r}): expected one of {allowed}")
         value = getattr(self, figure)
         if value is None:
             raise ConfigurationError(f"bounds({figure!r}): no {figure} (no price_per_kwh given)")
@@ -317,21 +361,47 @@ class Report:
 
         Raises:
             ReportFormatError: ``data`` is not a report dict of a schema this version reads,
-                or one with missing or impossible values.
+                or one with missing or impossible values, or windows nested deeper than
+                ``MAX_WINDOW_DEPTH`` (100).
         """
+        return cls._from_dict(data, 0)
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any], depth: int) -> Report:
+        if depth > MAX_WINDOW_DEPTH:
+            raise ReportFormatError(
+                f"malformed report dict: windows nested deeper than {MAX_WINDOW_DEPTH} levels"
+            )
         fields = report_fields(data)
-        windows = tuple(cls.from_dict(w) for w in fields.pop("windows"))
+        windows = tuple(cls._from_dict(w, depth + 1) for w in fields.pop("windows"))
         try:
             return cls(**fields, windows=windows)
-        except (TypeError, ValueError, NlpFootprintError) as err:
+        except (TypeError, ValueError, ArithmeticError, NlpFootprintError) as err:
             raise ReportFormatError(f"malformed report dict: {err!r}") from err
 
     @classmethod
-    def from_json(cls, text: str) -> Report:
-        """Rebuild a report from :meth:`to_json` output."""
+    def from_json(cls, text: str | bytes | bytearray) -> Report:
+        """Rebuild a report from :meth:`to_json` output.
+
+        Raises:
+            ReportFormatError: ``text`` is not JSON, is longer than ``MAX_JSON_BYTES``
+                (64 MiB) or nested deeper than ``MAX_JSON_DEPTH`` (256), or is not a report
+                (see :meth:`from_dict`).
+        """
+        if not isinstance(text, str | bytes | bytearray):
+            raise ReportFormatError(f"not JSON: expected a str, got {type(text).__name__}")
+        if len(text) > MAX_JSON_BYTES:
+            raise ReportFormatError(
+                f"not a report: {len(text):,} characters of JSON, more than a report has "
+                f"(at most {MAX_JSON_BYTES >> 20} MiB)"
+            )
+        if json_too_deep(bytes(text) if isinstance(text, bytearray) else text):
+            raise ReportFormatError(
+                f"not a report: its JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+            )
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as err:
+        except (ValueError, RecursionError) as err:  # ValueError: JSONDecodeError, 5000 digits
             raise ReportFormatError(f"not JSON: {err}") from err
         return cls.from_dict(data)
 
@@ -420,3 +490,35 @@ class Report:
         from nlpfootprint.render.plot import plot_report
 
         return plot_report(self, path, ax=ax)
+
+
+#: The figures a report derives, which must all fit in a float.
+_FIGURES = (
+    "duration_s",
+    "energy_j",
+    "energy_kwh",
+    "facility_energy_kwh",
+    "co2e_kg",
+    "co2e_lbs",
+    "cost_usd",
+    "j_per_step",
+    "j_per_token",
+)
+
+
+def overflowing_figures(report: Report) -> list[str]:
+    """The names of ``report``'s figures that a float cannot hold (empty when all fit).
+
+    What makes a report (an estimate, a projection) calls this before handing it out, so
+    that a figure never reads as inf or fails when it is read.
+    """
+    out = []
+    for name in _FIGURES:
+        try:
+            value = getattr(report, name)
+        except (ConfigurationError, OverflowError):  # an inf met on the way
+            out.append(name)
+            continue
+        if value is not None and not math.isfinite(value):
+            out.append(name)
+    return out

@@ -4,10 +4,16 @@
 :func:`report_fields` reads such a dict back into the keyword arguments of
 :class:`~nlpfootprint.Report`. Kept apart from the class so that the value stays small;
 this module works on any object with the report's attributes and never imports it.
+
+It also bounds what a report read from outside may be: :data:`MAX_JSON_BYTES` of JSON,
+nested at most :data:`MAX_JSON_DEPTH` deep (checked by :func:`json_too_deep` before the
+text is decoded, so a hostile file meets a :class:`~nlpfootprint.errors.ReportFormatError`,
+never a ``RecursionError``), and windows at most :data:`MAX_WINDOW_DEPTH` deep.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,13 +27,65 @@ from nlpfootprint.report_parts import ChannelReport, Projection
 from nlpfootprint.totals import StepEnergy
 from nlpfootprint.trace import TraceData
 
-__all__ = ["SCHEMA", "SCHEMA_PATTERN", "report_fields", "report_to_dict"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_WINDOW_DEPTH",
+    "SCHEMA",
+    "SCHEMA_PATTERN",
+    "json_too_deep",
+    "report_fields",
+    "report_to_dict",
+]
 
 #: Identifies the dictionary/JSON layout written by :func:`report_to_dict`.
 SCHEMA = "nlpfootprint.report/2"
 _VERSION = 2
 #: Matches every report schema; older ones are upgraded on load.
 SCHEMA_PATTERN = re.compile(r"nlpfootprint\.report/(\d+)")
+
+#: The most a report's JSON may nest (objects and arrays). A report nests about 2 levels
+#: per level of windows and 6 more; the bound leaves Python's recursion limit far away.
+MAX_JSON_DEPTH = 256
+#: The most windows may nest inside each other in a report that is read back.
+MAX_WINDOW_DEPTH = 100
+#: The longest report JSON read (a report of many windows is a few MiB).
+MAX_JSON_BYTES = 64 << 20
+
+# A JSON string, or a run of what is neither a bracket nor a quote: what is left after
+# removing them is the brackets that nest.
+_NOT_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\[\]{}"]+', re.DOTALL)
+_NOT_BRACKETS_B = re.compile(rb'"(?:[^"\\]|\\.)*"?|[^\[\]{}"]+', re.DOTALL)
+
+
+def json_too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when the JSON ``text`` nests objects and arrays more than ``limit`` deep.
+
+    Checked before decoding: Python's decoder recurses once per level and fails with a
+    ``RecursionError`` near a thousand. Linear in ``len(text)``; a line with fewer brackets
+    than ``limit`` is answered at once.
+
+    >>> json_too_deep('{"a": [[1], "[[[["]}', limit=3), json_too_deep("[" * 4, limit=3)
+    (False, True)
+    """
+    if isinstance(text, str):
+        if text.count("[") + text.count("{") <= limit:
+            return False
+        brackets = _NOT_BRACKETS.sub("", text)
+    else:
+        if text.count(b"[") + text.count(b"{") <= limit:
+            return False
+        brackets = _NOT_BRACKETS_B.sub(b"", text).decode("ascii")
+    depth = 0
+    for bracket in brackets:
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
 
 #: The figures written besides the raw quantities, in order.
 _FIGURES = (
@@ -92,6 +150,7 @@ def report_fields(data: object) -> dict[str, Any]:
     try:
         d = upgrade_report(data) if int(match[1]) == 1 else data
         trace, projection, steps = d.get("trace"), d.get("projection"), d.get("step_energy")
+        _check_types(d)
         return {
             "duration_s": d["duration_s"],
             "channels": tuple(ChannelReport.from_dict(c) for c in d["channels"]),
@@ -108,5 +167,41 @@ def report_fields(data: object) -> dict[str, Any]:
             "projection": None if projection is None else Projection(**projection),
             "step_energy": None if steps is None else StepEnergy(**steps),
         }
-    except (KeyError, TypeError, ValueError, NlpFootprintError) as err:
+    except (  # what a hostile dict can make the parts' from_dict raise
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        ArithmeticError,
+        NlpFootprintError,
+    ) as err:
         raise ReportFormatError(f"malformed report dict: {err!r}") from err
+
+
+def _check_types(d: Mapping[str, Any]) -> None:
+    """The text and list fields have their types (TypeError naming the field otherwise), so
+    that what renders a report meets strings where it prints strings."""
+    for key in ("name", "started_at"):
+        if d[key] is not None and not isinstance(d[key], str):
+            raise TypeError(f"{key}: expected a string or null, got {type(d[key]).__name__}")
+    for key, kind in (("warnings", str), ("windows", Mapping), ("channels", Mapping)):
+        items = d[key]
+        if not isinstance(items, list | tuple) or not all(isinstance(i, kind) for i in items):
+            what = "strings" if kind is str else "objects"
+            raise TypeError(f"{key}: expected a list of {what}, got {_show(items)}")
+    interval = d["interval_s"]
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not math.isfinite(interval)
+        or interval < 0
+    ):
+        raise ValueError(f"interval_s: expected a number >= 0 or null, got {interval!r}")
+
+
+def _show(value: object) -> str:
+    """A short description of a value of the wrong type (never its whole repr)."""
+    if isinstance(value, list | tuple):
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"a list of {', '.join(kinds) or 'nothing'}"
+    return type(value).__name__

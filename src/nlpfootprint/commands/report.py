@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from nlpfootprint.commands import intensity_arg
+from nlpfootprint.commands import intensity_arg, nonnegative_arg, price_arg, pue_arg
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.report import Report
 from nlpfootprint.windows import accounted_alike, merge_entries
@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("logs", nargs="+", type=Path, metavar="LOG", help="run log files")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
-    parser.add_argument("--pue", type=float, default=None, help="data-centre PUE")
+    parser.add_argument("--pue", type=pue_arg, default=None, help="data-centre PUE, 1 to 5")
     parser.add_argument(
         "--carbon-intensity",
         type=intensity_arg,
@@ -45,9 +45,13 @@ def register(sub: Any) -> None:
         metavar="G_PER_KWH|KEY",
         help="grid carbon intensity: g CO2e/kWh or a key (FRA, US-CA, gcp:europe-west4, ...)",
     )
-    parser.add_argument("--price-per-kwh", type=float, default=None, help="electricity price")
+    parser.add_argument("--price-per-kwh", type=price_arg, default=None, help="electricity price")
     parser.add_argument(
-        "--project-hours", type=float, default=None, metavar="H", help="project each run to H hours"
+        "--project-hours",
+        type=nonnegative_arg("hours"),
+        default=None,
+        metavar="H",
+        help="project each run to H hours",
     )
     parser.add_argument(
         "--plot", type=Path, default=None, metavar="PNG", help="plot power over time (one log)"
@@ -101,6 +105,10 @@ def _print_reports(reports: list[Report], fmt: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, re-account, render."""
+    if args.plot is not None and not args.plot.resolve().parent.is_dir():
+        raise ConfigurationError(
+            f"--plot {args.plot}: the folder {args.plot.resolve().parent} does not exist"
+        )
     measured = [
         Report.from_log(
             path,
@@ -114,9 +122,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--plot takes one log at a time")
     reports = measured
     if args.project_hours is not None:
-        reports = [r.project(hours=args.project_hours) for r in measured]
+        try:
+            reports = [r.project(hours=args.project_hours) for r in measured]
+        except ConfigurationError as err:
+            raise ConfigurationError(f"--project-hours {args.project_hours:g}: {err}") from err
     _print_reports(reports, args.format)
     if args.plot is not None:
-        measured[0].plot(args.plot)  # the measurement itself, never a projection
+        try:
+            measured[0].plot(args.plot)  # the measurement itself, never a projection
+        except ValueError as err:  # matplotlib: a suffix it cannot write
+            raise ConfigurationError(f"--plot {args.plot}: {err}") from err
         print(f"\nplot written to {args.plot}")
     return 0

@@ -13,6 +13,7 @@ from nlpfootprint.render.common import (
     channel_rows,
     figure_rows,
     method_label,
+    printable,
     window_lines,
 )
 from nlpfootprint.render.csv_row import CSV_COLUMNS, render_csv_header, render_csv_row
@@ -36,6 +37,7 @@ __all__ = [
     "markdown_escape",
     "method_label",
     "paper_sentence",
+    "printable",
     "render_csv_header",
     "render_csv_row",
     "render_html",

@@ -3,10 +3,16 @@ figures were obtained, and the assumptions in prose -- each written once, here.
 
 Everything is read from the report's fields (a channel's method and backend, a
 projection's factor), never from its labels.
+
+Text that comes from a report or a run log (a run name, channel ids and labels, window
+names, warnings, error texts) may carry terminal control sequences. :func:`printable`
+shows them as visible escapes; every renderer passes such text through it, and so does the
+command line's error line.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
@@ -22,9 +28,36 @@ __all__ = [
     "channel_rows",
     "figure_rows",
     "method_label",
+    "printable",
     "title",
+    "warning_lines",
     "window_lines",
 ]
+
+#: What a terminal acts on: C0 controls (escape, carriage return, backspace, ...), DEL,
+#: C1 controls (a lone U+009B starts a sequence on some terminals), the line and paragraph
+#: separators, and the bidirectional overrides and isolates that reorder what is shown.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str, *, keep: str = "") -> str:
+    r"""``text`` with every control character shown as a visible escape, as Python writes
+    it in a string literal: an escape character becomes ``\x1b``, a newline ``\n``.
+
+    ``keep`` names the controls to leave as they are (``"\n"`` for text of several lines).
+    Printable text, non-ASCII included, is unchanged, and so is text already escaped.
+
+    >>> printable("gpu:0\x1b[31m A100\u202e")
+    'gpu:0\\x1b[31m A100\\u202e'
+    """
+    if keep:
+        return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+    return _CONTROL.sub(_escape, text)
+
 
 #: How a report's figures were obtained, by ``Report.method``: (for a table's heading, for
 #: a caption).
@@ -54,7 +87,7 @@ def method_label(report: Report, *, caption: bool = False) -> str:
 
 def title(report: Report) -> str:
     """``nlpfootprint report: NAME``."""
-    return f"nlpfootprint report{f': {report.name}' if report.name else ''}"
+    return f"nlpfootprint report{f': {printable(report.name)}' if report.name else ''}"
 
 
 def assumption_lines(a: Assumptions, *, advice: bool = True) -> list[str]:
@@ -80,8 +113,8 @@ def assumption_lines(a: Assumptions, *, advice: bool = True) -> list[str]:
     else:
         price = f"electricity price {a.price_per_kwh:g} {a.currency}/kWh"
     pue = f"PUE {a.pue:g}: {a.pue_source}" if advice else f"PUE {a.pue:g} ({a.pue_source})"
-    out = [pue, intensity, price]
-    return [*out, f"meters: {a.meters}"] if advice else out
+    out = [pue, intensity, price, *([f"meters: {a.meters}"] if advice else [])]
+    return [printable(line) for line in out]
 
 
 def figure_rows(report: Report) -> list[tuple[str, str]]:
@@ -131,22 +164,27 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
                 f"{format_mass_kg(co2_high)} CO2e",
             )
         )
-    return rows
+    return [(name, printable(value)) for name, value in rows]
 
 
 def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]:
     """One row per channel: id, domain, method, energy, mean watts, label."""
     return [
         (
-            c.id,
+            printable(c.id),
             c.domain.value,
             c.method.value,
             format_energy_j(c.energy_j),
             f"{c.mean_power_w:.1f}",
-            c.label,
+            printable(c.label),
         )
         for c in report.channels
     ]
+
+
+def warning_lines(report: Report) -> list[str]:
+    """The report's warnings, one line each, control characters shown as escapes."""
+    return [printable(w) for w in report.warnings]
 
 
 def window_lines(windows: tuple[Report, ...], depth: int = 0) -> list[tuple[int, str]]:
@@ -157,7 +195,7 @@ def window_lines(windows: tuple[Report, ...], depth: int = 0) -> list[tuple[int,
         out.append(
             (
                 depth,
-                f"{w.name}{times}: {format_duration(w.duration_s)}, "
+                f"{printable(str(w.name))}{times}: {format_duration(w.duration_s)}, "
                 f"{format_energy_j(w.energy_j)}, {format_mass_kg(w.co2e_kg)} CO2e",
             )
         )

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+from nlpfootprint.render.common import printable
+
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
 
@@ -45,7 +47,7 @@ def _csv_line(cells: list[str]) -> str:
 def _cell(value: object) -> str:
     if value is None:
         return ""
-    return repr(value) if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else printable(str(value))
 
 
 def render_csv_header() -> str:
@@ -57,7 +59,8 @@ def render_csv_row(report: Report) -> str:
     """One CSV line of the report's figures and assumptions, without a line terminator.
 
     Numbers are written at full precision, an empty cell is None (no price, no steps), and
-    ``method`` says whether the figures were measured or estimated. Join rows with ``"\\n"``
+    ``method`` says whether the figures were measured or estimated. Control characters in
+    a text cell (a run name from a log) are written as visible escapes. Join rows with ``"\\n"``
     under :func:`render_csv_header` for a file of many runs.
     """
     a = report.assumptions

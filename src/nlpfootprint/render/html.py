@@ -11,7 +11,9 @@ from nlpfootprint.render.common import (
     channel_rows,
     figure_rows,
     method_label,
+    printable,
     title,
+    warning_lines,
     window_lines,
 )
 
@@ -26,7 +28,10 @@ _RIGHT = ' style="text-align:right"'
 
 def render_html(report: Report) -> str:
     """The report as a compact HTML fragment for notebooks, every text escaped."""
-    e = html.escape
+
+    def e(text: str) -> str:
+        return html.escape(printable(text))
+
     marker = method_label(report)
     strong = report.method != "measured" or report.projection is not None
     mark = f"<strong>{e(marker)}</strong>" if strong else e(marker)
@@ -55,7 +60,7 @@ def render_html(report: Report) -> str:
     assumptions = "".join(f"<li>{e(s)}</li>" for s in assumption_lines(report.assumptions))
     parts.append(f"<p><b>assumptions</b></p><ul>{assumptions}</ul>")
     if report.warnings:
-        warnings = "".join(f"<li>{e(w)}</li>" for w in report.warnings)
+        warnings = "".join(f"<li>{e(w)}</li>" for w in warning_lines(report))
         parts.append(f"<p><b>warnings</b></p><ul>{warnings}</ul>")
     parts.append("</div>")
     return "\n".join(parts)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from nlpfootprint.intensity import STRUBELL_2019
 from nlpfootprint.provenance import Basis, Method
-from nlpfootprint.render.common import assumption_lines, figure_rows, method_label
+from nlpfootprint.render.common import assumption_lines, figure_rows, method_label, printable
 from nlpfootprint.units import format_duration, format_prose_number, time_unit
 from nlpfootprint.version import __version__
 
@@ -52,8 +52,10 @@ _REFERENCE = (
 
 
 def latex_escape(text: str) -> str:
-    r"""Escape text for LaTeX: ``gpu_0 & 5%`` becomes ``gpu\_0 \& 5\%``."""
-    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], " ".join(text.splitlines()))
+    r"""Escape text for LaTeX: ``gpu_0 & 5%`` becomes ``gpu\_0 \& 5\%``; control
+    characters are shown as escapes first (:func:`~nlpfootprint.render.common.printable`)."""
+    text = printable(" ".join(text.splitlines()))
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text)
 
 
 _number = format_prose_number

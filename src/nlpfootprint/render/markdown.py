@@ -11,7 +11,9 @@ from nlpfootprint.render.common import (
     channel_rows,
     figure_rows,
     method_label,
+    printable,
     title,
+    warning_lines,
     window_lines,
 )
 
@@ -24,8 +26,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
 def markdown_escape(text: str) -> str:
-    """Backslash-escape what Markdown (and its inline HTML) would interpret; no newlines."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+    """Backslash-escape what Markdown (and its inline HTML) would interpret; no newlines,
+    and control characters shown as escapes."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(" ".join(text.splitlines())))
 
 
 def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]], align: str) -> list[str]:
@@ -59,5 +62,5 @@ def render_markdown(report: Report) -> str:
     lines += [f"- {markdown_escape(s)}" for s in assumption_lines(report.assumptions)]
     if report.warnings:
         lines += ["", "**Warnings**", ""]
-        lines += [f"- {markdown_escape(w)}" for w in report.warnings]
+        lines += [f"- {markdown_escape(w)}" for w in warning_lines(report)]
     return "\n".join(lines) + "\n"

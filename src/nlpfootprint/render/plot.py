@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nlpfootprint.errors import ConfigurationError
-from nlpfootprint.render.common import assumption_lines, method_label
+from nlpfootprint.render.common import assumption_lines, method_label, printable
 from nlpfootprint.units import J_PER_KWH, energy_axis, format_mass_kg, time_unit
 
 if TYPE_CHECKING:
@@ -264,5 +264,5 @@ def plot_report(report: Report, path: PathArg | None = None, *, ax: Any = None) 
     starts = np.asarray(trace.start_s, dtype=np.float64)
     edges = np.append(starts, starts[-1] + trace.width_s[-1])
     power = {d: np.asarray(v, dtype=np.float64) for d, v in trace.power_w.items()}
-    title = f"{report.name or 'run'}: power by domain [{method_label(report)}]"
+    title = f"{printable(report.name or 'run')}: power by domain [{method_label(report)}]"
     return _figure(edges, power, title=title, note=_report_note(report), path=path, ax=ax)

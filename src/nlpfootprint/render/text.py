@@ -10,6 +10,7 @@ from nlpfootprint.render.common import (
     figure_rows,
     method_label,
     title,
+    warning_lines,
     window_lines,
 )
 
@@ -20,7 +21,12 @@ __all__ = ["render_text"]
 
 
 def render_text(report: Report) -> str:
-    """The report as a plain-text table: figures, channels, windows, assumptions, warnings."""
+    """The report as a plain-text table: figures, channels, windows, assumptions, warnings.
+
+    Text from the report (names, labels, warnings) has its control characters shown as
+    escapes (:func:`~nlpfootprint.render.common.printable`): one line stays one line and
+    nothing in a report can move the cursor or retitle the terminal.
+    """
     lines = [f"{title(report)}  [{method_label(report)}]", ""]
     rows = figure_rows(report)
     width = max(len(k) for k, _ in rows)
@@ -37,5 +43,5 @@ def render_text(report: Report) -> str:
     lines += ["", "  assumptions"]
     lines += [f"    - {s}" for s in assumption_lines(report.assumptions)]
     if report.warnings:
-        lines += ["", "  warnings"] + [f"    ! {w}" for w in report.warnings]
+        lines += ["", "  warnings"] + [f"    ! {w}" for w in warning_lines(report)]
     return "\n".join(lines)

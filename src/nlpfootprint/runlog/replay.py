@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from nlpfootprint.assumptions import Assumptions
-from nlpfootprint.errors import ConfigurationError, ReportFormatError
+from nlpfootprint.errors import NlpFootprintError, ReportFormatError
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.report import Report
@@ -72,25 +72,30 @@ def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Repor
     """
     reader = LogReader(path)
     settings = reader.header["settings"]
-    interval_s = float(settings["interval_s"])
+    interval_s = float(settings["interval_s"])  # both checked by the reader
     points = int(settings.get("trace_points", 2048))
     meters = [
         [c for c, m in zip(reader.channels, reader.meter_of, strict=True) if m == index]
         for index in range(len(reader.widths))
     ]
     warnings: list[str] = []
-    ledger = Ledger(
-        meters,
-        meter_names=reader.header.get("meters"),
-        trace=BoundedTrace.for_run(interval_s, points),
-        warn=warnings.append,
-    )
+    try:
+        ledger = Ledger(
+            meters,
+            meter_names=reader.header.get("meters"),
+            trace=BoundedTrace.for_run(interval_s, points),
+            warn=warnings.append,
+        )
+    except (NlpFootprintError, TypeError, ValueError, ArithmeticError) as err:
+        raise RunLogError(f"{reader.path}: the run log's header is malformed ({err})") from err
     summary = None
     for event in reader:
         try:
             summary = _feed(ledger, event) or summary
-        except ConfigurationError as err:  # times out of order: not what a tracker writes
-            raise RunLogError(f"{reader.path}: cannot replay the event {event!r}: {err}") from err
+        except (NlpFootprintError, ValueError, ArithmeticError) as err:  # counts going down
+            raise RunLogError(
+                f"{reader.path}: cannot replay the event {_short(event)}: {err}"
+            ) from err
     if keep_summary and summary is not None:
         return _summary_report(reader.path, summary)
     end = ledger.last_t if ledger.last_t is not None else 0.0
@@ -105,15 +110,23 @@ def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Repor
             "rebuilt from the log's samples (from_samples=True): the log holds no windows "
             "and none of the tracker's own warnings"
         )
-    return Report.from_ledger(
-        ledger,
-        end,
-        assumptions=Assumptions.from_dict(settings),
-        warnings=(head, *warnings),
-        name=settings.get("name"),
-        started_at=reader.header.get("started_at"),
-        interval_s=interval_s,
-    )
+    try:
+        return Report.from_ledger(
+            ledger,
+            end,
+            assumptions=Assumptions.from_dict(settings),
+            warnings=(head, *warnings),
+            name=settings.get("name"),
+            started_at=reader.header.get("started_at"),
+            interval_s=interval_s,
+        )
+    except (NlpFootprintError, TypeError, ValueError, ArithmeticError) as err:
+        raise RunLogError(f"{reader.path}: its readings do not make a report: {err}") from err
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:110]}...)"
 
 
 def _feed(ledger: Ledger, event: Event) -> dict[str, Any] | None:

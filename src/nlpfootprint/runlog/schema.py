@@ -86,6 +86,13 @@ def parse_header(
     try:
         channels, meter_of = header_channels(header)
         Assumptions.from_dict(header["settings"])
-    except (KeyError, TypeError, ValueError, NlpFootprintError) as err:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,  # a channel that is not an object
+        OverflowError,  # an integer too large for a float
+        NlpFootprintError,
+    ) as err:
         raise RunLogError(f"{name}: the run log's header is malformed ({err!r})") from err
     return header, channels, meter_of

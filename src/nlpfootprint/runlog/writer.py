@@ -6,6 +6,10 @@ to the OS every ``flush_s`` seconds of the injected clock (``*.gz`` names are gz
 sync flush each time, so a cut stream still reads), and fsynced at close. A failing write
 is recorded in :attr:`RunLogWriter.errors`, never raised.
 
+The file is opened without blocking and stays so: a FIFO with no reader is an error at
+start (opening one would wait for a reader forever), and a FIFO whose reader stops
+reading fails the write (recorded, the run goes on) instead of stalling the sampler.
+
 A log belongs to the process that opened it: in a child made by ``os.fork()`` every open
 writer is disowned at once (its descriptor there now points at ``/dev/null`` and it writes
 nothing), so neither the child's calls, nor its exit flushing buffers, reach the parent's
@@ -15,6 +19,7 @@ file.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
 import json
 import logging
@@ -47,6 +52,18 @@ def _disown_all_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_disown_all_in_child)
+
+
+def _open(path: str) -> IO[bytes]:
+    """``path`` opened for writing without ever blocking (OSError if it cannot be)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as err:
+        if err.errno == errno.ENXIO:  # a FIFO that nothing reads
+            raise OSError(err.errno, "it is a FIFO with no reader", path) from err
+        raise
+    return os.fdopen(fd, "wb")
 
 
 def _num(value: float) -> str:
@@ -86,7 +103,7 @@ class RunLogWriter:
         self.errors: list[str] = []
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._counts_of = counts
-        self._raw: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._raw: IO[bytes] = _open(self.path)  # closed in close()
         self._gz = (
             gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
             if self.path.endswith(".gz")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import types
 
 import pytest
@@ -233,17 +234,46 @@ def test_windows_synchronise_cuda_before_their_boundary_readings(
     cuda = types.SimpleNamespace(
         is_available=lambda: True,
         is_initialized=lambda: True,
-        synchronize=lambda: synced.append(1),
+        current_device=lambda: 1,
+        synchronize=synced.append,
     )
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
     clock = FakeClock()
     meter = meter_for([FakeGpu()], clock)
     with nf.track_energy(meters=[meter], clock=clock) as tracker, tracker.window("eval"):
         clock.advance(1)
-    assert len(synced) == 3  # window start, window end, stop
+    assert synced == [1, 1, 1]  # window start, window end, stop: the caller's device
     meter.sync_cuda = False
     meter.sync()
     assert len(synced) == 3
+
+
+def test_a_sync_on_the_worker_thread_waits_for_the_callers_cuda_device(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch.cuda.synchronize() waits for the current device's queue, and a thread's current
+    device starts at 0: the sync must be bound to the user's device before it is handed to
+    the meter's worker (a DDP rank on GPU 3 waits for GPU 3)."""
+    current = threading.local()
+    synced: list[tuple[int, str]] = []
+
+    def synchronize(device: int | None = None) -> None:
+        used = device if device is not None else getattr(current, "device", 0)
+        synced.append((used, threading.current_thread().name))
+
+    cuda = types.SimpleNamespace(
+        is_available=lambda: True,
+        is_initialized=lambda: True,
+        current_device=lambda: getattr(current, "device", 0),
+        synchronize=synchronize,
+    )
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    current.device = 3  # the user's thread, after torch.cuda.set_device(3)
+    meter = meter_for([FakeGpu()])
+    with nf.track_energy(meters=[meter], interval_s=3600) as tracker, tracker.window("eval"):
+        pass
+    assert [device for device, _ in synced] == [3, 3, 3]
+    assert all(name.startswith("nlpfootprint-sync") for _, name in synced)
 
 
 def test_nvml_meter_sits_beside_other_meters() -> None:

@@ -364,7 +364,8 @@ def test_a_meter_hanging_at_a_boundary(
 @pytest.mark.scenario(
     "meter.hangs-in-sync",
     "A meter whose sync() (a CUDA synchronise) hangs at a window boundary or at stop costs the "
-    "user's thread at most 2 s in all; the warning names it.",
+    "user's thread at most 2 s in all, and the meter is still read meanwhile; the warning "
+    "names it.",
 )
 def test_a_meter_hanging_in_sync(hung: list[FaultyMeter], good: FakeMeter) -> None:
     meter = _hanging(hung, hang_in="sync")
@@ -377,7 +378,10 @@ def test_a_meter_hanging_in_sync(hung: list[FaultyMeter], good: FakeMeter) -> No
         return tracker.stop()
 
     report = within(HANG_BUDGET_S, body, meter.release.set)
-    assert any("sync() gave no answer" in w for w in report.warnings)
+    assert any("sync() did not finish within 1 s" in w for w in report.warnings)
+    # a sync in progress (queued GPU work, or a hang) does not stop the meter being read
+    assert report.channels[0].failures == 0
+    assert report.channels[0].readings >= 3
 
 
 @pytest.mark.scenario(

@@ -17,6 +17,9 @@ Two optional members are used when present:
   counters cannot wrap twice between reads; the tracker warns when ``interval_s`` is longer;
 * ``sync()``: called before the readings at window boundaries and at stop, so that work a
   device still has queued is counted where it was launched (the NVML meter waits for CUDA).
+  It runs on a worker thread of the meter's (bounded by ``read_timeout_s``); a meter whose
+  sync depends on the calling thread can add ``sync_job()``, called in the user's thread,
+  which returns what the worker runs (the NVML meter binds the caller's CUDA device).
 
 Every reading is bounded by what its device can physically draw,
 :attr:`Channel.power_bound_w`: :data:`POWER_OVERSHOOT` x the channel's ``max_power_w``

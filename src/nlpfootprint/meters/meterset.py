@@ -2,9 +2,12 @@
 
 Meters the tracker found itself (``"auto"``) are its to close; meters a user passed stay
 open. Each meter gets a worker (:mod:`nlpfootprint.meters.worker`) that the sampler reads
-it on and that ``sync()`` and ``close()`` run on too, so every wait on a meter is bounded.
-Nothing here raises once tracking runs: a failing, or hanging, ``sync()`` or ``close()``
-becomes a warning through the callback given.
+it on and that ``close()`` runs on, and a second one for ``sync()`` (a sync waits for the
+device's queued work, which may take a while: reads go on meanwhile), so every wait on a
+meter is bounded. A meter's optional ``sync_job()`` is called in the thread that asks for
+the sync and returns what the worker runs: the NVML meter binds the caller's CUDA device
+there. Nothing here raises once tracking runs: a failing, or hanging, ``sync()`` or
+``close()`` becomes a warning through the callback given.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ class MeterSet:
         #: Each meter's channels, read once (a meter's ``channels`` is fixed).
         self.meter_channels = [tuple(m.channels) for m in meters]
         self.workers: list[Worker] = []
-        self._sync_failed: set[int] = set()
+        self.sync_workers: list[Worker] = []
+        self._warned: set[tuple[str, int]] = set()
         try:
             check_channel_ids(meters)
         except ConfigurationError:
@@ -90,37 +94,54 @@ class MeterSet:
         return notes, warnings
 
     def start_workers(self, *, threaded: bool) -> list[Worker]:
-        """Give each meter its worker (threads unless ``threaded`` is False)."""
+        """Give each meter its workers (threads unless ``threaded`` is False); return the
+        ones to read on."""
         self.workers = make_workers(len(self.meters), threaded=threaded)
+        self.sync_workers = make_workers(len(self.meters), threaded=threaded, role="sync")
         return self.workers
 
-    def _call_each(self, method: str, warn: Warn, timeout_s: float) -> None:
-        """Call ``meter.<method>()`` on each meter that has one, on its worker, all within
-        one shared deadline; warn (once per meter) about each that fails or hangs."""
-        workers = self.workers or make_workers(len(self.meters), threaded=False)
-        calls = []
-        for index, (meter, worker) in enumerate(zip(self.meters, workers, strict=True)):
-            func = getattr(meter, method, None)
-            if callable(func):
-                calls.append((index, meter, worker, worker.begin(func)))
+    def _call_each(
+        self, what: str, jobs: dict[int, Callable[[], object]], workers: list[Worker],
+        warn: Warn, timeout_s: float,
+    ) -> None:  # fmt: skip
+        """Run each meter's job on its worker, all within one shared deadline; warn (once
+        per meter and kind of call) about each that fails or does not end in time."""
+        begun = {index: workers[index].begin(job) for index, job in jobs.items()}
         deadline = time.monotonic() + timeout_s
-        for index, meter, worker, begun in calls:
-            result = worker.wait(deadline - time.monotonic()) if begun else None
+        for index, started in begun.items():
+            result = workers[index].wait(deadline - time.monotonic()) if started else None
             if result is not None and result[0]:
                 continue
-            if method == "sync" and index in self._sync_failed:
+            key = (what, index)
+            if key in self._warned:
                 continue
-            self._sync_failed.add(index)
-            why = (
-                f"failed: {result[1]!r}"
-                if result is not None
-                else f"gave no answer within {timeout_s:g} s (skipped; the meter hangs)"
-            )
-            warn(f"{'closing ' if method == 'close' else ''}{meter!r}.{method}() {why}")
+            self._warned.add(key)
+            meter = self.meters[index]
+            if result is not None:
+                warn(f"{meter!r}.{what}() failed: {result[1]!r}")
+            elif what == "sync":
+                warn(
+                    f"{meter!r}.sync() did not finish within {timeout_s:g} s (queued device "
+                    "work, or a hung device): boundary readings were taken without waiting "
+                    "for it, so energy near them may land in the neighbouring window"
+                )
+            else:
+                warn(f"{meter!r}.{what}() gave no answer within {timeout_s:g} s (skipped)")
 
     def sync(self, warn: Warn, timeout_s: float = 1.0) -> None:
         """Let meters flush asynchronous work before a boundary reading (``meter.sync()``)."""
-        self._call_each("sync", warn, timeout_s)
+        jobs: dict[int, Callable[[], object]] = {}
+        for index, meter in enumerate(self.meters):
+            prepare = getattr(meter, "sync_job", None)
+            try:
+                job = prepare() if callable(prepare) else getattr(meter, "sync", None)
+            except Exception as err:  # a failing sync must not fail the run
+                job = _raiser(err)
+            if callable(job):
+                jobs[index] = job
+        if jobs:
+            workers = self.sync_workers or make_workers(len(self.meters), threaded=False)
+            self._call_each("sync", jobs, workers, warn, timeout_s)
 
     def close(self, warn: Warn, timeout_s: float = 1.0) -> None:
         """Close the meters this set detected itself (once; given ones stay open), then end
@@ -128,7 +149,18 @@ class MeterSet:
         try:
             if self.owned:
                 self.owned = False
-                self._call_each("close", warn, timeout_s)
+                workers = self.workers or make_workers(len(self.meters), threaded=False)
+                jobs = {i: m.close for i, m in enumerate(self.meters)}
+                self._call_each("close", dict(jobs), workers, warn, timeout_s)
         finally:
-            for worker in self.workers:
+            for worker in (*self.workers, *self.sync_workers):
                 worker.shutdown()
+
+
+def _raiser(err: Exception) -> Callable[[], object]:
+    """A job that raises ``err`` (a ``sync_job()`` that failed in the caller's thread)."""
+
+    def job() -> object:
+        raise err
+
+    return job

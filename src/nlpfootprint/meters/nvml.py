@@ -35,7 +35,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -335,12 +335,22 @@ class NvmlMeter:
 
     def sync(self) -> None:
         """Wait for queued CUDA work, if torch has initialised CUDA and ``sync_cuda``."""
-        if not self.sync_cuda:
-            return
-        torch = sys.modules.get("torch")
+        self.sync_job()()
+
+    def sync_job(self) -> Callable[[], None]:
+        """What a sync does, bound here to the calling thread's CUDA device.
+
+        The tracker calls this in the user's thread and runs the result on a worker thread
+        (so that a hung device cannot hang the user); ``torch.cuda.synchronize()`` waits
+        for the *current* device's queue, and a worker thread's current device is GPU 0,
+        not the one this process (a DDP rank, after ``set_device``) works on.
+        """
+        torch = sys.modules.get("torch") if self.sync_cuda else None
         cuda = getattr(torch, "cuda", None)
-        if cuda is not None and cuda.is_available() and cuda.is_initialized():
-            cuda.synchronize()
+        if cuda is None or not (cuda.is_available() and cuda.is_initialized()):
+            return _nothing
+        device = cuda.current_device()
+        return lambda: cuda.synchronize(device)
 
     def close(self) -> None:
         """Shut NVML down (once)."""
@@ -354,6 +364,10 @@ class NvmlMeter:
     def __repr__(self) -> str:
         gpus = ", ".join(f"{g.index}:{g.mode}" for g in getattr(self, "gpus", ()))
         return f"NvmlMeter([{gpus}])"
+
+
+def _nothing() -> None:
+    """A sync with nothing to wait for."""
 
 
 def _import_pynvml() -> Any:

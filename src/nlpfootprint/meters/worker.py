@@ -139,7 +139,8 @@ class InlineWorker:
 Worker = MeterWorker | InlineWorker
 
 
-def make_workers(count: int, *, threaded: bool) -> list[Worker]:
-    """``count`` workers, one per meter: threads named ``nlpfootprint-meterN``, or inline."""
+def make_workers(count: int, *, threaded: bool, role: str = "meter") -> list[Worker]:
+    """``count`` workers, one per meter: threads named ``nlpfootprint-<role>N`` (started
+    with their first call), or inline."""
     kind = MeterWorker if threaded else InlineWorker
-    return [kind(f"nlpfootprint-meter{i}") for i in range(count)]
+    return [kind(f"nlpfootprint-{role}{i}") for i in range(count)]

@@ -117,7 +117,7 @@ def test_every_fake_can_state_the_most_its_device_draws() -> None:
     assert FakeMeter.constant(1.0).channels[0].max_power_w is None
     with pytest.raises(ConfigurationError, match="got 3 max_power_w values for 2 channels"):
         FakeMeter.constant([1.0, 2.0], max_power_w=[1.0, 2.0, 3.0])
-    with pytest.raises(ConfigurationError, match=r"max_power_w=0\.0: the most a device"):
+    with pytest.raises(ConfigurationError, match=r"max_power_w=0\.0: must be greater than zero"):
         FakeMeter.constant(1.0, max_power_w=0.0)
 
 

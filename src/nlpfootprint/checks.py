@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 import operator
+import os
+from collections.abc import Iterable, Mapping
 from numbers import Real
+from typing import TypeVar
 
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 
@@ -22,24 +25,29 @@ __all__ = [
     "MAX_G_PER_KWH",
     "MAX_INTERVAL_S",
     "MAX_LOG_FLUSH_S",
+    "MAX_POWER_W",
     "MAX_PRICE_PER_KWH",
     "MAX_PUE",
     "MAX_READ_TIMEOUT_S",
     "MIN_INTERVAL_S",
     "at_most",
+    "collection",
     "finite_number",
     "flag",
     "fraction",
     "g_per_kwh_value",
+    "instance",
     "interval_value",
     "log_flush_value",
     "nonnegative",
     "optional_text",
+    "path_text",
     "positive",
     "price_per_kwh_value",
     "pue_value",
     "read_timeout_value",
     "step_counts",
+    "text",
     "whole_number",
 ]
 
@@ -74,6 +82,13 @@ MAX_INTERVAL_S = 86400.0
 MAX_READ_TIMEOUT_S = 60.0
 #: The longest ``log_flush_s`` accepted: a day (a crash loses at most this much of a log).
 MAX_LOG_FLUSH_S = 86400.0
+#: The most power a meter's channel may say its devices draw, in watts (its
+#: ``max_power_w``): a petawatt, some fifty times all the power humanity uses (world primary
+#: energy was 620 EJ in 2023, Energy Institute Statistical Review 2024: 19.6 TW on average).
+#: Generous on purpose, as the bounds on readings are; a larger figure is no machine's.
+MAX_POWER_W = 1e15
+
+T = TypeVar("T")
 
 
 def finite_number(name: str, value: object) -> float:
@@ -257,6 +272,52 @@ def flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ConfigurationTypeError(f"{name}={_show(value)}: expected True or False")
     return value
+
+
+def instance(name: str, value: object, kind: type[T], what: str) -> T:
+    """Return ``value`` if it is a ``kind`` (``what``, in words); anything else is a type
+    error. A ``bool`` is never taken for a number."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ConfigurationTypeError(
+            f"{name}={_show(value)}: expected {what}, got {type(value).__name__}"
+        )
+    return value
+
+
+def text(name: str, value: object, *, what: str = "a string") -> str:
+    """Return ``value`` if it is a string; anything else is a type error."""
+    return instance(name, value, str, what)
+
+
+def collection(name: str, value: object, *, what: str) -> Iterable[object]:
+    """Return ``value`` if it is a collection of items (a list, a tuple, an array, ...); a
+    string (which would be read letter by letter), a mapping or a single value is a type
+    error."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        one = f" (for one, [{_show(value)}])" if isinstance(value, str) else ""
+        raise ConfigurationTypeError(
+            f"{name}={_show(value)}: expected {what}{one}, got {type(value).__name__}"
+        )
+    return value
+
+
+def path_text(name: str, value: object) -> str:
+    """Return a file path (``str`` or ``os.PathLike``) as a string; anything else is a type
+    error, and a path no file can have (a NUL character) a value error."""
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigurationTypeError(
+            f"{name}={_show(value)}: expected a file path (str or os.PathLike), got "
+            f"{type(value).__name__}"
+        )
+    path = os.fspath(value)
+    if not isinstance(path, str):
+        raise ConfigurationTypeError(
+            f"{name}={_show(value)}: expected a file path as text (str or os.PathLike[str]), "
+            f"got {type(path).__name__}"
+        )
+    if "\0" in path:
+        raise ConfigurationError(f"{name}={_show(path)}: a file path cannot hold a NUL character")
+    return path
 
 
 def optional_text(name: str, value: object) -> str | None:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from nlpfootprint.checks import collection
+from nlpfootprint.errors import ConfigurationTypeError
 from nlpfootprint.units import LBS_PER_KG
 
 if TYPE_CHECKING:
@@ -105,9 +107,18 @@ class RegionResult:
 
 
 def compare_regions(report: Report, keys: Sequence[str | float]) -> tuple[RegionResult, ...]:
-    """Re-account ``report`` under each grid in ``keys`` (anything ``carbon_intensity=`` takes)."""
+    """Re-account ``report`` under each grid in ``keys`` (anything ``carbon_intensity=`` takes).
+
+    ``keys`` is a list (any iterable but a string or a mapping); a single string is refused
+    with a ``TypeError``, since it would be read letter by letter.
+    """
+    collection("keys", keys, what="a list of regions or intensities")
     results = []
     for key in keys:
+        if key is None:
+            raise ConfigurationTypeError(
+                "keys=[..., None, ...]: expected regions or intensities, got None"
+            )
         other = report.with_assumptions(carbon_intensity=key)
         results.append(RegionResult(str(key), other.assumptions.intensity, other.co2e_kg))
     return tuple(results)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, SupportsIndex, TypeVar
 
 import attrs
 
+from nlpfootprint.checks import MAX_COUNT, optional_text, text, whole_number
 from nlpfootprint.errors import ConfigurationError
 
 __all__ = [
@@ -67,11 +68,13 @@ T = TypeVar("T", bound=enum.StrEnum)
 
 
 def as_enum(kind: type[T], value: object, what: str) -> T:
-    """``value`` as a member of ``kind``; the error names the value and what is allowed."""
+    """``value`` as a member of ``kind``; the error names the value and what is allowed
+    (a value that is not a string is a type error)."""
+    allowed = ", ".join(repr(m.value) for m in kind)
+    name = str(text(what, value, what=f"one of {allowed}"))
     try:
-        return kind(str(value)) if isinstance(value, str) else kind(value)  # type: ignore[arg-type]
+        return kind(name)
     except ValueError:
-        allowed = ", ".join(repr(m.value) for m in kind)
         raise ConfigurationError(f"{what} {value!r} is not one of {allowed}") from None
 
 
@@ -90,9 +93,26 @@ def to_basis(value: object) -> Basis:
     return as_enum(Basis, value, "estimate basis")
 
 
-def _count(_instance: object, _attribute: object, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"device count={value!r}: expected a whole number >= 1")
+def _name(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    text(attribute.name, value)
+
+
+def _optional_name(_instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    optional_text(attribute.name, value)
+
+
+def _index(value: SupportsIndex | None) -> int | None:
+    """A driver's device number (any integral value, kept as an int), or None."""
+    if value is None:
+        return None
+    return whole_number("index", value, what="a device index", maximum=MAX_COUNT)
+
+
+def _count(value: SupportsIndex) -> int:
+    """How many devices (any integral value, kept as an int): 1 to MAX_COUNT."""
+    return whole_number(
+        "count", value, what="a whole number of devices", minimum=1, maximum=MAX_COUNT
+    )
 
 
 @attrs.frozen
@@ -104,14 +124,18 @@ class Device:
         index: The device's index as its driver numbers it (NVML index, RAPL package).
         uuid: A unique id where the driver gives one (NVIDIA GPU UUID).
         host: The machine's name.
-        count: How many such devices the channel stands for (an estimate of 64 GPUs: 64).
+        count: How many such devices the channel stands for (an estimate of 64 GPUs: 64),
+            from 1 to :data:`~nlpfootprint.checks.MAX_COUNT`.
+
+    Each field takes only its own type (a ``TypeError`` otherwise); ``index`` and ``count``
+    take any integral value (numpy integers too) and keep it as an ``int``.
     """
 
-    name: str = ""
-    index: int | None = None
-    uuid: str | None = None
-    host: str | None = None
-    count: int = attrs.field(default=1, validator=_count)
+    name: str = attrs.field(default="", validator=_name)
+    index: int | None = attrs.field(default=None, converter=_index)
+    uuid: str | None = attrs.field(default=None, validator=_optional_name)
+    host: str | None = attrs.field(default=None, validator=_optional_name)
+    count: int = attrs.field(default=1, converter=_count)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""

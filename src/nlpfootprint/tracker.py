@@ -25,7 +25,7 @@ from typing import ParamSpec, Self, TypeVar, Unpack, overload
 
 import attrs
 
-from nlpfootprint.checks import step_counts
+from nlpfootprint.checks import flag, step_counts
 from nlpfootprint.clock import Clock, ManualClock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, current_tracker, decorate, started
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, TrackerStateError
@@ -415,6 +415,7 @@ class EnergyTracker:
                 reading and reads no meter: for a display that must not change how often
                 the meters are read (or what the run log holds).
         """
+        flag("read", read)
         if self._report is not None:
             return self._report
         self._running_ledger("snapshot()")
@@ -450,7 +451,7 @@ class EnergyTracker:
         if self._sampler is not None:
             raise TrackerStateError("a tracker that has started cannot decorate a function")
         if not callable(func):
-            raise ConfigurationError(f"track_energy(...) decorates functions; got {func!r}")
+            raise ConfigurationTypeError(f"track_energy(...) decorates functions; got {func!r}")
         settings = self.settings
         if settings.name is None:
             settings = attrs.evolve(settings, name=getattr(func, "__qualname__", None))
@@ -490,7 +491,7 @@ def track_energy(
     0.01
     """
     if func is not None and not callable(func):
-        raise ConfigurationError(
+        raise ConfigurationTypeError(
             f"track_energy() takes keyword arguments only, got {func!r} as a positional "
             "argument (did you mean track_energy(meters=[...])?)"
         )

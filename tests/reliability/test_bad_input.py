@@ -263,6 +263,10 @@ def test_a_read_timeout_above_a_minute_is_refused_and_a_minute_works() -> None:
         ("runs", lambda r: r.project(runs=HUGE)),
         ("steps", lambda r: r.project(steps=HUGE)),
         ("price_per_kwh", lambda r: r.with_assumptions(price_per_kwh=HUGE)),
+        ("max_power_w", lambda r: NF.Channel("gpu:0", "gpu", "power", max_power_w=HUGE)),
+        ("max_energy_j", lambda r: NF.Channel("cpu:0", "cpu", "energy", max_energy_j=HUGE)),
+        ("count", lambda r: NF.Device("A100", count=HUGE)),  # crashed a tracker at start
+        ("count", lambda r: NF.Device("A100", count=10**18 + 1)),  # 4e21 W: no such machine
     ],
 )
 def test_an_int_too_large_for_a_float_is_a_value_error_naming_the_argument(
@@ -311,6 +315,29 @@ def test_an_int_too_large_for_a_float_is_a_value_error_naming_the_argument(
         ("hours", lambda r: r.project(hours="84")),
         ("figure", lambda r: r.bounds(5)),
         ("g_per_kwh", lambda r: NF.Intensity(g_per_kwh="400")),
+        ("id", lambda r: NF.Channel(id=5, domain="gpu", kind="power")),
+        ("domain", lambda r: NF.Channel(id="gpu:0", domain=0, kind="power")),
+        ("kind", lambda r: NF.Channel(id="gpu:0", domain="gpu", kind=None)),
+        ("label", lambda r: NF.Channel(id="gpu:0", domain="gpu", kind="power", label=5)),
+        ("estimated", lambda r: NF.Channel("gpu:0", "gpu", "power", estimated="no")),
+        ("backend", lambda r: NF.Channel("gpu:0", "gpu", "power", backend=5)),
+        ("device", lambda r: NF.Channel("gpu:0", "gpu", "power", device="A100")),
+        ("basis", lambda r: NF.Channel("gpu:0", "gpu", "power", estimated=True, basis="tdp")),
+        ("max_power_w", lambda r: NF.Channel("gpu:0", "gpu", "power", max_power_w="100")),
+        ("max_energy_j", lambda r: NF.Channel("cpu:0", "cpu", "energy", max_energy_j="1e6")),
+        ("count", lambda r: NF.Device("A100", count=1.5)),
+        ("name", lambda r: NF.Device(name=5)),
+        ("index", lambda r: NF.Device("A100", index=1.5)),
+        ("uuid", lambda r: NF.Device("A100", uuid=5)),
+        ("host", lambda r: NF.Device("A100", host=5)),
+        ("keys", lambda r: r.compare_regions("FRA")),  # iterated over the letters
+        ("keys", lambda r: r.compare_regions(5)),
+        ("keys", lambda r: r.compare_regions([None])),
+        ("read", lambda r: _snapshot(read="no")),
+        ("path", lambda r: NF.Report.from_log(5)),
+        ("path", lambda r: NF.load_run(5)),
+        ("positional", lambda r: NF.track_energy(5)),
+        ("decorates", lambda r: NF.track_energy(name="x")(5)),
     ],
 )
 def test_a_wrong_type_is_a_type_error_naming_the_argument(
@@ -457,6 +484,10 @@ def _text(value: object) -> bool:
     return isinstance(value, str)
 
 
+def _flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
 def _optional(accepts: Callable[[object], bool]) -> Callable[[object], bool]:
     return lambda value: value is None or accepts(value)
 
@@ -506,6 +537,19 @@ def _windowed(name: Any) -> Report:
 @functools.cache
 def NF_REPORT() -> Any:  # noqa: N802 - read as NF above: a report called with anything
     return gpu_run()
+
+
+def _snapshot(read: Any) -> Report:
+    """``tracker.snapshot(read=read)`` of a running tracker on a FakeClock."""
+    clock = FakeClock()
+    with nf.track_energy(meters=[FakeMeter.constant(10.0)], clock=clock) as tracker:
+        clock.advance(1)
+        return tracker.snapshot(read=read)
+
+
+def _channel(**fields: Any) -> Any:
+    """A GPU power channel, with ``fields`` given."""
+    return NF.Channel(**{"id": "gpu:0", "domain": "gpu", "kind": "power", **fields})
 
 
 def _short_run(**options: Any) -> Report:
@@ -698,6 +742,45 @@ ARGUMENTS = [
         _OPTIONAL_NUMBER,
     ),
     Argument("Report.bounds", "figure", lambda v: NF_REPORT().bounds(v), _text),
+    Argument(
+        "Report.compare_regions",
+        "keys",
+        lambda v: NF_REPORT().compare_regions(v),
+        lambda v: isinstance(v, list | tuple | np.ndarray),  # none of the values drawn is a key
+    ),
+    Argument("snapshot", "read", _snapshot, _flag),
+    Argument(
+        "load_run",
+        "path",
+        lambda v: NF.load_run(v) if not isinstance(v, str) else None,  # no stray reads
+        lambda v: isinstance(v, str | os.PathLike),
+    ),
+    Argument(
+        "Report.from_log",
+        "path",
+        lambda v: NF.Report.from_log(v) if not isinstance(v, str) else None,  # no stray reads
+        lambda v: isinstance(v, str | os.PathLike),
+    ),
+    Argument("Channel", "id", lambda v: _channel(id=v), _text),
+    Argument("Channel", "domain", lambda v: _channel(domain=v), _text),
+    Argument("Channel", "kind", lambda v: _channel(kind=v), _text),
+    Argument("Channel", "label", lambda v: _channel(label=v), _text),
+    Argument("Channel", "estimated", lambda v: _channel(estimated=v), _flag),
+    Argument("Channel", "backend", lambda v: _channel(backend=v), _text),
+    Argument("Channel", "device", lambda v: _channel(device=v), lambda v: v is None),
+    Argument("Channel", "basis", lambda v: _channel(basis=v), lambda v: v is None),
+    Argument("Channel", "max_power_w", lambda v: _channel(max_power_w=v), _OPTIONAL_NUMBER),
+    Argument(
+        "Channel",
+        "max_energy_j",
+        lambda v: _channel(kind="energy", max_energy_j=v),
+        _OPTIONAL_NUMBER,
+    ),
+    Argument("Device", "name", lambda v: NF.Device(name=v), _text),
+    Argument("Device", "index", lambda v: NF.Device(index=v), _optional(_integral)),
+    Argument("Device", "uuid", lambda v: NF.Device(uuid=v), _optional(_text)),
+    Argument("Device", "host", lambda v: NF.Device(host=v), _optional(_text)),
+    Argument("Device", "count", lambda v: NF.Device(count=v), _integral),
 ]
 
 
@@ -714,6 +797,10 @@ def check_result(result: object) -> None:
         assert math.isfinite(result.g_per_kwh)
     elif isinstance(result, tuple) and all(isinstance(x, float) for x in result):
         assert all(math.isfinite(x) for x in result)
+    elif isinstance(result, nf.Channel | nf.Device):  # a run log writes it as JSON
+        json.dumps(result.to_dict(), allow_nan=False)
+        if isinstance(result, nf.Channel):
+            assert math.isfinite(result.power_bound_w), result
 
 
 @pytest.mark.scenario(
@@ -733,6 +820,7 @@ def check_result(result: object) -> None:
 @example(value=True)
 @example(value="1")
 @example(value=None)
+@example(value=np.float32(300))  # a numpy number is a number
 def test_any_value_of_any_public_argument_follows_the_rule(
     argument: Argument, value: object
 ) -> None:

@@ -32,13 +32,13 @@ in the time elapsed (plus :data:`COUNTER_SLACK_S`).
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
+from nlpfootprint.checks import MAX_POWER_W, at_most, flag, instance, positive, text
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, method_of, to_backend
 
@@ -96,48 +96,55 @@ COUNTER_SLACK_S = 1.0
 
 
 def to_domain(value: Domain | str) -> Domain:
-    """``value`` as a :class:`Domain`; the error names it and the domains allowed."""
+    """``value`` as a :class:`Domain`; the error names it and the domains allowed (a value
+    that is not a string is a type error)."""
+    allowed = ", ".join(repr(d.value) for d in Domain)
+    name = text("domain", value, what=f"one of {allowed}")
     try:
-        return Domain(value)
+        return Domain(name)
     except ValueError:
-        allowed = ", ".join(repr(d.value) for d in Domain)
         raise ConfigurationError(f"domain {value!r} is not one of {allowed}") from None
 
 
 def check_kind(_instance: object, _attribute: object, value: str) -> None:
     """An attrs validator: a channel kind is ``energy`` or ``power``."""
-    if value not in _KINDS:
+    if text("kind", value, what="'energy' or 'power'") not in _KINDS:
         raise ConfigurationError(f"channel kind {value!r} is not one of 'energy', 'power'")
 
 
-def _check_max_energy(_instance: object, _attribute: object, value: float | None) -> None:
-    if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and value > 0)
-    ):
+def _max_energy(value: float | None) -> float | None:
+    """A counter's wrap range in joules (> 0, finite), or None for one that does not wrap."""
+    return None if value is None else positive("max_energy_j", value)
+
+
+def _max_power(value: float | None) -> float | None:
+    """The most the channel's devices draw in watts (> 0, at most MAX_POWER_W), or None."""
+    if value is None:
+        return None
+    power_w = positive("max_power_w", value)
+    return at_most("max_power_w", value, power_w, MAX_POWER_W, "watts, a petawatt")
+
+
+def _text(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    text(attribute.name, value)
+
+
+def _flag(_instance: object, attribute: attrs.Attribute[Any], value: bool) -> None:
+    flag(attribute.name, value)
+
+
+def _device(_instance: object, _attribute: object, value: Device | None) -> None:
+    if value is not None:
+        instance("device", value, Device, "a Device or None")
+
+
+def _check_basis(channel: Channel, _attribute: object, value: EstimateBasis | None) -> None:
+    if value is None:
+        return
+    basis = instance("basis", value, EstimateBasis, "an EstimateBasis or None")
+    if not channel.estimated:
         raise ConfigurationError(
-            f"max_energy_j={value!r}: a counter's wrap range must be a positive finite number "
-            "of joules, or None for a counter that does not wrap"
-        )
-
-
-def _check_max_power(_instance: object, _attribute: object, value: float | None) -> None:
-    if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and value > 0)
-    ):
-        raise ConfigurationError(
-            f"max_power_w={value!r}: the most a device can draw must be a positive finite "
-            "number of watts, or None when it is not known"
-        )
-
-
-def _check_basis(instance: Channel, _attribute: object, value: EstimateBasis | None) -> None:
-    if value is not None and not instance.estimated:
-        raise ConfigurationError(
-            f"channel {instance.id!r} has an estimate basis ({value.basis}) but estimated=False"
+            f"channel {channel.id!r} has an estimate basis ({basis.basis}) but estimated=False"
         )
 
 
@@ -165,18 +172,22 @@ class Channel:
 
     ``method`` (a property) is ``counter``, ``sampled`` or ``estimated``; ``source`` is the
     same as a plain string.
+
+    Each field takes only its own type (a ``TypeError`` otherwise). ``max_energy_j`` and
+    ``max_power_w`` take any real number (numpy numbers too) and keep it as a ``float``;
+    ``max_power_w`` is at most :data:`~nlpfootprint.checks.MAX_POWER_W`.
     """
 
-    id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    id: str = attrs.field(validator=_text)
     domain: Domain = attrs.field(converter=to_domain)
     kind: ChannelKind = attrs.field(validator=check_kind)
-    label: str = ""
-    estimated: bool = False
-    max_energy_j: float | None = attrs.field(default=None, validator=_check_max_energy)
+    label: str = attrs.field(default="", validator=_text)
+    estimated: bool = attrs.field(default=False, validator=_flag)
+    max_energy_j: float | None = attrs.field(default=None, converter=_max_energy)
     backend: Backend = attrs.field(default=Backend.USER, converter=to_backend)
-    device: Device | None = None
+    device: Device | None = attrs.field(default=None, validator=_device)
     basis: EstimateBasis | None = attrs.field(default=None, validator=_check_basis)
-    max_power_w: float | None = attrs.field(default=None, validator=_check_max_power)
+    max_power_w: float | None = attrs.field(default=None, converter=_max_power)
 
     @property
     def power_bound_w(self) -> float:

@@ -24,6 +24,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from nlpfootprint.checks import path_text
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.report_dict import MAX_JSON_DEPTH, json_too_deep
 from nlpfootprint.runlog.schema import RunLogError, parse_header
@@ -249,7 +250,7 @@ class LogReader:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        name = self.path = os.fspath(path)
+        name = self.path = path_text("path", path)
         self._source = Source(open_log(name))
         self._lines = lines(name, self._source)
         try:

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from nlpfootprint.assumptions import Assumptions
+from nlpfootprint.checks import path_text
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
@@ -45,7 +46,7 @@ def report_from_log(
     if isinstance(source, RunLog):
         summary, path = source.summary, source.path
     else:
-        summary, path = None, os.fspath(source)
+        summary, path = None, path_text("path", source)
     if summary is None or from_samples:
         report = replay(path, keep_summary=not from_samples)
     else:

@@ -1,9 +1,10 @@
 """The ``nlpfootprint`` command.
 
 Each subcommand lives in :mod:`nlpfootprint.commands` (``demo``, ``meters``, ...). Errors
-from bad arguments and unreadable run logs print one line to stderr and exit with status 2;
-a file that cannot be read or written (permission denied, a full disk) prints one line and
-exits with status 1. Never a traceback; the line shows control characters as escapes
+from bad arguments and from run logs that cannot be read as such (missing, permission
+denied, not a run log) print one line to stderr and exit with status 2; any other file
+that cannot be read or written (an output folder you may not write, a full disk) prints
+one line and exits with status 1. Never a traceback; the line shows control characters as escapes
 (:func:`~nlpfootprint.render.common.printable`), since it may quote text from a file.
 """
 

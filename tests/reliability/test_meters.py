@@ -275,7 +275,9 @@ def test_a_reading_of_the_wrong_width_is_a_failure(values: list[float]) -> None:
     with nf.track_energy(meters=[FakeMeter(channels, lambda: values)], clock=clock) as t:
         clock.advance(3)
     assert [c.readings for c in t.report.channels] == [0, 0]
-    assert any(f"returned {len(values)} value(s) for 2 channel(s)" in w for w in t.report.warnings)
+    assert any(
+        f"returned {len(values)} value" in w and "for 2 channel" in w for w in t.report.warnings
+    )
 
 
 # -- hanging ----------------------------------------------------------------------------

@@ -218,11 +218,6 @@ class Sampler:
         return self._last_t
 
     @property
-    def workers(self) -> tuple[Worker, ...]:
-        """The meters' workers, in meter order."""
-        return self._workers
-
-    @property
     def _next_t(self) -> float:
         return self._schedule_origin + self._tick * self.interval_s
 

@@ -35,8 +35,6 @@ class MeterWorker:
     hangs past it, as soon as that call returns).
     """
 
-    threaded = True
-
     def __init__(self, name: str) -> None:
         self.name = name
         self._go = threading.Event()
@@ -73,10 +71,6 @@ class MeterWorker:
             return None
         return self._result
 
-    def call(self, job: Job, timeout_s: float) -> Result | None:
-        """:meth:`begin` then :meth:`wait`; None when busy or when it did not end in time."""
-        return self.wait(timeout_s) if self.begin(job) else None
-
     def shutdown(self) -> None:
         """End the thread: at once (joined) when it is idle, else when its call returns."""
         self._exit = True
@@ -107,7 +101,6 @@ class InlineWorker:
     thread it is the user's Ctrl-C.
     """
 
-    threaded = False
     busy = False
     since = 0.0
 
@@ -126,10 +119,6 @@ class InlineWorker:
 
     def wait(self, timeout_s: float) -> Result | None:
         del timeout_s
-        return self._result
-
-    def call(self, job: Job, timeout_s: float) -> Result | None:
-        self.begin(job)
         return self._result
 
     def shutdown(self) -> None:

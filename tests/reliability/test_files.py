@@ -432,9 +432,12 @@ def test_a_symlink_to_a_log_reads_like_the_log(log: Path, tmp_path: Path) -> Non
 # -- as an unprivileged user ---------------------------------------------------------------
 
 
+_WHY_NOT: list[str] = []
+
+
 def _unprivileged() -> list[str] | None:
     """A command prefix that runs as a user who is not root (empty when we are not root),
-    or None when there is no way to."""
+    or None when there is no way to (why is kept in ``_WHY_NOT``)."""
     if os.geteuid() != 0:
         return []
     for prefix in (
@@ -452,6 +455,7 @@ def _unprivileged() -> list[str] | None:
         )
         if probe.returncode == 0 and probe.stdout.strip() != "0":
             return prefix
+        _WHY_NOT.append(f"{prefix[0]}: {(probe.stderr.strip().splitlines() or ['?'])[-1]}")
     return None
 
 
@@ -459,7 +463,8 @@ def _unprivileged() -> list[str] | None:
 def as_user() -> list[str]:
     prefix = _unprivileged()
     if prefix is None:
-        pytest.skip("cannot run a process as a user who is not root (no setpriv or runuser)")
+        why = "; ".join(_WHY_NOT) or "no setpriv or runuser"
+        pytest.skip(f"cannot run Python as a user who is not root ({why})")
     return prefix
 
 

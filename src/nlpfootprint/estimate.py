@@ -29,7 +29,8 @@ from nlpfootprint.hardware import HardwareSpec, hardware_spec
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.prices import PriceTable, price_table
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
-from nlpfootprint.report import Report, overflowing_figures
+from nlpfootprint.report import Report
+from nlpfootprint.report_dict import overflowing_figures
 from nlpfootprint.report_parts import ChannelReport
 
 __all__ = ["ESTIMATE_METERS", "CostRange", "cloud_cost", "estimate", "resolve_prices"]

@@ -34,12 +34,11 @@ from nlpfootprint.errors import (
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.report_dict import (
-    MAX_JSON_BYTES,
-    MAX_JSON_DEPTH,
     MAX_WINDOW_DEPTH,
     SCHEMA,
     SCHEMA_PATTERN,
-    json_too_deep,
+    overflowing_figures,
+    parse_report_json,
     report_fields,
     report_to_dict,
 )
@@ -388,22 +387,7 @@ class Report:
                 (64 MiB) or nested deeper than ``MAX_JSON_DEPTH`` (256), or is not a report
                 (see :meth:`from_dict`).
         """
-        if not isinstance(text, str | bytes | bytearray):
-            raise ReportFormatError(f"not JSON: expected a str, got {type(text).__name__}")
-        if len(text) > MAX_JSON_BYTES:
-            raise ReportFormatError(
-                f"not a report: {len(text):,} characters of JSON, more than a report has "
-                f"(at most {MAX_JSON_BYTES >> 20} MiB)"
-            )
-        if json_too_deep(bytes(text) if isinstance(text, bytearray) else text):
-            raise ReportFormatError(
-                f"not a report: its JSON is nested deeper than {MAX_JSON_DEPTH} levels"
-            )
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as err:  # ValueError: JSONDecodeError, 5000 digits
-            raise ReportFormatError(f"not JSON: {err}") from err
-        return cls.from_dict(data)
+        return cls.from_dict(parse_report_json(text))
 
     # -- shortcuts: one-line lazy delegates, the only upward imports -------------------
 
@@ -490,35 +474,3 @@ class Report:
         from nlpfootprint.render.plot import plot_report
 
         return plot_report(self, path, ax=ax)
-
-
-#: The figures a report derives, which must all fit in a float.
-_FIGURES = (
-    "duration_s",
-    "energy_j",
-    "energy_kwh",
-    "facility_energy_kwh",
-    "co2e_kg",
-    "co2e_lbs",
-    "cost_usd",
-    "j_per_step",
-    "j_per_token",
-)
-
-
-def overflowing_figures(report: Report) -> list[str]:
-    """The names of ``report``'s figures that a float cannot hold (empty when all fit).
-
-    What makes a report (an estimate, a projection) calls this before handing it out, so
-    that a figure never reads as inf or fails when it is read.
-    """
-    out = []
-    for name in _FIGURES:
-        try:
-            value = getattr(report, name)
-        except (ConfigurationError, OverflowError):  # an inf met on the way
-            out.append(name)
-            continue
-        if value is not None and not math.isfinite(value):
-            out.append(name)
-    return out

@@ -13,6 +13,7 @@ never a ``RecursionError``), and windows at most :data:`MAX_WINDOW_DEPTH` deep.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from typing import Any
 import attrs
 
 from nlpfootprint.assumptions import Assumptions
-from nlpfootprint.errors import NlpFootprintError, ReportFormatError
+from nlpfootprint.errors import ConfigurationError, NlpFootprintError, ReportFormatError
 from nlpfootprint.legacy import upgrade_report
 from nlpfootprint.report_parts import ChannelReport, Projection
 from nlpfootprint.totals import StepEnergy
@@ -34,6 +35,8 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_PATTERN",
     "json_too_deep",
+    "overflowing_figures",
+    "parse_report_json",
     "report_fields",
     "report_to_dict",
 ]
@@ -205,3 +208,57 @@ def _show(value: object) -> str:
         kinds = sorted({type(v).__name__ for v in value})
         return f"a list of {', '.join(kinds) or 'nothing'}"
     return type(value).__name__
+
+
+def parse_report_json(text: str | bytes | bytearray) -> Any:
+    """``text`` decoded as the JSON of a report, within the bounds a report keeps to
+    (ReportFormatError: not text, over ``MAX_JSON_BYTES``, nested over ``MAX_JSON_DEPTH``,
+    not JSON)."""
+    if not isinstance(text, str | bytes | bytearray):
+        raise ReportFormatError(f"not JSON: expected a str, got {type(text).__name__}")
+    if len(text) > MAX_JSON_BYTES:
+        raise ReportFormatError(
+            f"not a report: {len(text):,} characters of JSON, more than a report has "
+            f"(at most {MAX_JSON_BYTES >> 20} MiB)"
+        )
+    if json_too_deep(bytes(text) if isinstance(text, bytearray) else text):
+        raise ReportFormatError(
+            f"not a report: its JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+        )
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:  # ValueError: JSONDecodeError, 5000 digits
+        raise ReportFormatError(f"not JSON: {err}") from err
+    return data
+
+
+#: The figures a report derives, which must all fit in a float.
+_DERIVED = (
+    "duration_s",
+    "energy_j",
+    "energy_kwh",
+    "facility_energy_kwh",
+    "co2e_kg",
+    "co2e_lbs",
+    "cost_usd",
+    "j_per_step",
+    "j_per_token",
+)
+
+
+def overflowing_figures(report: Any) -> list[str]:
+    """The names of ``report``'s figures that a float cannot hold (empty when all fit).
+
+    What makes a report (an estimate, a projection) calls this before handing it out, so
+    that a figure never reads as inf or fails when it is read.
+    """
+    out = []
+    for name in _DERIVED:
+        try:
+            value = getattr(report, name)
+        except (ConfigurationError, OverflowError):  # an inf met on the way
+            out.append(name)
+            continue
+        if value is not None and not math.isfinite(value):
+            out.append(name)
+    return out

@@ -277,8 +277,7 @@ class Sampler:
         self._stopped = True
         self._stop.set()
         self._lock = threading.Lock()  # the parent's sampling thread may have held it
-        self._workers = tuple(make_workers(0, threaded=False))
-        self._jobs = ()
+        self._workers = self._jobs = ()
 
     def shutdown_workers(self) -> None:
         """End the meters' worker threads (a hung one ends when its call returns)."""
@@ -327,7 +326,7 @@ class Sampler:
         for index, worker in enumerate(workers):
             result = worker.wait(deadline - time.monotonic()) if begun[index] else None
             if result is None:
-                stamps.append(self._hung(index, worker, asked, fresh=begun[index]))
+                stamps.append(self._hung(index, worker, asked))
                 continue
             ok, value = result
             if ok:
@@ -340,19 +339,11 @@ class Sampler:
             stamps.append(when)
         return stamps
 
-    def _hung(self, index: int, worker: Worker, asked: float, *, fresh: bool) -> float:
-        """Record a read of meter ``index`` asked for at ``asked`` and given up; return the
-        failure's time (when the reading was due)."""
+    def _hung(self, index: int, worker: Worker, asked: float) -> float:
+        """Record a read of meter ``index`` asked for at ``asked`` and given up (a failure
+        for the sinks: the ledger warns of the first); return its time (when it was due)."""
         self.abandoned += 1
         self.hung_reads[index] += 1
-        if fresh and self.hung_reads[index] == 1:
-            log.warning(
-                "nlpfootprint: meter %d (%r) gave no reading within read_timeout_s=%g; it is "
-                "skipped until it answers (the other meters go on)",
-                index,
-                self._meters[index],
-                self.read_timeout_s,
-            )
         waited = time.monotonic() - worker.since
         when = self._since_origin(asked)
         self._deliver(

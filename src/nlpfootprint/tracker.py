@@ -122,6 +122,14 @@ class EnergyTracker:
         """True in a child forked from the process that started this tracker."""
         return self._pid is not None and self._pid != os.getpid()
 
+    def _refuse_in_child(self, what: str) -> None:
+        """Raise TrackerStateError when called in a forked child: ``what`` is the parent's."""
+        if self._forked():
+            raise TrackerStateError(
+                f"{what} in process {os.getpid()}: this tracker was started in process "
+                f"{self._pid}, which measures and reports; a forked child does not"
+            )
+
     def _ignored_in_child(self, what: str) -> None:
         """Say (once per child process) that ``what`` does nothing in a forked child."""
         pid = os.getpid()
@@ -230,11 +238,7 @@ class EnergyTracker:
         from the readings taken, the run log still gets its summary and is closed, and then
         the interruption goes on to the caller.
         """
-        if self._forked():
-            raise TrackerStateError(
-                f"stop() in process {os.getpid()}: this tracker was started in process "
-                f"{self._pid}; a forked child does not measure, and its parent stops it"
-            )
+        self._refuse_in_child("stop()")
         with self._stop_lock:
             if self._report is not None:
                 return self._report
@@ -294,7 +298,7 @@ class EnergyTracker:
         assert self._sampler is not None
         assert self._meterset is not None
         if sync:
-            self._meterset.sync(self._warn, self._sampler.read_timeout_s)
+            self._meterset.sync(self._warn, self.settings.read_timeout_s)
         completed = self._sampler.sample(timeout_s=self._sampler.read_timeout_s)
         if not completed and not self._warned_abandoned:
             self._warned_abandoned = True
@@ -324,12 +328,8 @@ class EnergyTracker:
     @property
     def report(self) -> Report:
         """The final :class:`Report`, once the tracker has stopped."""
-        if self._report is None and self._forked():
-            raise TrackerStateError(
-                f"this tracker was started in process {self._pid}: its report is made there, "
-                f"not in the forked child {os.getpid()}"
-            )
         if self._report is None:
+            self._refuse_in_child("report")
             raise TrackerStateError(
                 "the report is ready when tracking stops (after the `with` block); for a "
                 "live figure use tracker.snapshot()"
@@ -339,11 +339,7 @@ class EnergyTracker:
     # -- inside the block ------------------------------------------------------------
 
     def _running_ledger(self, what: str) -> Ledger:
-        if self._forked():
-            raise TrackerStateError(
-                f"{what} in process {os.getpid()}: this tracker was started in process "
-                f"{self._pid}, and a forked child does not measure"
-            )
+        self._refuse_in_child(what)
         if not self.running or self._ledger is None:
             raise TrackerStateError(f"{what} needs a running tracker")
         return self._ledger

@@ -13,7 +13,7 @@ there. Nothing here raises once tracking runs: a failing, or hanging, ``sync()``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from nlpfootprint.errors import ConfigurationError
@@ -101,7 +101,7 @@ class MeterSet:
         return self.workers
 
     def _call_each(
-        self, what: str, jobs: dict[int, Callable[[], object]], workers: list[Worker],
+        self, what: str, jobs: Mapping[int, Callable[[], object]], workers: list[Worker],
         warn: Warn, timeout_s: float,
     ) -> None:  # fmt: skip
         """Run each meter's job on its worker, all within one shared deadline; warn (once
@@ -151,7 +151,7 @@ class MeterSet:
                 self.owned = False
                 workers = self.workers or make_workers(len(self.meters), threaded=False)
                 jobs = {i: m.close for i, m in enumerate(self.meters)}
-                self._call_each("close", dict(jobs), workers, warn, timeout_s)
+                self._call_each("close", jobs, workers, warn, timeout_s)
         finally:
             for worker in (*self.workers, *self.sync_workers):
                 worker.shutdown()

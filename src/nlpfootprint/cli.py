@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from nlpfootprint.errors import NlpFootprintError
 from nlpfootprint.render.common import printable
-from nlpfootprint.version import __version__
+from nlpfootprint.version import package_version
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -34,13 +34,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, printable(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the version is read (from the package metadata) only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        sys.stdout.write(f"nlpfootprint {package_version()}\n")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = _Parser(
         prog="nlpfootprint",
         description="Measure the energy, CO2e and cost of training runs.",
     )
-    parser.add_argument("--version", action="version", version=f"nlpfootprint {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"nlpfootprint.commands.{name}").register(sub)

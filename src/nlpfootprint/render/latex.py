@@ -17,7 +17,7 @@ from nlpfootprint.intensity import STRUBELL_2019
 from nlpfootprint.provenance import Basis, Method
 from nlpfootprint.render.common import assumption_lines, figure_rows, method_label, printable
 from nlpfootprint.units import format_duration, format_prose_number, time_unit
-from nlpfootprint.version import __version__
+from nlpfootprint.version import package_version
 
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
@@ -219,7 +219,7 @@ def paper_sentence(report: Report) -> str:
             f"{_money(a.price_per_kwh, a.currency, price=True)}/kWh"
         )
     return (
-        f"{text}. Figures from nlpfootprint {latex_escape(__version__)} "
+        f"{text}. Figures from nlpfootprint {latex_escape(package_version())} "
         "following Strubell et al. (2019)."
     )
 
@@ -251,7 +251,7 @@ def render_latex(report: Report, *, label: str = "tab:nlpfootprint") -> str:
         value_tex = latex_escape(value).replace(" x PUE", r" $\times$ PUE")
         rows.append(f"    {cell[:1].upper()}{cell[1:]} & {value_tex} \\\\")
     lines = [
-        f"% nlpfootprint {latex_escape(__version__)}: {latex_escape(method_label(report))}",
+        f"% nlpfootprint {latex_escape(package_version())}: {latex_escape(method_label(report))}",
         r"% requires \usepackage{booktabs}",
         _REFERENCE,
     ]

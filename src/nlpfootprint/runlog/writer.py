@@ -35,7 +35,7 @@ from typing import IO, Any
 from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.runlog.schema import SCHEMA, header_channel_dicts
-from nlpfootprint.version import __version__
+from nlpfootprint.version import package_version
 
 __all__ = ["RunLogWriter"]
 
@@ -162,7 +162,7 @@ class RunLogWriter:
             "host": platform.node(),
             "pid": os.getpid(),
             "command": None if command is None else list(command),
-            "version": __version__,
+            "version": package_version(),
             "meters": list(meter_names),
             "channels": header_channel_dicts(channels, meter_of),
             "settings": dict(settings),

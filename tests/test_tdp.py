@@ -226,3 +226,57 @@ def test_cpuinfo_spellings_of_every_xeon_and_epyc_find_their_own_tdp() -> None:
         assert match is None or match.tdp_w == row.tdp_w, spelled
         checked += match is not None
     assert checked > 900
+
+
+# -- the fast lookup: only the rows that can match are parsed ----------------------------
+
+
+def test_rows_without_a_model_number_are_the_ones_listed() -> None:
+    from nlpfootprint.meters.tdp import NO_MODEL_ROWS, _split
+
+    table = load_tdp_table()
+    without = sorted(r.line - 1 for r in table.rows if _split(normalize_cpu_name(r.name)).model is None)
+    assert tuple(without) == NO_MODEL_ROWS
+
+
+def _variants(name: str) -> list[str]:
+    return [
+        name,
+        name.upper(),
+        f"{name} @ 2.40GHz",
+        f"{name} 8-Core Processor",
+        f"Intel(R) {name} CPU",
+        f"AMD {name}",
+        name.replace(" ", "  "),
+    ]
+
+
+@pytest.mark.slow
+def test_fast_lookup_answers_as_the_whole_table_for_every_shipped_name() -> None:
+    table = load_tdp_table()
+    names = [row.name for row in table.rows]
+    for name in names:
+        assert lookup_tdp(name) == table.lookup(name), name
+    for name in names[::7]:  # a spread sample of every variant (all 34,000 take long)
+        for variant in _variants(name):
+            assert lookup_tdp(variant) == table.lookup(variant), variant
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Intel(R) Xeon(R) CPU",
+        "AMD EPYC",
+        "Intel Xeon Processor (Skylake, IBRS)",
+        "Intel Pentium 75",
+        "Intel(R) Pentium(R) 75 @ 75MHz",
+        "Genuine Intel(R) CPU 0000 @ 2.00GHz",
+        "",
+        "   ",
+        "Apple M2 Max",
+        "AMD Ryzen 9 5950X 16-Core Processor",
+        "AMD Ryzen 7 5950X",
+    ],
+)
+def test_fast_lookup_answers_as_the_whole_table_for_names_without_a_model(name: str) -> None:
+    assert lookup_tdp(name) == load_tdp_table().lookup(name)

@@ -307,30 +307,79 @@ def parse_tdp_table(text: str, *, source: str = TDP_TABLE_SOURCE) -> TdpTable:
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
     for record in reader:
-        line = reader.line_num
         if not record:
             continue
-        if len(record) != 2 or not record[0].strip():
-            skipped.append((line, f"expected a name and a TDP, got {record!r}"))
-            continue
-        name, raw = record[0].strip(), record[1].strip()
-        try:
-            tdp_w = float(raw)
-        except ValueError:
-            skipped.append((line, f"{name}: TDP {raw!r} is not a number"))
-            continue
-        if not (math.isfinite(tdp_w) and tdp_w > 0):
-            skipped.append((line, f"{name}: TDP {raw!r} is not a positive number of watts"))
-            continue
-        rows.append(TdpRow(name=name, tdp_w=tdp_w, line=line))
+        row = _row(record, reader.line_num)
+        if isinstance(row, TdpRow):
+            rows.append(row)
+        else:
+            skipped.append((reader.line_num, row))
     return TdpTable(rows=tuple(rows), skipped=tuple(skipped), source=source)
+
+
+def _row(record: list[str], line: int) -> TdpRow | str:
+    """One CSV record as a row, or why it cannot be one."""
+    if len(record) != 2 or not record[0].strip():
+        return f"expected a name and a TDP, got {record!r}"
+    name, raw = record[0].strip(), record[1].strip()
+    try:
+        tdp_w = float(raw)
+    except ValueError:
+        return f"{name}: TDP {raw!r} is not a number"
+    if not (math.isfinite(tdp_w) and tdp_w > 0):
+        return f"{name}: TDP {raw!r} is not a positive number of watts"
+    return TdpRow(name=name, tdp_w=tdp_w, line=line)
+
+
+@functools.cache
+def _table_text() -> str:
+    """The shipped CSV's text, read once."""
+    resource = resources.files("nlpfootprint") / "data" / _TABLE_FILE
+    return resource.read_text(encoding="utf-8")
 
 
 @functools.cache
 def load_tdp_table() -> TdpTable:
     """The shipped table, read on first use and kept (it never changes while running)."""
-    resource = resources.files("nlpfootprint") / "data" / _TABLE_FILE
-    return parse_tdp_table(resource.read_text(encoding="utf-8"))
+    return parse_tdp_table(_table_text())
+
+
+#: The 0-based line numbers of the shipped table's rows without a model number (all that
+#: a name without one can match exactly), found once when the table was shipped and
+#: checked against the whole table by the test suite.
+NO_MODEL_ROWS = (973, 1765, 3324, 3325, 3327, 3328)
+
+
+@functools.cache
+def _table_lines() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The shipped CSV's lines, as written and in lower case (for finding candidates)."""
+    lines = _table_text().split("\n")
+    return tuple(lines), tuple(line.lower() for line in lines)
+
+
+def _candidates(normalized: str) -> TdpTable:
+    """The rows of the shipped table that can match a name normalised to ``normalized``.
+
+    Normalising only lower-cases, deletes and splits (nothing it removes is closed up),
+    so every word of a normalised table name is a substring of its lower-cased name. A
+    name matches a row exactly only if the two normalise alike, and by model number only
+    if they share the model number, so the rows holding the query's model number (or, with
+    none, all of its words) are all those :meth:`TdpTable.lookup` can return: parsing
+    just them gives the same answer as the whole table, without normalising 4,900 names.
+    """
+    parts = _split(normalized)
+    lines, lower = _table_lines()
+    if parts.model is not None:
+        key = parts.model.split()[0]
+        numbers = [n for n, text in enumerate(lower) if n and key in text]
+    else:  # only an exact match is possible, with a row that has no model number either
+        words = normalized.split()
+        numbers = [n for n in NO_MODEL_ROWS if all(word in lower[n] for word in words)]
+    rows = []
+    for number in numbers:
+        for record in csv.reader([lines[number]]):
+            rows.append(_row(record, number + 1))
+    return TdpTable(rows=tuple(r for r in rows if isinstance(r, TdpRow)))
 
 
 def lookup_tdp(model_name: str, *, table: TdpTable | None = None) -> TdpMatch | None:
@@ -350,4 +399,9 @@ def lookup_tdp(model_name: str, *, table: TdpTable | None = None) -> TdpMatch | 
         >>> lookup_tdp("Intel(R) Xeon(R) Processor") is None
         True
     """
-    return (load_tdp_table() if table is None else table).lookup(model_name)
+    if table is not None:
+        return table.lookup(model_name)
+    normalized = normalize_cpu_name(model_name)
+    if not normalized:
+        return None
+    return _candidates(normalized).lookup(model_name)

@@ -19,7 +19,11 @@ Two optional members are used when present:
   device still has queued is counted where it was launched (the NVML meter waits for CUDA).
   It runs on a worker thread of the meter's (bounded by ``read_timeout_s``); a meter whose
   sync depends on the calling thread can add ``sync_job()``, called in the user's thread,
-  which returns what the worker runs (the NVML meter binds the caller's CUDA device).
+  which returns what the worker runs (the NVML meter binds the caller's CUDA device);
+* ``reads_inline`` (bool): ``True`` promises that ``read()``, ``sync()`` and ``close()``
+  never block (the estimated meters: a read of ``/proc/stat``, a constant), so they are
+  called in the sampling thread itself, without a worker thread's two hand-offs per
+  reading. Leave it out for anything that talks to a driver or a file system that can hang.
 
 Every reading is bounded by what its device can physically draw,
 :attr:`Channel.power_bound_w`: :data:`POWER_OVERSHOOT` x the channel's ``max_power_w``

@@ -35,9 +35,11 @@ attribution, since DRAM refresh power does not follow use.
 from __future__ import annotations
 
 import functools
+import os
 import platform
+import weakref
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from nlpfootprint.checks import nonnegative, positive
 from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
@@ -89,6 +91,64 @@ def _check_scope(scope: str) -> Scope:
     if scope not in _SCOPES:
         raise ConfigurationError(f"scope={scope!r} is not one of 'machine', 'process'")
     return "process" if scope == "process" else "machine"
+
+
+class CpuTimes(NamedTuple):
+    """Machine CPU times in seconds, summed over logical CPUs (psutil's field names)."""
+
+    user: float
+    nice: float
+    system: float
+    idle: float
+    iowait: float
+    irq: float
+    softirq: float
+    steal: float
+
+
+class ProcStatCpuTimes:
+    """The machine's CPU times from the first line of ``/proc/stat`` (Linux), one
+    ``pread`` per call on a descriptor kept open: what psutil's ``cpu_times()`` returns
+    (user time includes guest time there too), without its imports or allocations.
+
+    Raises:
+        OSError: ``path`` cannot be opened or is not in the ``/proc/stat`` format.
+    """
+
+    def __init__(self, path: str = "/proc/stat") -> None:
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._close = weakref.finalize(self, os.close, self._fd)
+        self._tick = float(os.sysconf("SC_CLK_TCK"))
+        self()  # the format is checked now, not at the first reading
+
+    def __call__(self) -> CpuTimes:
+        line = os.pread(self._fd, 512, 0).partition(b"\n")[0].split()
+        if len(line) < 9 or line[0] != b"cpu":
+            raise OSError(f"not the /proc/stat format: {b' '.join(line[:3])!r}")
+        tick = self._tick
+        return CpuTimes(*(int(field) / tick for field in line[1:9]))
+
+    def close(self) -> None:
+        """Close the descriptor (also done when the object is collected)."""
+        self._close()
+
+
+def _machine_cpu_times() -> Callable[[], Any]:
+    """The cheapest source of the machine's CPU times here: ``/proc/stat`` read directly
+    on Linux, else psutil's ``cpu_times``."""
+    try:
+        return ProcStatCpuTimes()
+    except (OSError, ValueError, AttributeError):
+        return _import_psutil().cpu_times  # type: ignore[no-any-return]
+
+
+def _installed_bytes() -> int:
+    """Installed memory: ``sysconf`` pages x page size (what psutil reads from
+    ``/proc/meminfo`` on Linux), else psutil."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (OSError, ValueError, AttributeError):
+        return int(_import_psutil().virtual_memory().total)
 
 
 def _busy_seconds(times: Any) -> float:
@@ -169,6 +229,10 @@ def _resolve_tdp(tdp_w: float | None, model: str) -> tuple[float, str, TdpMatch 
 class EstimatedCpuMeter:
     """CPU energy estimated from TDP and CPU time, an energy counter (see the module doc).
 
+    A read is one ``pread`` of ``/proc/stat`` (machine scope, Linux) or a walk of the
+    process tree (process scope): it never blocks, so it runs in the sampling thread
+    (``reads_inline``).
+
     Args:
         tdp_w: Package TDP in watts; default from the CPU model, else
             :data:`DEFAULT_CPU_TDP_W`. The label states the value and its source.
@@ -189,6 +253,8 @@ class EstimatedCpuMeter:
         tdp_match: The table row, when the TDP came from the table.
     """
 
+    reads_inline = True
+
     def __init__(
         self,
         tdp_w: float | None = None,
@@ -206,19 +272,20 @@ class EstimatedCpuMeter:
         self.tdp_w, self.tdp_source, self.tdp_match = _resolve_tdp(tdp_w, self.model)
         self.sockets = cpu_socket_count() if sockets is None else int(positive("sockets", sockets))
         self.idle_fraction = self._check_idle_fraction(idle_fraction)
-        psutil = None
         if logical_cpus is None:
-            psutil = _import_psutil()
-            logical_cpus = psutil.cpu_count(logical=True) or 1
+            logical_cpus = os.cpu_count() or 1
         self._logical = int(positive("logical_cpus", logical_cpus))
         self._seconds: Callable[[], float]
+        self._source: ProcStatCpuTimes | None = None
         if self.scope == "process":
             if process_cpu_seconds is None:
-                current = (psutil or _import_psutil()).Process()
+                current = _import_psutil().Process()
                 process_cpu_seconds = functools.partial(process_tree_cpu_seconds, current)
             self._seconds = process_cpu_seconds
         else:
-            times = cpu_times or (psutil or _import_psutil()).cpu_times
+            times = cpu_times or _machine_cpu_times()
+            if isinstance(times, ProcStatCpuTimes):
+                self._source = times
             self._seconds = functools.partial(_charged_machine_seconds, times, self.idle_fraction)
         self._origin = float(self._seconds())
         self._last_j = 0.0
@@ -276,7 +343,9 @@ class EstimatedCpuMeter:
         return [self._last_j]
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Close ``/proc/stat`` when this meter opened it."""
+        if self._source is not None:
+            self._source.close()
 
     def __repr__(self) -> str:
         return (
@@ -286,6 +355,7 @@ class EstimatedCpuMeter:
 
 class EstimatedDramMeter:
     """DRAM power estimated from installed memory (:data:`DRAM_W_PER_GIB`), a power meter.
+    Its reads never block (``reads_inline``).
 
     Args:
         total_bytes: Installed memory; default from psutil.
@@ -300,6 +370,8 @@ class EstimatedDramMeter:
         w_per_gib_source: ``"Crucial: 3 W per 8 GB"`` for the default, else ``"given"``.
     """
 
+    reads_inline = True
+
     def __init__(
         self,
         total_bytes: int | None = None,
@@ -310,7 +382,7 @@ class EstimatedDramMeter:
     ) -> None:
         self.scope = _check_scope(scope)
         if total_bytes is None:
-            total_bytes = int(_import_psutil().virtual_memory().total)
+            total_bytes = _installed_bytes()
         self.total_bytes = int(nonnegative("total_bytes", total_bytes))
         self.total_gib = self.total_bytes / 2**30
         self.w_per_gib = nonnegative("w_per_gib", w_per_gib)

@@ -96,8 +96,11 @@ class MeterSet:
     def start_workers(self, *, threaded: bool) -> list[Worker]:
         """Give each meter its workers (threads unless ``threaded`` is False); return the
         ones to read on."""
-        self.workers = make_workers(len(self.meters), threaded=threaded)
-        self.sync_workers = make_workers(len(self.meters), threaded=threaded, role="sync")
+        inline = [getattr(meter, "reads_inline", False) is True for meter in self.meters]
+        self.workers = make_workers(len(self.meters), threaded=threaded, inline=inline)
+        self.sync_workers = make_workers(
+            len(self.meters), threaded=threaded, role="sync", inline=inline
+        )
         return self.workers
 
     def _call_each(

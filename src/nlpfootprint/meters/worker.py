@@ -11,14 +11,16 @@ takes calls again.
 
 With a manual clock nothing runs in threads: an :class:`InlineWorker` makes the call in
 the caller's thread (a test's fake meter does not hang), so ``FakeClock`` runs stay
-deterministic and single-threaded.
+deterministic and single-threaded. A meter whose ``reads_inline`` attribute is ``True``
+promises that its calls never block (the estimated meters: a read of ``/proc/stat`` or a
+constant); it is called inline too, saving the two thread hand-offs per reading.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["InlineWorker", "MeterWorker", "Worker", "make_workers"]
@@ -128,8 +130,16 @@ class InlineWorker:
 Worker = MeterWorker | InlineWorker
 
 
-def make_workers(count: int, *, threaded: bool, role: str = "meter") -> list[Worker]:
+def make_workers(
+    count: int, *, threaded: bool, role: str = "meter", inline: Sequence[bool] = ()
+) -> list[Worker]:
     """``count`` workers, one per meter: threads named ``nlpfootprint-<role>N`` (started
-    with their first call), or inline."""
-    kind = MeterWorker if threaded else InlineWorker
-    return [kind(f"nlpfootprint-{role}{i}") for i in range(count)]
+    with their first call), or inline (all of them unless ``threaded``; else meter ``i``'s
+    when ``inline[i]`` is true)."""
+    flags = list(inline) + [False] * (count - len(inline))
+    return [
+        MeterWorker(f"nlpfootprint-{role}{i}")
+        if threaded and not flags[i]
+        else InlineWorker(f"nlpfootprint-{role}{i}")
+        for i in range(count)
+    ]

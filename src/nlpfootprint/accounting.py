@@ -1,8 +1,9 @@
 """Pure accounting: joules in, kWh, CO2e and money out.
 
 Nothing here does I/O, reads a clock or keeps global state, so the same functions serve a
-live run, a saved log and a what-if estimate. Arrays go through vectorised numpy; the
-tracker uses the incremental integrators (:class:`PowerIntegrator`,
+live run, a saved log and a what-if estimate. Arrays go through vectorised numpy (imported
+when an array function is first called: the tracking path never needs it); the tracker
+uses the incremental integrators (:class:`PowerIntegrator`,
 :class:`CounterIntegrator`) so its memory stays constant however long a run lasts.
 
 The method is Strubell, Ganesh & McCallum (ACL 2019), Eq. 1 and 2, generalised:
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from nlpfootprint.checks import nonnegative, positive, pue_value
 from nlpfootprint.errors import ConfigurationError
@@ -49,10 +48,16 @@ __all__ = [
 ]
 
 
-ArrayLike = Sequence[float] | npt.NDArray[np.floating]
+if TYPE_CHECKING:  # numpy is imported by the array functions when first called
+    import numpy as np
+    import numpy.typing as npt
+
+    ArrayLike = Sequence[float] | npt.NDArray[np.floating]
 
 
 def _as_1d(name: str, values: ArrayLike) -> npt.NDArray[np.float64]:
+    import numpy as np
+
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -78,6 +83,8 @@ def trapezoid_energy_j(times_s: ArrayLike, power_w: ArrayLike) -> float:
     >>> trapezoid_energy_j([0.0, 1.0, 3.0], [100.0, 100.0, 200.0])
     400.0
     """
+    import numpy as np
+
     t = _as_1d("times_s", times_s)
     p = _as_1d("power_w", power_w)
     if t.shape != p.shape:
@@ -101,6 +108,8 @@ def counter_deltas_j(
     given: the delta is ``value - previous + max_range``) or was reset to zero (when it is
     not: the delta is the new value, a lower bound).
     """
+    import numpy as np
+
     values = _as_1d("counter_values", counter_values)
     upper = np.inf if max_range is None else positive("max_range", max_range)
     if values.size and (np.any(values < 0) or np.any(values > upper)):
@@ -126,6 +135,8 @@ def unwrap(counter_values: ArrayLike, max_range: float) -> npt.NDArray[np.float6
     >>> unwrap([900.0, 50.0, 100.0], max_range=1000.0).tolist()
     [900.0, 1050.0, 1100.0]
     """
+    import numpy as np
+
     values = _as_1d("counter_values", counter_values)
     deltas = counter_deltas_j(values, positive("max_range", max_range))
     if values.size == 0:
@@ -139,6 +150,8 @@ def unwrap(counter_values: ArrayLike, max_range: float) -> npt.NDArray[np.float6
 
 def counter_energy_j(counter_values: ArrayLike, max_range: float | None = None) -> float:
     """Total energy seen by a cumulative counter between its first and last reading."""
+    import numpy as np
+
     return float(np.sum(counter_deltas_j(counter_values, max_range)))
 
 

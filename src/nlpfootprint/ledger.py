@@ -25,6 +25,7 @@ processes of one job) or of the same channels over consecutive spans (a run in p
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Callable, Sequence
 
@@ -47,7 +48,10 @@ class _Account:
     __slots__ = (
         "bound_w",
         "channel",
+        "counter",
+        "domain",
         "failures",
+        "fast_top",
         "gap_from",
         "gap_s",
         "integrator",
@@ -58,7 +62,12 @@ class _Account:
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.domain = str(channel.domain)
+        self.counter = channel.kind == "energy"
         self.bound_w = channel.power_bound_w
+        #: Values from 0 to this need no refusal check (:meth:`refusal` passes them all).
+        top = channel.max_energy_j if channel.max_energy_j is not None else sys.float_info.max
+        self.fast_top = min(top, sys.float_info.max if self.counter else self.bound_w)
         self.integrator: PowerIntegrator | CounterIntegrator = (
             CounterIntegrator(channel.max_energy_j, bound_w=self.bound_w, slack_s=COUNTER_SLACK_S)
             if channel.kind == "energy"
@@ -173,16 +182,33 @@ class Ledger:
     # -- the sink --------------------------------------------------------------------
 
     def on_reading(self, meter: int, t: float, values: Sequence[float]) -> None:
-        """Integrate one meter's reading taken at ``t``."""
+        """Integrate one meter's reading taken at ``t``.
+
+        The hot path of a run: a value inside its channel's plain range (``0 <= value <=``
+        :attr:`_Account.fast_top`) skips the refusal checks, and the energy each channel
+        adds over the common span since the meter's previous reading goes to the trace
+        once per domain, not once per channel.
+        """
         with self._lock:
-            self._seen(t)
+            if self.first_t is None or t < self.first_t:  # a round's meters may end out of order
+                self.first_t = t
+            if self.last_t is None or t > self.last_t:
+                self.last_t = t
+            accounts = self._by_meter[meter]
+            if len(values) != len(accounts):
+                raise ValueError(
+                    f"meter {meter} gave {len(values)} value(s) for {len(accounts)} channel(s)"
+                )
             trace = self._trace
-            for account, raw in zip(self._by_meter[meter], values, strict=True):
+            span_t: float | None = None  # the span [span_t, t] most channels share
+            pending: dict[str, float] = {}  # its energy per domain, for the trace
+            for account, raw in zip(accounts, values):  # noqa: B905 - lengths checked above
                 value = float(raw)
-                refused = account.refusal(value)
-                if refused is not None:
-                    self._refused(account, *refused)
-                    continue
+                if not 0.0 <= value <= account.fast_top:
+                    refused = account.refusal(value)
+                    if refused is not None:
+                        self._refused(account, *refused)
+                        continue
                 integrator = account.integrator
                 last_t = integrator.last_t
                 delta = integrator.add(t, value)
@@ -193,11 +219,21 @@ class Ledger:
                 if account.gap_from is not None:
                     account.gap_s += t - account.gap_from
                     account.gap_from = None
-                rebased = isinstance(integrator, CounterIntegrator) and integrator.span_t != last_t
+                rebased = account.counter and integrator.span_t != last_t  # type: ignore[union-attr]
                 if rebased and last_t is not None:
                     last_t = self._rebased(account, last_t)
-                if trace is not None and last_t is not None and delta:
-                    trace.add(last_t, t, account.channel.domain, delta)
+                if trace is None or last_t is None or not delta:
+                    continue
+                if span_t is None:
+                    span_t = last_t
+                if last_t == span_t:
+                    domain = account.domain
+                    pending[domain] = pending.get(domain, 0.0) + delta
+                else:
+                    trace.add(last_t, t, account.domain, delta)
+            if trace is not None and span_t is not None:
+                for domain, energy in pending.items():
+                    trace.add(span_t, t, domain, energy)
 
     def _rebased(self, account: _Account, lost_from: float) -> float:
         """A counter re-based at a reading it had refused: warn once; return the time its

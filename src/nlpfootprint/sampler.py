@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from nlpfootprint.clock import Clock, ManualClock
 from nlpfootprint.errors import MeterError, TrackerStateError
 from nlpfootprint.meters.base import PowerMeter
-from nlpfootprint.meters.worker import Worker, make_workers
+from nlpfootprint.meters.worker import MeterWorker, Worker, make_workers
 
 __all__ = ["THREAD_NAME", "Sampler", "Sink", "describe_error", "real_numbers"]
 
@@ -87,6 +87,12 @@ def describe_error(err: BaseException) -> str:
 def real_numbers(values: object, width: int) -> list[float]:
     """``values`` as ``width`` floats; MeterError unless it is a sequence of exactly that
     many real numbers (``float``, ``int``, numpy scalars -- not ``bool``, not strings)."""
+    if type(values) is list and len(values) == width:
+        for v in values:
+            if type(v) is not float:
+                break
+        else:  # already what it must be (the common case): no copy
+            return values
     if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
         raise MeterError(f"read() returned {values!r:.80}: expected {width} number(s)")
     out = []
@@ -147,6 +153,11 @@ class Sampler:
             workers
             if workers is not None
             else make_workers(len(self._meters), threaded=self._manual_clock is None)
+        )
+        self._readers = self._handlers["on_reading"]
+        #: The meters read on threads of their own (the others are read in the round).
+        self._threaded = tuple(
+            index for index, worker in enumerate(self._workers) if isinstance(worker, MeterWorker)
         )
         if widths is None:
             widths = [len(meter.channels) for meter in self._meters]
@@ -278,6 +289,7 @@ class Sampler:
         self._stop.set()
         self._lock = threading.Lock()  # the parent's sampling thread may have held it
         self._workers = self._jobs = ()
+        self._threaded = ()
 
     def shutdown_workers(self) -> None:
         """End the meters' worker threads (a hung one ends when its call returns)."""
@@ -317,22 +329,37 @@ class Sampler:
         return job
 
     def _round(self) -> list[float]:
-        """Hand every meter's read out, wait for them (bounded), deliver in meter order."""
+        """Hand the threaded meters' reads out, read the inline ones meanwhile, wait for the
+        threaded ones (bounded); deliver in meter order."""
         workers, jobs = self._workers, self._jobs
         asked = self._clock.now()
-        begun = [worker.begin(job) for worker, job in zip(workers, jobs, strict=True)]
-        deadline = time.monotonic() + self.read_timeout_s
+        begun = {index: workers[index].begin(jobs[index]) for index in self._threaded}
+        deadline = time.monotonic() + self.read_timeout_s if begun else 0.0
+        origin = self.origin
         stamps = []
-        for index, worker in enumerate(workers):
-            result = worker.wait(deadline - time.monotonic()) if begun[index] else None
-            if result is None:
-                stamps.append(self._hung(index, worker, asked))
-                continue
-            ok, value = result
+        for index, job in enumerate(jobs):
+            if index in begun:
+                worker = workers[index]
+                result = worker.wait(deadline - time.monotonic()) if begun[index] else None
+                if result is None:
+                    stamps.append(self._hung(index, worker, asked))
+                    continue
+                ok, value = result
+            else:  # an inline meter, read here (as InlineWorker would)
+                try:
+                    ok, value = True, job()
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as err:  # a meter calling exit() stops nothing
+                    ok, value = False, err
             if ok:
                 before, after, values = value
-                when = self._since_origin(before + (after - before) * 0.5)
-                self._deliver("on_reading", index, when, values)
+                when = round(before + (after - before) * 0.5 - origin, 6)  # _since_origin
+                for handler in self._readers:
+                    try:
+                        handler(index, when, values)
+                    except Exception as err:  # a bug in a sink: keep it, keep sampling
+                        self._internal_error(err)
             else:
                 when = self._since_origin(self._clock.now())
                 self._deliver("on_failure", index, when, describe_error(value))
@@ -364,13 +391,14 @@ class Sampler:
             try:
                 handler(*args)
             except Exception as err:  # a bug in a sink: keep it, keep sampling
-                self.internal_error_count += 1
-                if not self.internal_errors:
-                    log.error(
-                        "nlpfootprint: internal error while recording a reading", exc_info=err
-                    )
-                if len(self.internal_errors) < 10:
-                    self.internal_errors.append(err)
+                self._internal_error(err)
+
+    def _internal_error(self, err: Exception) -> None:
+        self.internal_error_count += 1
+        if not self.internal_errors:
+            log.error("nlpfootprint: internal error while recording a reading", exc_info=err)
+        if len(self.internal_errors) < 10:
+            self.internal_errors.append(err)
 
     # -- real clock: the thread ------------------------------------------------------
 

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import numpy as np
-import numpy.typing as npt
 
 from nlpfootprint.meters.base import Domain
 
@@ -69,6 +67,10 @@ class TraceData:
 class BoundedTrace:
     """Energy per domain on a time grid of at most ``capacity`` bins.
 
+    Plain Python floats, one list of bins per domain: adding a segment that falls in one
+    bin (the usual case: bins are at least one sampling interval wide) is a few float
+    operations, with no array indexing and no allocation.
+
     >>> trace = BoundedTrace(origin=100.0, bin_s=1.0, capacity=4)
     >>> for t in range(100, 110):
     ...     trace.add(float(t), t + 1.0, "gpu", 50.0)
@@ -93,7 +95,8 @@ class BoundedTrace:
         self.capacity = capacity
         self.used = 0  # bins in use (index of the last touched bin + 1)
         self.end = origin
-        self._energy: npt.NDArray[np.float64] = np.zeros((capacity, len(_DOMAINS)))
+        #: Per domain (by name), its energy per bin; made when the domain first adds.
+        self._energy: dict[str, list[float]] = {}
 
     @classmethod
     def for_run(cls, interval_s: float, trace_points: int) -> BoundedTrace:
@@ -105,8 +108,9 @@ class BoundedTrace:
     def _fold(self) -> None:
         """Merge neighbouring bins in pairs; the bin width doubles."""
         half = self.capacity // 2
-        self._energy[:half] = self._energy[0::2] + self._energy[1::2]
-        self._energy[half:] = 0.0
+        for bins in self._energy.values():
+            bins[:half] = [bins[i] + bins[i + 1] for i in range(0, self.capacity, 2)]
+            bins[half:] = [0.0] * half
         self.used = (self.used + 1) // 2
         self.bin_s *= 2.0
 
@@ -119,7 +123,11 @@ class BoundedTrace:
             raise ValueError(f"trace segment ({t0!r}, {t1!r}, {energy_j!r}) is not finite")
         if t1 < t0:
             t0, t1 = t1, t0
-        column = _DOMAIN_INDEX[domain]  # Domain is a StrEnum: plain strings hash the same
+        bins = self._energy.get(domain)
+        if bins is None:
+            if domain not in _DOMAIN_INDEX:  # Domain is a StrEnum: plain strings hash the same
+                raise KeyError(domain)
+            bins = self._energy[str(domain)] = [0.0] * self.capacity
         # bins needed to reach t1: a segment ending on a bin edge does not open the next bin
         while math.ceil((t1 - self.origin) / self.bin_s) > self.capacity:
             self._fold()
@@ -131,31 +139,43 @@ class BoundedTrace:
             last = min(start_bin, self.capacity - 1)
         first = min(start_bin, last)
         if first == last:
-            self._energy[last, column] += energy_j
+            bins[last] += energy_j
         else:
-            edges = self.origin + self.bin_s * np.arange(first, last + 2, dtype=np.float64)
-            edges[0] = min(edges[0], t0)
-            overlap = np.clip(np.minimum(edges[1:], t1) - np.maximum(edges[:-1], t0), 0, None)
-            self._energy[first : last + 1, column] += energy_j * overlap / overlap.sum()
-        self.used = max(self.used, last + 1)
+            self._spread(bins, first, last, (t0, t1, energy_j))
+        if last >= self.used:
+            self.used = last + 1
+
+    def _spread(
+        self, bins: list[float], first: int, last: int, segment: tuple[float, float, float]
+    ) -> None:
+        """Add a segment ``(t0, t1, energy_j)`` over bins ``first..last`` in proportion to
+        its time in each."""
+        t0, t1, energy_j = segment
+        origin, width = self.origin, self.bin_s
+        overlap = []
+        for index in range(first, last + 1):
+            lo = min(origin + width * index, t0) if index == first else origin + width * index
+            hi = origin + width * (index + 1)
+            overlap.append(max(min(hi, t1) - max(lo, t0), 0.0))
+        total = math.fsum(overlap)
+        for index, seconds in zip(range(first, last + 1), overlap, strict=True):
+            bins[index] += energy_j * seconds / total
 
     def total_j(self) -> float:
         """Total energy added, in joules."""
-        return float(self._energy[: self.used].sum())
+        return math.fsum(e for bins in self._energy.values() for e in bins[: self.used])
 
     def data(self) -> TraceData:
         """Freeze the trace into :class:`TraceData` (mean power per bin, per domain)."""
         n = self.used
-        starts = self.bin_s * np.arange(n, dtype=np.float64)
-        widths = np.full(n, self.bin_s)
+        starts = [self.bin_s * i for i in range(n)]
+        widths = [self.bin_s] * n
         if n:
             # the last bin ends with the run; keep a floor so a sliver cannot blow up power
             widths[-1] = max(self.end - self.origin - starts[-1], self.bin_s * 1e-9)
         power: dict[str, tuple[float, ...]] = {}
-        for domain, column in _DOMAIN_INDEX.items():
-            series = self._energy[:n, column]
-            if np.any(series):
-                power[str(domain)] = tuple((series / widths).tolist())
-        return TraceData(
-            start_s=tuple(starts.tolist()), width_s=tuple(widths.tolist()), power_w=power
-        )
+        for domain in _DOMAINS:
+            bins = self._energy.get(domain)
+            if bins is not None and any(bins[:n]):
+                power[str(domain)] = tuple(e / w for e, w in zip(bins, widths, strict=False))
+        return TraceData(start_s=tuple(starts), width_s=tuple(widths), power_w=power)

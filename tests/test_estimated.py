@@ -403,3 +403,69 @@ def test_default_detection_here_estimates_cpu_and_dram() -> None:
     finally:
         for meter in detection.meters:
             meter.close()
+
+
+# -- /proc/stat read directly, reads inline -----------------------------------------------
+
+
+def _write_stat(path: Path, *ticks: int) -> None:
+    fields = " ".join(str(t) for t in ticks)
+    path.write_text(f"cpu  {fields}\ncpu0 {fields}\nintr 12 0 0\nctxt 99\n")
+
+
+def test_proc_stat_is_parsed_from_its_first_line_in_ticks(tmp_path: Path) -> None:
+    from nlpfootprint.meters.estimated import CpuTimes, ProcStatCpuTimes
+
+    stat = tmp_path / "stat"
+    tick = os.sysconf("SC_CLK_TCK")
+    _write_stat(stat, 100 * tick, 0, 50 * tick, 1000 * tick, 5 * tick, 0, tick, 2 * tick, 0, 0)
+    times = ProcStatCpuTimes(str(stat))()
+    assert times == CpuTimes(100.0, 0.0, 50.0, 1000.0, 5.0, 0.0, 1.0, 2.0)
+    # the same descriptor reads the file again from its start: new values show
+    _write_stat(stat, 200 * tick, 0, 50 * tick, 1000 * tick, 5 * tick, 0, tick, 2 * tick, 0, 0)
+    assert ProcStatCpuTimes(str(stat))().user == 200.0
+
+
+def test_a_file_not_in_the_proc_stat_format_is_refused(tmp_path: Path) -> None:
+    from nlpfootprint.meters.estimated import ProcStatCpuTimes
+
+    stat = tmp_path / "stat"
+    stat.write_text("intr 1 2 3\n")
+    with pytest.raises(OSError, match="not the /proc/stat format"):
+        ProcStatCpuTimes(str(stat))
+    with pytest.raises(FileNotFoundError):
+        ProcStatCpuTimes(str(tmp_path / "missing"))
+
+
+def test_the_meter_counts_from_proc_stat_and_closes_it(tmp_path: Path) -> None:
+    from nlpfootprint.meters.estimated import ProcStatCpuTimes
+
+    stat = tmp_path / "stat"
+    tick = os.sysconf("SC_CLK_TCK")
+    _write_stat(stat, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    source = ProcStatCpuTimes(str(stat))
+    meter = EstimatedCpuMeter(100.0, sockets=1, logical_cpus=2, cpu_times=source, model="x")
+    # one second on both CPUs, half of it busy: 100 W x (0.12 x 2 + 0.88 x 1) / 2 CPUs
+    _write_stat(stat, tick, 0, 0, tick, 0, 0, 0, 0, 0, 0)
+    assert meter.read() == [pytest.approx(100.0 * (0.12 * 2 + 0.88 * 1) / 2)]
+    source.close()
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        source()
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="no /proc/stat (not Linux)")
+def test_proc_stat_agrees_with_psutil_here() -> None:
+    from nlpfootprint.meters.estimated import ProcStatCpuTimes, _installed_bytes
+
+    ours, theirs = ProcStatCpuTimes()(), psutil.cpu_times()
+    for field in ("user", "system", "idle", "iowait", "steal"):
+        assert abs(getattr(ours, field) - getattr(theirs, field)) < 5.0, field
+    assert _installed_bytes() == psutil.virtual_memory().total
+    meter = EstimatedCpuMeter()
+    assert meter._source is not None  # read directly, not through psutil
+    meter.close()
+
+
+def test_estimated_meters_promise_inline_reads() -> None:
+    assert EstimatedCpuMeter.reads_inline is True
+    assert EstimatedDramMeter.reads_inline is True

@@ -282,3 +282,50 @@ def test_base_exception_from_a_meter_in_the_thread_is_a_failure_and_sampling_goe
         sampler.stop()
     assert all(err.startswith("SystemExit: ") for _, _, err in failures[:5])
     assert sum(1 for i, _, _ in readings if i == 1) >= 5
+
+
+class _ThreadRecordingMeter:
+    """A one-channel meter that notes the thread of each read."""
+
+    def __init__(self, inline: bool) -> None:
+        self._meter = FakeMeter.constant(5.0)
+        self.reads_inline = inline
+        self.threads: list[str] = []
+
+    @property
+    def channels(self) -> tuple[nf.Channel, ...]:
+        return self._meter.channels
+
+    def read(self) -> list[float]:
+        self.threads.append(threading.current_thread().name)
+        return [5.0]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_meter_that_reads_inline_is_read_in_the_sampling_thread_the_others_on_workers() -> None:
+    inline, threaded = _ThreadRecordingMeter(True), _ThreadRecordingMeter(False)
+    sampler, (readings, failures) = make_sampler([inline, threaded], interval_s=0.01)
+    sampler.start()
+    try:
+        wait_until(lambda: len(readings) >= 10, what="ten readings")
+    finally:
+        sampler.stop()
+    assert not failures
+    me = threading.current_thread().name
+    # start and stop read from the caller's thread, the ticks from the sampling thread
+    assert set(inline.threads) == {me, THREAD_NAME}
+    assert set(threaded.threads) == {"nlpfootprint-meter1"}
+    assert sorted(m for m, _, _ in readings)[::-1][: len(threaded.threads)] == [1] * len(
+        threaded.threads
+    )
+
+
+def test_a_reads_inline_attribute_that_is_not_true_keeps_the_worker() -> None:
+    meter = _ThreadRecordingMeter(True)
+    meter.reads_inline = "yes"  # type: ignore[assignment]
+    tracker = nf.track_energy(meters=[meter], interval_s=0.01)
+    with tracker:
+        wait_until(lambda: len(meter.threads) >= 4, what="four reads")
+    assert set(meter.threads) == {"nlpfootprint-meter0"}

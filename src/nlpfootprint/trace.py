@@ -78,7 +78,7 @@ class BoundedTrace:
     (4.0, 500.0)
     """
 
-    __slots__ = ("_energy", "bin_s", "capacity", "end", "origin", "used")
+    __slots__ = ("_energy", "_hi", "_last", "_lo", "bin_s", "capacity", "end", "origin", "used")
 
     def __init__(self, origin: float, bin_s: float = 1.0, capacity: int = 2048) -> None:
         if (
@@ -97,6 +97,9 @@ class BoundedTrace:
         self.end = origin
         #: Per domain (by name), its energy per bin; made when the domain first adds.
         self._energy: dict[str, list[float]] = {}
+        # the bin the latest segment ended in, and its edges: a segment inside it (the
+        # usual next one) is added there at once
+        self._last, self._lo, self._hi = 0, math.inf, -math.inf
 
     @classmethod
     def for_run(cls, interval_s: float, trace_points: int) -> BoundedTrace:
@@ -113,17 +116,23 @@ class BoundedTrace:
             bins[half:] = [0.0] * half
         self.used = (self.used + 1) // 2
         self.bin_s *= 2.0
+        self._lo, self._hi = math.inf, -math.inf  # the latest bin moved
 
     def add(self, t0: float, t1: float, domain: str, energy_j: float) -> None:
         """Add ``energy_j`` spent in ``domain`` between ``t0`` and ``t1``, spread evenly.
 
         Time before ``origin`` counts in the first bin; all of ``energy_j`` is always kept.
         """
+        bins = self._energy.get(domain)
+        # inside the latest bin (edges finite: so are t0 and t1) with a finite energy
+        if bins is not None and self._lo <= t0 < t1 <= self._hi and energy_j - energy_j == 0:
+            bins[self._last] += energy_j
+            self.end = max(self.end, t1)
+            return
         if not (math.isfinite(t0) and math.isfinite(t1) and math.isfinite(energy_j)):
             raise ValueError(f"trace segment ({t0!r}, {t1!r}, {energy_j!r}) is not finite")
         if t1 < t0:
             t0, t1 = t1, t0
-        bins = self._energy.get(domain)
         if bins is None:
             if domain not in _DOMAIN_INDEX:  # Domain is a StrEnum: plain strings hash the same
                 raise KeyError(domain)
@@ -142,6 +151,9 @@ class BoundedTrace:
             bins[last] += energy_j
         else:
             self._spread(bins, first, last, (t0, t1, energy_j))
+        self._last = last
+        self._lo = self.origin + self.bin_s * last
+        self._hi = self.origin + self.bin_s * (last + 1)
         if last >= self.used:
             self.used = last + 1
 

@@ -168,6 +168,9 @@ def _charged_machine_seconds(cpu_times: Callable[[], Any], idle_fraction: float)
     """Machine CPU-seconds to charge at ``TDP x sockets / logical CPUs`` each: busy time,
     plus ``idle_fraction`` of the time not busy (the idle floor)."""
     times = cpu_times()
+    if type(times) is CpuTimes:  # /proc/stat's fields, all there: no lookups by name
+        busy = times.user + times.nice + times.system + times.irq + times.softirq
+        return busy + idle_fraction * (times.idle + times.iowait + times.steal)
     busy = _busy_seconds(times)
     return busy + idle_fraction * (_wall_cpu_seconds(times) - busy)
 

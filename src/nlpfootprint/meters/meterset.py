@@ -18,7 +18,7 @@ from typing import Literal
 
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.meters.base import Channel, PowerMeter, as_meter, check_channel_ids
-from nlpfootprint.meters.worker import Worker, make_workers
+from nlpfootprint.meters.worker import Worker, make_workers, reads_inline
 
 __all__ = ["MeterSet"]
 
@@ -96,7 +96,7 @@ class MeterSet:
     def start_workers(self, *, threaded: bool) -> list[Worker]:
         """Give each meter its workers (threads unless ``threaded`` is False); return the
         ones to read on."""
-        inline = [getattr(meter, "reads_inline", False) is True for meter in self.meters]
+        inline = reads_inline(self.meters)
         self.workers = make_workers(len(self.meters), threaded=threaded, inline=inline)
         self.sync_workers = make_workers(
             len(self.meters), threaded=threaded, role="sync", inline=inline

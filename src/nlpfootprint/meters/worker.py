@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["InlineWorker", "MeterWorker", "Worker", "make_workers"]
+__all__ = ["InlineWorker", "MeterWorker", "Worker", "make_workers", "reads_inline"]
 
 Job = Callable[[], Any]
 #: ``(True, value)`` or ``(False, the exception it raised)``.
@@ -128,6 +128,11 @@ class InlineWorker:
 
 
 Worker = MeterWorker | InlineWorker
+
+
+def reads_inline(meters: Sequence[object]) -> list[bool]:
+    """Each meter's promise that its calls never block (``reads_inline is True``)."""
+    return [getattr(meter, "reads_inline", False) is True for meter in meters]
 
 
 def make_workers(

@@ -414,7 +414,7 @@ def _write_stat(path: Path, *ticks: int) -> None:
 
 
 def test_proc_stat_is_parsed_from_its_first_line_in_ticks(tmp_path: Path) -> None:
-    from nlpfootprint.meters.estimated import CpuTimes, ProcStatCpuTimes
+    from nlpfootprint.meters.cputimes import CpuTimes, ProcStatCpuTimes
 
     stat = tmp_path / "stat"
     tick = os.sysconf("SC_CLK_TCK")
@@ -427,7 +427,7 @@ def test_proc_stat_is_parsed_from_its_first_line_in_ticks(tmp_path: Path) -> Non
 
 
 def test_a_file_not_in_the_proc_stat_format_is_refused(tmp_path: Path) -> None:
-    from nlpfootprint.meters.estimated import ProcStatCpuTimes
+    from nlpfootprint.meters.cputimes import ProcStatCpuTimes
 
     stat = tmp_path / "stat"
     stat.write_text("intr 1 2 3\n")
@@ -438,7 +438,7 @@ def test_a_file_not_in_the_proc_stat_format_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_meter_counts_from_proc_stat_and_closes_it(tmp_path: Path) -> None:
-    from nlpfootprint.meters.estimated import ProcStatCpuTimes
+    from nlpfootprint.meters.cputimes import ProcStatCpuTimes
 
     stat = tmp_path / "stat"
     tick = os.sysconf("SC_CLK_TCK")
@@ -455,12 +455,12 @@ def test_the_meter_counts_from_proc_stat_and_closes_it(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="no /proc/stat (not Linux)")
 def test_proc_stat_agrees_with_psutil_here() -> None:
-    from nlpfootprint.meters.estimated import ProcStatCpuTimes, _installed_bytes
+    from nlpfootprint.meters.cputimes import ProcStatCpuTimes, installed_bytes
 
     ours, theirs = ProcStatCpuTimes()(), psutil.cpu_times()
     for field in ("user", "system", "idle", "iowait", "steal"):
         assert abs(getattr(ours, field) - getattr(theirs, field)) < 5.0, field
-    assert _installed_bytes() == psutil.virtual_memory().total
+    assert installed_bytes() == psutil.virtual_memory().total
     meter = EstimatedCpuMeter()
     assert meter._source is not None  # read directly, not through psutil
     meter.close()

@@ -37,13 +37,13 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import weakref
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from nlpfootprint.checks import nonnegative, positive
 from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.cputimes import CpuTimes, ProcStatCpuTimes, installed_bytes
 from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 
@@ -93,46 +93,6 @@ def _check_scope(scope: str) -> Scope:
     return "process" if scope == "process" else "machine"
 
 
-class CpuTimes(NamedTuple):
-    """Machine CPU times in seconds, summed over logical CPUs (psutil's field names)."""
-
-    user: float
-    nice: float
-    system: float
-    idle: float
-    iowait: float
-    irq: float
-    softirq: float
-    steal: float
-
-
-class ProcStatCpuTimes:
-    """The machine's CPU times from the first line of ``/proc/stat`` (Linux), one
-    ``pread`` per call on a descriptor kept open: what psutil's ``cpu_times()`` returns
-    (user time includes guest time there too), without its imports or allocations.
-
-    Raises:
-        OSError: ``path`` cannot be opened or is not in the ``/proc/stat`` format.
-    """
-
-    def __init__(self, path: str = "/proc/stat") -> None:
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        self._close = weakref.finalize(self, os.close, self._fd)
-        self._tick = float(os.sysconf("SC_CLK_TCK"))
-        self()  # the format is checked now, not at the first reading
-
-    def __call__(self) -> CpuTimes:
-        line = os.pread(self._fd, 512, 0).partition(b"\n")[0].split()
-        if len(line) < 9 or line[0] != b"cpu":
-            raise OSError(f"not the /proc/stat format: {b' '.join(line[:3])!r}")
-        tick = self._tick
-        return CpuTimes(*(int(field) / tick for field in line[1:9]))
-
-    def close(self) -> None:
-        """Close the descriptor (also done when the object is collected)."""
-        self._close()
-
-
 def _machine_cpu_times() -> Callable[[], Any]:
     """The cheapest source of the machine's CPU times here: ``/proc/stat`` read directly
     on Linux, else psutil's ``cpu_times``."""
@@ -140,15 +100,6 @@ def _machine_cpu_times() -> Callable[[], Any]:
         return ProcStatCpuTimes()
     except (OSError, ValueError, AttributeError):
         return _import_psutil().cpu_times  # type: ignore[no-any-return]
-
-
-def _installed_bytes() -> int:
-    """Installed memory: ``sysconf`` pages x page size (what psutil reads from
-    ``/proc/meminfo`` on Linux), else psutil."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (OSError, ValueError, AttributeError):
-        return int(_import_psutil().virtual_memory().total)
 
 
 def _busy_seconds(times: Any) -> float:
@@ -385,7 +336,7 @@ class EstimatedDramMeter:
     ) -> None:
         self.scope = _check_scope(scope)
         if total_bytes is None:
-            total_bytes = _installed_bytes()
+            total_bytes = installed_bytes() or int(_import_psutil().virtual_memory().total)
         self.total_bytes = int(nonnegative("total_bytes", total_bytes))
         self.total_gib = self.total_bytes / 2**30
         self.w_per_gib = nonnegative("w_per_gib", w_per_gib)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["__version__", "package_version"]
+__all__ = ["package_version"]  # and __version__, read on first access (below)
 
 
 @functools.cache

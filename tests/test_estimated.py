@@ -469,3 +469,67 @@ def test_proc_stat_agrees_with_psutil_here() -> None:
 def test_estimated_meters_promise_inline_reads() -> None:
     assert EstimatedCpuMeter.reads_inline is True
     assert EstimatedDramMeter.reads_inline is True
+
+
+def _fake_proc(root: Path, pid: int, ticks: tuple[int, int, int, int], children: list[int]) -> None:
+    """``/proc/<pid>`` with one thread: its stat (a comm with spaces and a paren) and the
+    children it started."""
+    (root / str(pid) / "task" / str(pid)).mkdir(parents=True)
+    rest = " ".join(["S", "1"] + ["0"] * 9 + [str(t) for t in ticks] + ["20", "0", "1"])
+    (root / str(pid) / "stat").write_text(f"{pid} (python (x) y) {rest}\n")
+    (root / str(pid) / "task" / str(pid) / "children").write_text(
+        "".join(f"{c} " for c in children)
+    )
+
+
+def test_a_process_tree_is_summed_from_its_own_proc_files(tmp_path: Path) -> None:
+    from nlpfootprint.meters.cputimes import ProcTreeCpuSeconds
+
+    tick = os.sysconf("SC_CLK_TCK")
+    _fake_proc(tmp_path, 10, (tick, 2 * tick, 3 * tick, 4 * tick), [11, 12])
+    _fake_proc(tmp_path, 11, (5 * tick, 0, 0, 0), [13])
+    _fake_proc(tmp_path, 13, (0, 6 * tick, 0, 0), [])
+    # 12 is listed but gone (exited between the listing and the read): skipped
+    tree = ProcTreeCpuSeconds(10, proc=str(tmp_path))
+    assert tree() == pytest.approx(1 + 2 + 3 + 4 + 5 + 6)
+    (tmp_path / "11" / "stat").unlink()  # 11 gone: its child 13 is not found either
+    assert tree() == pytest.approx(10.0)
+
+
+def test_a_kernel_without_children_lists_is_refused(tmp_path: Path) -> None:
+    from nlpfootprint.meters.cputimes import ProcTreeCpuSeconds
+
+    _fake_proc(tmp_path, 10, (1, 1, 1, 1), [])
+    (tmp_path / "10" / "task" / "10" / "children").unlink()
+    with pytest.raises(OSError, match="children does not exist"):
+        ProcTreeCpuSeconds(10, proc=str(tmp_path))
+
+
+@pytest.mark.skipif(
+    not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
+    reason="no /proc/<pid>/task/<tid>/children here",
+)
+def test_the_proc_tree_agrees_with_psutil_on_a_real_tree_with_a_grandchild() -> None:
+    from nlpfootprint.meters.cputimes import ProcTreeCpuSeconds
+    from nlpfootprint.meters.estimated import process_tree_cpu_seconds
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"
+    grandchild = (
+        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {burn.format(s=5)!r}])"
+    )
+    child = subprocess.Popen([sys.executable, "-c", burn.format(s=0.3) + grandchild])
+    try:
+        deadline = time.monotonic() + 30
+        while len(psutil.Process().children(recursive=True)) < 2:
+            assert time.monotonic() < deadline, "the grandchild did not start"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        ours, theirs = ProcTreeCpuSeconds()(), process_tree_cpu_seconds()
+        assert abs(ours - theirs) < 0.1
+        assert ours > time.process_time() + 0.25  # the child's burn is in it
+    finally:
+        for process in psutil.Process().children(recursive=True):
+            process.kill()
+        child.wait()
+    meter = EstimatedCpuMeter(scope="process")
+    assert type(meter._seconds).__name__ == "ProcTreeCpuSeconds"

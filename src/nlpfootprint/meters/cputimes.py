@@ -3,7 +3,9 @@
 What the estimated meters read at every sample, so it is read as cheaply as it can be:
 one ``pread`` of ``/proc/stat``'s first line on a descriptor kept open, no imports, no
 process walks (psutil's ``cpu_times()`` reads and parses the whole file into a named
-tuple through its own layers). ``sysconf`` gives installed memory.
+tuple through its own layers); a process tree's CPU time from the ``/proc`` files of its
+members only (psutil reads every process's to find the children). ``sysconf`` gives
+installed memory.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import weakref
 from typing import NamedTuple
 
-__all__ = ["CpuTimes", "ProcStatCpuTimes", "installed_bytes"]
+__all__ = ["CpuTimes", "ProcStatCpuTimes", "ProcTreeCpuSeconds", "installed_bytes"]
 
 
 class CpuTimes(NamedTuple):
@@ -62,3 +64,68 @@ def installed_bytes() -> int | None:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+class ProcTreeCpuSeconds:
+    """User + system CPU seconds of a process and its living descendants, plus the
+    children each of them has reaped, from ``/proc`` (Linux): what
+    :func:`~nlpfootprint.meters.estimated.process_tree_cpu_seconds` sums through psutil,
+    without scanning every process of the machine for parents. Children are found through
+    each thread's ``/proc/<pid>/task/<tid>/children`` list (``CONFIG_PROC_CHILDREN``), times
+    in ``/proc/<pid>/stat`` (``utime``, ``stime``, ``cutime``, ``cstime``).
+
+    Args:
+        pid: The process at the root of the tree (default: this one).
+        proc: Where ``/proc`` is.
+
+    Raises:
+        OSError: The process or its children lists cannot be read (not Linux, or a kernel
+            without ``CONFIG_PROC_CHILDREN``).
+    """
+
+    def __init__(self, pid: int | None = None, proc: str = "/proc") -> None:
+        self.pid = os.getpid() if pid is None else pid
+        self._proc = proc
+        self._tick = float(os.sysconf("SC_CLK_TCK"))
+        task = f"{proc}/{self.pid}/task"
+        if not os.path.exists(f"{task}/{os.listdir(task)[0]}/children"):
+            raise OSError(f"{task}/*/children does not exist (a kernel without them)")
+        self()  # the format is checked now
+
+    def _ticks(self, pid: int) -> int:
+        """The process's own and its reaped children's user + system ticks."""
+        stat = _read(f"{self._proc}/{pid}/stat")
+        fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
+        if len(fields) < 15:
+            raise OSError(f"{self._proc}/{pid}/stat is not in the /proc format")
+        return sum(int(field) for field in fields[11:15])
+
+    def _children(self, pid: int) -> list[int]:
+        task = f"{self._proc}/{pid}/task"
+        found: list[int] = []
+        for tid in os.listdir(task):
+            try:
+                found.extend(int(child) for child in _read(f"{task}/{tid}/children").split())
+            except FileNotFoundError:  # the thread ended meanwhile
+                continue
+        return found
+
+    def __call__(self) -> float:
+        ticks = self._ticks(self.pid)  # the root must be there: it is the measured process
+        pending = self._children(self.pid)
+        while pending:
+            pid = pending.pop()
+            try:
+                ticks += self._ticks(pid)
+                pending.extend(self._children(pid))
+            except (FileNotFoundError, ProcessLookupError):  # exited between listing and reading
+                continue
+        return ticks / self._tick

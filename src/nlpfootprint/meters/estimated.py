@@ -18,8 +18,9 @@ it is read. Each logical CPU stands for ``TDP x sockets / logical CPUs`` watts.
   instead because energy stays a function of the cumulative counters only, hence
   independent of the read interval. It is an assumption, and the label says so.
 * ``scope="process"``: this process and its descendants, i.e. their user + system CPU
-  time, including children already exited and reaped (psutil's ``children_user`` and
-  ``children_system``), times ``TDP x sockets / logical CPUs``. There is no idle floor:
+  time, including children already exited and reaped (``cutime`` and ``cstime``, psutil's
+  ``children_user`` and ``children_system``), times ``TDP x sockets / logical CPUs``, read
+  from the tree's own ``/proc`` files on Linux (psutil elsewhere). There is no idle floor:
   the idle package is the machine's, not the process's. A descendant that detaches from
   the tree (re-parented to init) takes its CPU time with it; the counter never goes back.
 
@@ -43,7 +44,12 @@ from typing import Any, Literal
 from nlpfootprint.checks import nonnegative, positive
 from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
-from nlpfootprint.meters.cputimes import CpuTimes, ProcStatCpuTimes, installed_bytes
+from nlpfootprint.meters.cputimes import (
+    CpuTimes,
+    ProcStatCpuTimes,
+    ProcTreeCpuSeconds,
+    installed_bytes,
+)
 from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 
@@ -100,6 +106,15 @@ def _machine_cpu_times() -> Callable[[], Any]:
         return ProcStatCpuTimes()
     except (OSError, ValueError, AttributeError):
         return _import_psutil().cpu_times  # type: ignore[no-any-return]
+
+
+def _process_tree_seconds() -> Callable[[], float]:
+    """The cheapest source of this process tree's CPU seconds: ``/proc`` read directly on
+    Linux, else psutil (:func:`process_tree_cpu_seconds`)."""
+    try:
+        return ProcTreeCpuSeconds()
+    except (OSError, ValueError, IndexError):
+        return functools.partial(process_tree_cpu_seconds, _import_psutil().Process())
 
 
 def _busy_seconds(times: Any) -> float:
@@ -233,8 +248,7 @@ class EstimatedCpuMeter:
         self._source: ProcStatCpuTimes | None = None
         if self.scope == "process":
             if process_cpu_seconds is None:
-                current = _import_psutil().Process()
-                process_cpu_seconds = functools.partial(process_tree_cpu_seconds, current)
+                process_cpu_seconds = _process_tree_seconds()
             self._seconds = process_cpu_seconds
         else:
             times = cpu_times or _machine_cpu_times()

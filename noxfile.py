@@ -45,9 +45,11 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Memory and throughput benchmarks (10 million samples; takes a few minutes)."""
+    """The benchmark suite, beside CodeCarbon and carbontracker (installed into
+    benchmarks/.peers/): under 10 minutes; writes benchmarks/results/ and the table in
+    docs/performance.md. ``nox -s bench -- --quick``: a smoke run of under a minute."""
     session.install("-e", ".")
-    session.run("python", "benchmarks/bench_tracker.py", *session.posargs)
+    session.run("python", "benchmarks/run.py", *session.posargs)
 
 
 @nox.session(venv_backend="none")

@@ -533,3 +533,29 @@ def test_the_proc_tree_agrees_with_psutil_on_a_real_tree_with_a_grandchild() -> 
         child.wait()
     meter = EstimatedCpuMeter(scope="process")
     assert type(meter._seconds).__name__ == "ProcTreeCpuSeconds"
+
+
+def test_a_process_trees_resident_memory_is_summed_from_statm(tmp_path: Path) -> None:
+    from nlpfootprint.meters.cputimes import ProcTreeRssBytes
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    _fake_proc(tmp_path, 10, (0, 0, 0, 0), [11])
+    _fake_proc(tmp_path, 11, (0, 0, 0, 0), [])
+    (tmp_path / "10" / "statm").write_text("1000 300 50 1 0 200 0\n")
+    (tmp_path / "11" / "statm").write_text("900 20 10 1 0 100 0\n")
+    assert ProcTreeRssBytes(10, proc=str(tmp_path))() == 320 * page
+
+
+@pytest.mark.skipif(
+    not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
+    reason="no /proc/<pid>/task/<tid>/children here",
+)
+def test_the_proc_tree_memory_agrees_with_psutil_and_the_dram_meter_uses_it() -> None:
+    from nlpfootprint.meters.cputimes import ProcTreeRssBytes
+    from nlpfootprint.meters.estimated import process_tree_rss_bytes
+
+    ours, theirs = ProcTreeRssBytes()(), process_tree_rss_bytes()
+    assert abs(ours - theirs) < 4 << 20  # the same tree, read a moment apart
+    meter = EstimatedDramMeter(scope="process")
+    assert type(meter._rss_bytes).__name__ == "ProcTreeRssBytes"
+    assert 0 < meter.read()[0] < meter.power_w

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["CpuTimes", "ProcStatCpuTimes", "ProcTreeCpuSeconds", "installed_bytes"]
+__all__ = [
+    "CpuTimes",
+    "ProcStatCpuTimes",
+    "ProcTreeCpuSeconds",
+    "ProcTreeRssBytes",
+    "installed_bytes",
+]
 
 
 class CpuTimes(NamedTuple):
@@ -74,17 +81,10 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
-class ProcTreeCpuSeconds:
-    """User + system CPU seconds of a process and its living descendants, plus the
-    children each of them has reaped, from ``/proc`` (Linux): what
-    :func:`~nlpfootprint.meters.estimated.process_tree_cpu_seconds` sums through psutil,
-    without scanning every process of the machine for parents. Children are found through
-    each thread's ``/proc/<pid>/task/<tid>/children`` list (``CONFIG_PROC_CHILDREN``), times
-    in ``/proc/<pid>/stat`` (``utime``, ``stime``, ``cutime``, ``cstime``).
-
-    Args:
-        pid: The process at the root of the tree (default: this one).
-        proc: Where ``/proc`` is.
+class _ProcTree:
+    """A process and its living descendants, found through ``/proc`` (Linux): each
+    thread's ``/proc/<pid>/task/<tid>/children`` list (``CONFIG_PROC_CHILDREN``), so
+    only the tree's own files are read (psutil reads every process's to find parents).
 
     Raises:
         OSError: The process or its children lists cannot be read (not Linux, or a kernel
@@ -94,19 +94,9 @@ class ProcTreeCpuSeconds:
     def __init__(self, pid: int | None = None, proc: str = "/proc") -> None:
         self.pid = os.getpid() if pid is None else pid
         self._proc = proc
-        self._tick = float(os.sysconf("SC_CLK_TCK"))
         task = f"{proc}/{self.pid}/task"
         if not os.path.exists(f"{task}/{os.listdir(task)[0]}/children"):
             raise OSError(f"{task}/*/children does not exist (a kernel without them)")
-        self()  # the format is checked now
-
-    def _ticks(self, pid: int) -> int:
-        """The process's own and its reaped children's user + system ticks."""
-        stat = _read(f"{self._proc}/{pid}/stat")
-        fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
-        if len(fields) < 15:
-            raise OSError(f"{self._proc}/{pid}/stat is not in the /proc format")
-        return sum(int(field) for field in fields[11:15])
 
     def _children(self, pid: int) -> list[int]:
         task = f"{self._proc}/{pid}/task"
@@ -118,14 +108,57 @@ class ProcTreeCpuSeconds:
                 continue
         return found
 
-    def __call__(self) -> float:
-        ticks = self._ticks(self.pid)  # the root must be there: it is the measured process
+    def _sum(self, of: Callable[[int], int]) -> int:
+        """``of(pid)`` summed over the tree; a member that exits meanwhile is skipped."""
+        total = of(self.pid)  # the root must be there: it is the measured process
         pending = self._children(self.pid)
         while pending:
             pid = pending.pop()
             try:
-                ticks += self._ticks(pid)
+                total += of(pid)
                 pending.extend(self._children(pid))
-            except (FileNotFoundError, ProcessLookupError):  # exited between listing and reading
+            except (FileNotFoundError, ProcessLookupError):  # exited meanwhile
                 continue
-        return ticks / self._tick
+        return total
+
+
+class ProcTreeCpuSeconds(_ProcTree):
+    """User + system CPU seconds of a process tree, plus the children its members reaped
+    (``utime``, ``stime``, ``cutime``, ``cstime`` of ``/proc/<pid>/stat``): what
+    :func:`~nlpfootprint.meters.estimated.process_tree_cpu_seconds` sums through psutil.
+    See :class:`_ProcTree` for the tree and the errors; ``proc`` is where ``/proc`` is."""
+
+    def __init__(self, pid: int | None = None, proc: str = "/proc") -> None:
+        super().__init__(pid, proc)
+        self._tick = float(os.sysconf("SC_CLK_TCK"))
+        self()  # the format is checked now
+
+    def _ticks(self, pid: int) -> int:
+        stat = _read(f"{self._proc}/{pid}/stat")
+        fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
+        if len(fields) < 15:
+            raise OSError(f"{self._proc}/{pid}/stat is not in the /proc format")
+        return sum(int(field) for field in fields[11:15])
+
+    def __call__(self) -> float:
+        return self._sum(self._ticks) / self._tick
+
+
+class ProcTreeRssBytes(_ProcTree):
+    """Resident memory of a process tree in bytes (``/proc/<pid>/statm``'s resident pages
+    x page size, shared pages once per process): what
+    :func:`~nlpfootprint.meters.estimated.process_tree_rss_bytes` sums through psutil."""
+
+    def __init__(self, pid: int | None = None, proc: str = "/proc") -> None:
+        super().__init__(pid, proc)
+        self._page = int(os.sysconf("SC_PAGE_SIZE"))
+        self()  # the format is checked now
+
+    def _resident(self, pid: int) -> int:
+        fields = _read(f"{self._proc}/{pid}/statm").split()
+        if len(fields) < 2:
+            raise OSError(f"{self._proc}/{pid}/statm is not in the /proc format")
+        return int(fields[1]) * self._page
+
+    def __call__(self) -> int:
+        return self._sum(self._resident)

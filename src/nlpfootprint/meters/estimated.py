@@ -48,6 +48,7 @@ from nlpfootprint.meters.cputimes import (
     CpuTimes,
     ProcStatCpuTimes,
     ProcTreeCpuSeconds,
+    ProcTreeRssBytes,
     installed_bytes,
 )
 from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
@@ -115,6 +116,14 @@ def _process_tree_seconds() -> Callable[[], float]:
         return ProcTreeCpuSeconds()
     except (OSError, ValueError, IndexError):
         return functools.partial(process_tree_cpu_seconds, _import_psutil().Process())
+
+
+def _process_tree_rss() -> Callable[[], int]:
+    """The cheapest source of this process tree's resident bytes (as for CPU time)."""
+    try:
+        return ProcTreeRssBytes()
+    except (OSError, ValueError, IndexError):
+        return functools.partial(process_tree_rss_bytes, _import_psutil().Process())
 
 
 def _busy_seconds(times: Any) -> float:
@@ -356,8 +365,7 @@ class EstimatedDramMeter:
         self.w_per_gib = nonnegative("w_per_gib", w_per_gib)
         self.power_w = self.total_gib * self.w_per_gib
         if self.scope == "process" and rss_bytes is None:
-            current = _import_psutil().Process()
-            rss_bytes = functools.partial(process_tree_rss_bytes, current)
+            rss_bytes = _process_tree_rss()
         self._rss_bytes = rss_bytes if self.scope == "process" else None
         self.w_per_gib_source = "Crucial: 3 W per 8 GB" if w_per_gib == DRAM_W_PER_GIB else "given"
         label = (

@@ -145,3 +145,12 @@ def test_only_picks_the_parts_named() -> None:
     assert scale.wanted("thread", None)
     rows = accuracy.run(quick=True, only={"projection_steps"})
     assert {row["id"] for row in rows} == {"projection_steps", "projection_hours"}
+
+
+def test_the_floor_row_is_a_positive_cost_per_round() -> None:
+    (row,) = scale.floor_rows(quick=True)
+    assert row["id"] == "floor_bare_loop"
+    assert row["unit"] == "µs"
+    stats = row["tools"]["nlpfootprint"]
+    assert stats["n"] == 3
+    assert 0 < stats["low"] <= stats["median"] <= stats["high"]

@@ -340,7 +340,51 @@ def thread_rows(quick: bool) -> list[dict[str, Any]]:
 
 
 #: The parts of this module, by the prefix of their rows' ids (``--only`` takes them).
-FIGURES = ("scale", "log", "thread")
+def bare_loop_us(rounds: int) -> float:
+    """CPU microseconds per round of the least a sampler must do, in plain Python: read the
+    same three fake meters and integrate each of the 8 values (no tracker, sampler, clock,
+    ledger checks or trace) -- the floor the tracker's own per-round cost stands on."""
+    from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator
+
+    clock = FakeClock()
+    meters = eight_channels(clock)
+    integrators = [
+        [
+            CounterIntegrator(RAPL_MAX_J) if c.kind == "energy" else PowerIntegrator()
+            for c in m.channels
+        ]
+        for m in meters
+    ]
+    pairs = list(zip(meters, integrators, strict=True))
+    start = time.process_time()
+    t = clock.now()
+    for _ in range(rounds):
+        t += INTERVAL_S
+        clock._now = t  # the fake counter reads the clock; no callbacks to run
+        for meter, integs in pairs:
+            for integ, value in zip(integs, meter.read(), strict=True):
+                integ.add(t, value)
+    return 1e6 * (time.process_time() - start) / rounds
+
+
+def floor_rows(quick: bool) -> list[dict[str, Any]]:
+    rounds = 20_000 if quick else 200_000
+    values = [bare_loop_us(rounds) for _ in range(3 if quick else 7)]
+    return [
+        figure_row(
+            "floor_bare_loop",
+            "floor: read 3 fake meters and integrate 8 channels in a bare loop (CPU per round)",
+            "µs",
+            values,
+            note=(
+                "no tracker: what any pure-Python sampler of these meters must spend per round "
+                f"on this machine ({rounds:,} rounds per repeat); compare the tracker's figure"
+            ),
+        )
+    ]
+
+
+FIGURES = ("scale", "log", "thread", "floor")
 
 
 def run(quick: bool, only: set[str] | None = None) -> list[dict[str, Any]]:
@@ -350,6 +394,7 @@ def run(quick: bool, only: set[str] | None = None) -> list[dict[str, Any]]:
         "scale": lambda: [row for result in _sizes(quick) for row in size_rows(result)],
         "log": lambda: log_rows(quick),
         "thread": lambda: thread_rows(quick),
+        "floor": lambda: floor_rows(quick),
     }
     return [row for name, part in parts.items() if wanted(name, only) for row in part()]
 

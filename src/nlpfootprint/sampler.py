@@ -342,8 +342,11 @@ class Sampler:
         threaded ones (bounded); deliver in meter order."""
         workers, jobs = self._workers, self._jobs
         asked = self._clock.now()
-        begun = {index: workers[index].begin(jobs[index]) for index in self._threaded}
-        deadline = time.monotonic() + self.read_timeout_s if begun else 0.0
+        begun: dict[int, bool] = {}
+        deadline = 0.0
+        if self._threaded:
+            begun = {index: workers[index].begin(jobs[index]) for index in self._threaded}
+            deadline = time.monotonic() + self.read_timeout_s
         origin = self.origin
         stamps = []
         for index, job in enumerate(jobs):

@@ -235,7 +235,9 @@ def test_rows_without_a_model_number_are_the_ones_listed() -> None:
     from nlpfootprint.meters.tdp import NO_MODEL_ROWS, _split
 
     table = load_tdp_table()
-    without = sorted(r.line - 1 for r in table.rows if _split(normalize_cpu_name(r.name)).model is None)
+    without = sorted(
+        r.line - 1 for r in table.rows if _split(normalize_cpu_name(r.name)).model is None
+    )
     assert tuple(without) == NO_MODEL_ROWS
 
 

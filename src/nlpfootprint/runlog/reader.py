@@ -10,6 +10,14 @@ regular file and hands over lines of bounded length, read and decompressed in bo
 steps; here a line may nest :data:`~nlpfootprint.report_dict.MAX_JSON_DEPTH` deep, and
 a time must be seconds since the run's start, from 0 to :data:`MAX_TIME_S`, never going
 back for its meter.
+
+Most lines are readings, ``{"t":T,"m":M,"v":[...]}``, or counts,
+``{"t":T,"steps":S,"tokens":N}``, and a long log holds millions. Such a line, written
+exactly as the tracker writes it (its numbers in JSON's grammar, no spaces, no ``null``
+or ``"inf"``) and within the rules above (one value per channel, counts below 2**63), is
+read with one regular expression, ``float`` and ``int`` -- the very numbers ``json.loads``
+would give. Every other line, and one that breaks a rule, goes the JSON way, which
+accepts it or raises the error that names it.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import attrs
@@ -27,13 +36,15 @@ import numpy.typing as npt
 from nlpfootprint.checks import path_text
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.report_dict import MAX_JSON_DEPTH, json_too_deep
-from nlpfootprint.runlog.schema import RunLogError, parse_header
+from nlpfootprint.runlog.schema import RunLogError, check_header, decode_header, parse_header
+from nlpfootprint.runlog.schema import short as _short
 from nlpfootprint.runlog.source import (
     HEADER_MAX_BYTES,
     LINE_MAX_BYTES,
     SUMMARY_MAX_BYTES,
+    Block,
     Source,
-    lines,
+    blocks,
     open_log,
 )
 
@@ -97,11 +108,6 @@ class RunLog:
     def complete(self) -> bool:
         """True when the log ends with a summary (the tracker stopped cleanly)."""
         return self.summary is not None
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:30]}...({len(text)} characters)"
 
 
 def _time(obj: dict[str, Any]) -> float:
@@ -172,71 +178,28 @@ def _event(obj: object, widths: list[int]) -> Event | None:
     return None
 
 
-def _check_header(name: str, header: dict[str, Any], channels: tuple[Channel, ...]) -> None:
-    """What the schema leaves open in a header: texts are strings (a report shows them)
-    and meters are numbered 0, 1, 2, ... (whole numbers, none skipped); else RunLogError."""
-    settings = header["settings"]
-    problems = [
-        f"{key}={_short(value)}"
-        for key, value in (
-            ("name", settings.get("name")),
-            ("started_at", header.get("started_at")),
-        )
-        if value is not None and not isinstance(value, str)
-    ]
-    for key in ("meters", "command"):
-        value = header.get(key)
-        if value is not None and not (
-            isinstance(value, list) and all(isinstance(v, str) for v in value)
-        ):
-            problems.append(f"{key}={_short(value)}")
-    problems += [f"label={_short(c.label)}" for c in channels if not isinstance(c.label, str)]
-    if problems:
-        raise RunLogError(
-            f"{name}: the run log's header is malformed (not text where text is written: "
-            f"{', '.join(problems)})"
-        )
-    _check_trace_settings(name, settings)
-    meters = [c["meter"] for c in header["channels"]]
-    whole = all(isinstance(m, int) and not isinstance(m, bool) for m in meters)
-    if not whole or meters[-1] != len(set(meters)) - 1:
-        raise RunLogError(
-            f"{name}: the run log's header is malformed (channels of meters "
-            f"{_short(meters)}; expected meters numbered 0, 1, 2, ... in order)"
-        )
-
-
-#: The most points a trace keeps (as ``track_energy(trace_points=)`` allows).
-_MAX_TRACE_POINTS = 1_000_000
-#: The sampling intervals a log may state: a microsecond to some 11 days, wider than
-#: ``track_energy(interval_s=)`` has ever taken.
-_INTERVALS_S = (1e-6, 1e6)
-
-
-def _check_trace_settings(name: str, settings: dict[str, Any]) -> None:
-    """The ``interval_s`` and ``trace_points`` a replay sets its trace up with are ones a
-    tracker takes (RunLogError if not: 1e-320 s bins, or 10**12 points, are no trace)."""
-    interval_s = settings.get("interval_s")
-    points = settings.get("trace_points", 2048)
-    low, high = _INTERVALS_S
-    if (
-        isinstance(interval_s, bool)
-        or not isinstance(interval_s, int | float)
-        or not low <= interval_s <= high
-    ):
-        raise RunLogError(
-            f"{name}: the run log's header is malformed (interval_s={_short(interval_s)}; "
-            f"expected seconds from {low:g} to {high:g})"
-        )
-    if (
-        isinstance(points, bool)
-        or not isinstance(points, int)
-        or not 2 <= points <= _MAX_TRACE_POINTS
-    ):
-        raise RunLogError(
-            f"{name}: the run log's header is malformed (trace_points={_short(points)}; "
-            f"expected a whole number from 2 to {_MAX_TRACE_POINTS:,})"
-        )
+# A JSON number, its integer part of at most 31 digits: what ``float`` reads exactly as
+# ``json.loads`` does (which reads a longer integer with ``int``, whose digits are limited).
+# Possessive (``*+``, ``?+``): nothing is tried twice, so a line is matched in one pass.
+_NUMBER = rb"-?+(?:0|[1-9][0-9]{0,30}+)(?:\.[0-9]++)?+(?:[eE][-+]?+[0-9]++)?+"
+_VALUES = _NUMBER + rb"(?:," + _NUMBER + rb")*+"
+#: A reading line exactly as the tracker writes it (as :data:`_READING_LINE` rebuilds it).
+_READING = re.compile(
+    rb'\{"t":(' + _NUMBER + rb'),"m":(0|[1-9][0-9]{0,8}+),"v":\[(' + _VALUES + rb")\]\}"
+)
+#: A count line as the tracker writes it: time, steps, tokens (whole numbers < 2**63).
+_COUNTS = re.compile(
+    rb'\{"t":(' + _NUMBER + rb'),"steps":(0|[1-9][0-9]{0,18}+),"tokens":(0|[1-9][0-9]{0,18}+)\}'
+)
+#: Each line of a block: a reading's time, meter and values, a count line's time, steps
+#: and tokens, or else the whole line.
+_LINES = re.compile(
+    rb"^(?:" + _READING.pattern + rb"|" + _COUNTS.pattern + rb"|(.*))$", re.MULTILINE
+)
+_READING_LINE = b'{"t":%s,"m":%s,"v":[%s]}'
+_COUNTS_LINE = b'{"t":%s,"steps":%s,"tokens":%s}'
+_MAX_COUNT = 2**63
+Blocks = Generator[Block, None, None]
 
 
 class LogReader:
@@ -252,85 +215,123 @@ class LogReader:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         name = self.path = path_text("path", path)
         self._source = Source(open_log(name))
-        self._lines = lines(name, self._source)
+        self._blocks = blocks(name, self._source)
+        #: The lines read with the header's block but not yet handed out.
+        self._pending: Block | None = None
+        #: True until the lines after the header are asked for.
+        self.unread = True
         try:
-            first = next(self._lines, None)
-            if first is None:
-                raise RunLogError(
-                    f"{name} is empty (the run wrote nothing, or it is not a run log)"
-                )
-            self.header, self.channels, self.meter_of = parse_header(name, _decode(name, *first))
-            _check_header(name, self.header, self.channels)
+            number, line, cut = self._header_line(name)
+            self.header, self.channels, self.meter_of = parse_header(
+                name, decode_header(name, number, line, cut)
+            )
+            check_header(name, self.header, self.channels)
         except BaseException:
-            self._lines.close()  # closes the file
+            self._blocks.close()  # closes the file
             raise
         self.widths = [self.meter_of.count(m) for m in range(max(self.meter_of) + 1)]
         #: True once iteration met a cut-off last line or gzip stream.
         self.truncated = False
 
-    def __iter__(self) -> Iterator[Event]:
-        last_t = [0.0] * len(self.widths)  # each meter's latest time
+    def _header_line(self, name: str) -> tuple[int, bytes, bool]:
+        """The first line that is not blank; what follows it in its block is kept."""
+        for number, count, data, cut in self._blocks:
+            start = 0
+            for offset, line in enumerate(data.split(b"\n")):
+                start += len(line) + 1
+                if line.strip():
+                    if start < len(data):
+                        rest = (number + offset + 1, count - offset - 1, data[start:], cut)
+                        self._pending = rest
+                    return number + offset, line, cut
+        raise RunLogError(f"{name} is empty (the run wrote nothing, or it is not a run log)")
+
+    def blocks(self) -> Blocks:
+        """The lines after the header, many at a time (see :func:`~.source.blocks`);
+        the file is closed at their end. Once only: the reader is then spent."""
+        self.unread = False
         try:
-            for number, line, cut in self._lines:
-                if len(line) > MAX_JSON_DEPTH and json_too_deep(line):  # shorter: shallow
-                    raise RunLogError(
-                        f"{self.path}: line {number} is nested deeper than {MAX_JSON_DEPTH} "
-                        f"levels, as no run log is: {line[:80]!r}"
-                    )
-                try:
-                    obj = json.loads(line)
-                except ValueError as err:
-                    if cut:  # the file ends in the middle of this line: a crash
-                        self.truncated = True
-                        break
-                    raise RunLogError(
-                        f"{self.path}: line {number} is corrupt ({err}): {line[:80]!r}"
-                    ) from err
-                try:
-                    event = _event(obj, self.widths)
-                except (ValueError, TypeError, KeyError) as err:
-                    raise RunLogError(
-                        f"{self.path}: line {number} is corrupt ({err}): {line[:80]!r}"
-                    ) from err
-                if event is not None and event[0] in ("v", "err"):
-                    t, m = event[1], event[2]
-                    if t < last_t[m]:
-                        raise RunLogError(
-                            f"{self.path}: cannot replay line {number}: meter {m}'s time "
-                            f"went backwards ({t!r} after {last_t[m]!r}); a tracker writes "
-                            "each meter's readings in order"
-                        )
-                    last_t[m] = t
-                if event is not None:
-                    yield event
+            if self._pending is not None:
+                yield self._pending
+                self._pending = None
+            yield from self._blocks
         finally:
-            self._lines.close()
+            self._blocks.close()
         self.truncated = self.truncated or self._source.cut
 
+    def close(self) -> None:
+        """Close the file (iterating or :meth:`blocks` to the end does it too)."""
+        self._blocks.close()
 
-def _decode(name: str, number: int, line: bytes, cut: bool) -> object:
-    if not line.lstrip().startswith(b"{"):
-        raise RunLogError(
-            f"{name} is not an nlpfootprint run log: it does not start with a JSON object"
-        )
-    if json_too_deep(line):
-        raise RunLogError(
-            f"{name}: line {number} is nested deeper than {MAX_JSON_DEPTH} levels, as no "
-            "run log's header is"
-        )
-    try:
-        return json.loads(line)
-    except ValueError as err:
-        if cut:
+    def tail(self, size: int) -> bytes | None:
+        """The last ``size`` bytes of a plain log, None for a gzip one."""
+        return self._source.tail(size)
+
+    def __iter__(self) -> Iterator[Event]:
+        last_t = [0.0] * len(self.widths)  # each meter's latest time
+        widths, meters, each_line = self.widths, len(self.widths), _LINES.findall
+        for first, _, data, cut in self.blocks():
+            for number, groups in enumerate(each_line(data), first):
+                t_text, m_text, v_text, c_text, steps, tokens, line = groups
+                if t_text:  # the usual line, read the short way
+                    t, m = float(t_text), int(m_text)
+                    if m < meters and last_t[m] <= t <= MAX_TIME_S:
+                        values = [*map(float, v_text.split(b","))]
+                        if len(values) == widths[m]:
+                            last_t[m] = t
+                            yield ("v", t, m, values)
+                            continue
+                    line = _READING_LINE % (t_text, m_text, v_text)
+                elif c_text:  # the other usual line
+                    t, n_steps, n_tokens = float(c_text), int(steps), int(tokens)
+                    if 0.0 <= t <= MAX_TIME_S and max(n_steps, n_tokens) < _MAX_COUNT:
+                        yield ("counts", t, n_steps, n_tokens)
+                        continue
+                    line = _COUNTS_LINE % (c_text, steps, tokens)
+                event = self.event(number, line, cut, last_t)
+                if event is not None:
+                    yield event
+
+    def event(self, number: int, line: bytes, cut: bool, last_t: list[float]) -> Event | None:
+        """Line ``number`` read as JSON: its event, or None for a blank line, a kind of
+        line this version does not know, or a cut-off last line (then ``truncated``).
+        ``last_t`` holds each meter's latest time, and is updated.
+
+        Raises:
+            RunLogError: The line is not one a tracker writes.
+        """
+        if not line.strip():
+            return None
+        if len(line) > MAX_JSON_DEPTH and json_too_deep(line):  # shorter: shallow
             raise RunLogError(
-                f"{name} has one incomplete line: cut off while writing its header, or not "
-                "a run log"
+                f"{self.path}: line {number} is nested deeper than {MAX_JSON_DEPTH} "
+                f"levels, as no run log is: {line[:80]!r}"
+            )
+        try:
+            obj = json.loads(line)
+        except ValueError as err:
+            if cut:  # the file ends in the middle of this line: a crash
+                self.truncated = True
+                return None
+            raise RunLogError(
+                f"{self.path}: line {number} is corrupt ({err}): {line[:80]!r}"
             ) from err
-        raise RunLogError(
-            f"{name} is not an nlpfootprint run log: its first line is not a JSON object (a "
-            "run log has one per line; a report saved with to_json() is read with "
-            "Report.from_json)"
-        ) from err
+        try:
+            event = _event(obj, self.widths)
+        except (ValueError, TypeError, KeyError) as err:
+            raise RunLogError(
+                f"{self.path}: line {number} is corrupt ({err}): {line[:80]!r}"
+            ) from err
+        if event is not None and event[0] in ("v", "err"):
+            t, m = event[1], event[2]
+            if t < last_t[m]:
+                raise RunLogError(
+                    f"{self.path}: cannot replay line {number}: meter {m}'s time went "
+                    f"backwards ({t!r} after {last_t[m]!r}); a tracker writes each meter's "
+                    "readings in order"
+                )
+            last_t[m] = t
+        return event
 
 
 def load_run(path: str | os.PathLike[str]) -> RunLog:

@@ -18,8 +18,9 @@ from nlpfootprint.errors import NlpFootprintError, ReportFormatError
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.report import Report
-from nlpfootprint.runlog.reader import Event, LogReader, RunLog
+from nlpfootprint.runlog.reader import LogReader, RunLog
 from nlpfootprint.runlog.schema import RunLogError
+from nlpfootprint.runlog.screen import logged_summary
 from nlpfootprint.trace import BoundedTrace
 
 __all__ = ["replay", "report_from_log"]
@@ -44,18 +45,28 @@ def report_from_log(
         RunLogError: The file is not a readable run log (see :func:`load_run`).
     """
     if isinstance(source, RunLog):
-        summary, path = source.summary, source.path
+        if source.summary is not None and not from_samples:
+            report = _summary_report(source.path, source.summary)
+        else:
+            report = replay(source.path, keep_summary=not from_samples)
+    elif from_samples:
+        report = replay(path_text("path", source))
     else:
-        summary, path = None, path_text("path", source)
-    if summary is None or from_samples:
-        report = replay(path, keep_summary=not from_samples)
-    else:
-        report = _summary_report(path, summary)
+        report = _logged_report(LogReader(path_text("path", source)))
     if pue is None and carbon_intensity is None and price_per_kwh is None:
         return report
     return report.with_assumptions(
         pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
     )
+
+
+def _logged_report(reader: LogReader) -> Report:
+    """The summary's report when the log holds one (found without a replay, see
+    :mod:`~nlpfootprint.runlog.screen`); else the replay, which reads every line."""
+    summary = logged_summary(reader)
+    if summary is not None:
+        return _summary_report(reader.path, summary)
+    return _replay(reader if reader.unread else LogReader(reader.path), keep_summary=True)
 
 
 def _summary_report(path: str, summary: dict[str, object]) -> Report:
@@ -71,7 +82,10 @@ def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Repor
     With ``keep_summary``, a log that turns out to end with a summary gives that instead
     (a log read once, whatever it holds).
     """
-    reader = LogReader(path)
+    return _replay(LogReader(path), keep_summary=keep_summary)
+
+
+def _replay(reader: LogReader, *, keep_summary: bool) -> Report:
     settings = reader.header["settings"]
     interval_s = float(settings["interval_s"])  # both checked by the reader
     points = int(settings.get("trace_points", 2048))
@@ -88,15 +102,9 @@ def replay(path: str | os.PathLike[str], *, keep_summary: bool = False) -> Repor
             warn=warnings.append,
         )
     except (NlpFootprintError, TypeError, ValueError, ArithmeticError) as err:
+        reader.close()
         raise RunLogError(f"{reader.path}: the run log's header is malformed ({err})") from err
-    summary = None
-    for event in reader:
-        try:
-            summary = _feed(ledger, event) or summary
-        except (NlpFootprintError, ValueError, ArithmeticError) as err:  # counts going down
-            raise RunLogError(
-                f"{reader.path}: cannot replay the event {_short(event)}: {err}"
-            ) from err
+    summary = _feed(reader, ledger)
     if keep_summary and summary is not None:
         return _summary_report(reader.path, summary)
     end = ledger.last_t if ledger.last_t is not None else 0.0
@@ -130,17 +138,26 @@ def _short(value: object) -> str:
     return text if len(text) <= 120 else f"{text[:110]}...)"
 
 
-def _feed(ledger: Ledger, event: Event) -> dict[str, Any] | None:
-    """Hand one event to the ledger as the sampler handed it live; return a summary."""
-    kind = event[0]
-    if kind == "v":
-        ledger.on_reading(event[2], event[1], event[3])
-    elif kind == "err":
-        ledger.on_failure(event[2], event[1], event[3])
-    elif kind == "counts":
-        steps, tokens = ledger.round_counts()
-        ledger.count(event[2] - steps, event[3] - tokens)
-        ledger.on_round(event[1])
-    else:
-        return dict(event[1])
-    return None
+def _feed(reader: LogReader, ledger: Ledger) -> dict[str, Any] | None:
+    """Hand each event to the ledger as the sampler handed it live; return the last
+    summary met."""
+    summary = None
+    on_reading = ledger.on_reading
+    for event in reader:
+        kind = event[0]
+        try:
+            if kind == "v":
+                on_reading(event[2], event[1], event[3])
+            elif kind == "err":
+                ledger.on_failure(event[2], event[1], event[3])
+            elif kind == "counts":
+                steps, tokens = ledger.round_counts()
+                ledger.count(event[2] - steps, event[3] - tokens)
+                ledger.on_round(event[1])
+            else:
+                summary = dict(event[1]) or summary
+        except (NlpFootprintError, ValueError, ArithmeticError) as err:  # counts going down
+            raise RunLogError(
+                f"{reader.path}: cannot replay the event {_short(event)}: {err}"
+            ) from err
+    return summary

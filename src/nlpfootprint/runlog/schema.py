@@ -5,6 +5,7 @@ The writer and the reader both take the layout from here and from nowhere else.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,16 +14,20 @@ from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
 from nlpfootprint.legacy import upgrade_header_channel
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.report_dict import MAX_JSON_DEPTH, json_too_deep
 from nlpfootprint.report_dict import SCHEMA_PATTERN as REPORT_SCHEMA_PATTERN
 
 __all__ = [
     "SCHEMA",
     "VERSION",
     "RunLogError",
+    "check_header",
+    "decode_header",
     "header_channels",
     "header_channel_dicts",
     "log_settings",
     "parse_header",
+    "short",
 ]
 
 #: Identifies the run-log layout (the first line's ``schema``). Channels gained their
@@ -96,3 +101,102 @@ def parse_header(
     ) as err:
         raise RunLogError(f"{name}: the run log's header is malformed ({err!r})") from err
     return header, channels, meter_of
+
+
+def short(value: object) -> str:
+    """``repr(value)``, cut to some 40 characters (a hostile value may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}...({len(text)} characters)"
+
+
+def check_header(name: str, header: dict[str, Any], channels: tuple[Channel, ...]) -> None:
+    """What the schema leaves open in a header: texts are strings (a report shows them)
+    and meters are numbered 0, 1, 2, ... (whole numbers, none skipped); else RunLogError."""
+    settings = header["settings"]
+    problems = [
+        f"{key}={short(value)}"
+        for key, value in (
+            ("name", settings.get("name")),
+            ("started_at", header.get("started_at")),
+        )
+        if value is not None and not isinstance(value, str)
+    ]
+    for key in ("meters", "command"):
+        value = header.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            problems.append(f"{key}={short(value)}")
+    problems += [f"label={short(c.label)}" for c in channels if not isinstance(c.label, str)]
+    if problems:
+        raise RunLogError(
+            f"{name}: the run log's header is malformed (not text where text is written: "
+            f"{', '.join(problems)})"
+        )
+    _check_trace_settings(name, settings)
+    meters = [c["meter"] for c in header["channels"]]
+    whole = all(isinstance(m, int) and not isinstance(m, bool) for m in meters)
+    if not whole or meters[-1] != len(set(meters)) - 1:
+        raise RunLogError(
+            f"{name}: the run log's header is malformed (channels of meters "
+            f"{short(meters)}; expected meters numbered 0, 1, 2, ... in order)"
+        )
+
+
+#: The most points a trace keeps (as ``track_energy(trace_points=)`` allows).
+_MAX_TRACE_POINTS = 1_000_000
+#: The sampling intervals a log may state: a microsecond to some 11 days, wider than
+#: ``track_energy(interval_s=)`` has ever taken.
+_INTERVALS_S = (1e-6, 1e6)
+
+
+def _check_trace_settings(name: str, settings: dict[str, Any]) -> None:
+    """The ``interval_s`` and ``trace_points`` a replay sets its trace up with are ones a
+    tracker takes (RunLogError if not: 1e-320 s bins, or 10**12 points, are no trace)."""
+    interval_s = settings.get("interval_s")
+    points = settings.get("trace_points", 2048)
+    low, high = _INTERVALS_S
+    if (
+        isinstance(interval_s, bool)
+        or not isinstance(interval_s, int | float)
+        or not low <= interval_s <= high
+    ):
+        raise RunLogError(
+            f"{name}: the run log's header is malformed (interval_s={short(interval_s)}; "
+            f"expected seconds from {low:g} to {high:g})"
+        )
+    if (
+        isinstance(points, bool)
+        or not isinstance(points, int)
+        or not 2 <= points <= _MAX_TRACE_POINTS
+    ):
+        raise RunLogError(
+            f"{name}: the run log's header is malformed (trace_points={short(points)}; "
+            f"expected a whole number from 2 to {_MAX_TRACE_POINTS:,})"
+        )
+
+
+def decode_header(name: str, number: int, line: bytes, cut: bool) -> object:
+    """The first line (line ``number``), decoded as JSON; RunLogError if it is not."""
+    if not line.lstrip().startswith(b"{"):
+        raise RunLogError(
+            f"{name} is not an nlpfootprint run log: it does not start with a JSON object"
+        )
+    if json_too_deep(line):
+        raise RunLogError(
+            f"{name}: line {number} is nested deeper than {MAX_JSON_DEPTH} levels, as no "
+            "run log's header is"
+        )
+    try:
+        return json.loads(line)
+    except ValueError as err:
+        if cut:
+            raise RunLogError(
+                f"{name} has one incomplete line: cut off while writing its header, or not "
+                "a run log"
+            ) from err
+        raise RunLogError(
+            f"{name} is not an nlpfootprint run log: its first line is not a JSON object (a "
+            "run log has one per line; a report saved with to_json() is read with "
+            "Report.from_json)"
+        ) from err

@@ -6,10 +6,11 @@ a dangling symbolic link or a loop of them is refused with a
 :class:`~nlpfootprint.runlog.RunLogError` that says what it is, before it is opened (and
 again once open, without blocking, in case it was swapped in between). :class:`Source`
 reads it in chunks of 1 MiB and decompresses gzip in steps of 1 MiB, however much a chunk
-would expand (a 1 MB gzip bomb never becomes 1 GiB in memory). :func:`lines` splits the
-chunks into lines and refuses one longer than its limit -- :data:`HEADER_MAX_BYTES` for the
-header, :data:`SUMMARY_MAX_BYTES` for the summary, :data:`LINE_MAX_BYTES` for any other --
-as soon as it is, so no more than about the limit is ever held.
+would expand (a 1 MB gzip bomb never becomes 1 GiB in memory). :func:`blocks` hands the
+chunks on as whole lines, many at a time (:func:`lines` one at a time), and refuses a line
+longer than its limit -- :data:`HEADER_MAX_BYTES` for the header,
+:data:`SUMMARY_MAX_BYTES` for the summary, :data:`LINE_MAX_BYTES` for any other -- as
+soon as it is, so no more than about the limit is ever held.
 """
 
 from __future__ import annotations
@@ -23,9 +24,22 @@ from typing import IO
 from nlpfootprint.report_dict import MAX_JSON_BYTES
 from nlpfootprint.runlog.schema import RunLogError
 
-__all__ = ["HEADER_MAX_BYTES", "LINE_MAX_BYTES", "SUMMARY_MAX_BYTES", "Source", "lines", "open_log"]
+__all__ = [
+    "HEADER_MAX_BYTES",
+    "LINE_MAX_BYTES",
+    "SUMMARY_MAX_BYTES",
+    "Block",
+    "Source",
+    "blocks",
+    "lines",
+    "newlines",
+    "open_log",
+]
 
 _CHUNK = 1 << 20
+#: How much compressed input is handed to zlib at once: what it cannot inflate within a
+#: chunk's room is copied for the next step, so a smaller piece is copied less.
+_GZIP_READ = 1 << 18
 #: The longest header line read. A header lists the channels and the settings: a few KiB,
 #: some 400 bytes more per channel.
 HEADER_MAX_BYTES = 4 << 20
@@ -97,11 +111,26 @@ class Source:
     def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.cut = False
+        #: True once the first chunk showed a gzip stream.
+        self.compressed = False
+
+    def tail(self, size: int) -> bytes | None:
+        """The last ``size`` bytes of a plain file (fewer if it is shorter), read without
+        moving the stream; None for a gzip file, a closed one or one that cannot be read."""
+        if self.compressed or self.file.closed or not hasattr(os, "pread"):
+            return None
+        try:
+            fd = self.file.fileno()
+            end = os.fstat(fd).st_size
+            return os.pread(fd, min(size, end), max(end - size, 0))
+        except OSError:
+            return None
 
     def __iter__(self) -> Iterator[bytes]:
         with self.file as f:
             chunk = f.read(_CHUNK)
-            if not chunk.startswith(b"\x1f\x8b"):
+            self.compressed = chunk.startswith(b"\x1f\x8b")
+            if not self.compressed:
                 while chunk:
                     yield chunk
                     chunk = f.read(_CHUNK)
@@ -127,7 +156,7 @@ class Source:
                 if len(data) == _CHUNK:
                     continue  # more may be waiting inside the stream
             if not chunk:
-                chunk = f.read(_CHUNK)
+                chunk = f.read(_GZIP_READ)
                 if not chunk:
                     break
         self.cut = fed and not stream.eof
@@ -153,41 +182,83 @@ def _too_long(path: str, number: int, first: bool, start: bytes) -> RunLogError:
     )
 
 
-def lines(path: str, chunks: Iterable[bytes]) -> Generator[tuple[int, bytes, bool], None, None]:
-    """``(line_number, line, cut)`` of non-blank lines; ``cut`` for a last line without
-    its newline. A line longer than its limit is a RunLogError before more of it is held."""
+def newlines(data: bytes) -> int:
+    """How many newlines ``data`` holds (numpy counts a MiB four times faster than
+    ``bytes.count``, which is left the small ones)."""
+    if len(data) < 1 << 16:
+        return data.count(b"\n")
+    import numpy as np
+
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8) == ord("\n")))
+
+
+def _bounded(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks, none longer than 1 MiB (so that a line within one is within the limit)."""
+    for chunk in chunks:
+        if len(chunk) <= _CHUNK:
+            yield chunk
+        else:
+            yield from (chunk[i : i + _CHUNK] for i in range(0, len(chunk), _CHUNK))
+
+
+#: ``(number, count, data, cut)``: see :func:`blocks`.
+Block = tuple[int, int, bytes, bool]
+
+
+def blocks(path: str, chunks: Iterable[bytes]) -> Generator[Block, None, None]:
+    """``(number, count, data, cut)``: the lines of the file, whole ones many at a time.
+
+    ``data`` is ``count`` whole lines joined by newlines (none after the last), the first
+    of them line ``number``; blank lines are kept, so the others are numbered on from it.
+    A last line without its newline comes alone, with ``cut``. A line that spans
+    chunks comes alone too, checked against its limit as it grows: a RunLogError before
+    more of it is held."""
     parts: list[bytes] = []  # the line being read, in pieces
     size, start, number = 0, b"", 0
-    held: tuple[int, bytes] | None = None
+    header = True  # no line but blank ones yet: the next is the header
     checked = False
-    for chunk in chunks:
+    for chunk in _bounded(chunks):
         if not checked and (lead := chunk.lstrip()):
             checked = True
             if not lead.startswith(b"{"):  # not JSON lines: stop at once
-                yield (1, lead[:200], True)
+                yield (1, 1, lead[:200], True)
                 return
-        *complete, rest = chunk.split(b"\n")
-        for piece in complete:
-            line = b"".join((*parts, piece)) if parts else piece
-            parts, size, start = [], 0, b""
-            number += 1
-            if len(line) > LINE_MAX_BYTES and len(line) > _limit(held is None, line[:16])[0]:
-                raise _too_long(path, number, held is None, line[:16])
-            if line.strip():
-                if held is not None:
-                    yield (*held, False)
-                held = (number, line)
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            body = -1
+        elif parts:  # the line that spans chunks ends here
+            body = chunk.find(b"\n")
+            line = b"".join((*parts, chunk[:body]))
+            parts, size, start, number = [], 0, b"", number + 1
+            if len(line) > LINE_MAX_BYTES and len(line) > _limit(header, line[:16])[0]:
+                raise _too_long(path, number, header, line[:16])
+            header = header and not line.strip()
+            yield (number, 1, line, False)
+            body += 1
+        else:
+            body = 0
+        if 0 <= body <= end:
+            data = chunk[body:end]
+            header = header and not data.strip()
+            count = newlines(data) + 1
+            yield (number + 1, count, data, False)
+            number += count
+        rest = chunk[end + 1 :]
         if rest:
             parts.append(rest)
             size += len(rest)
             if len(start) < 16:
                 start += rest[: 16 - len(start)]
-            if size > LINE_MAX_BYTES and size > _limit(held is None, start)[0]:
-                raise _too_long(path, number + 1, held is None, start)
+            if size > LINE_MAX_BYTES and size > _limit(header, start)[0]:
+                raise _too_long(path, number + 1, header, start)
     line = b"".join(parts)
     if line.strip():
-        if held is not None:
-            yield (*held, False)
-        yield (number + 1, line, True)
-    elif held is not None:
-        yield (*held, False)
+        yield (number + 1, 1, line, True)
+
+
+def lines(path: str, chunks: Iterable[bytes]) -> Generator[tuple[int, bytes, bool], None, None]:
+    """``(line_number, line, cut)`` of non-blank lines, one at a time (see :func:`blocks`)."""
+    for number, _, data, cut in blocks(path, chunks):
+        for offset, line in enumerate(data.split(b"\n")):
+            if line.strip():
+                yield (number + offset, line, cut)

@@ -204,13 +204,13 @@ def sampler_runs(
     """Each tool (and a bare interpreter) tracking a sleep of ``seconds``, concurrently, the
     start order rotating between repeats; ``got[tool][i]`` is repeat i (None: failed)."""
     tools = base.fork()
-    names = ["bare", *tools.names]
+    names = ["bare", "floor", *tools.names]
     got: dict[str, list[Any]] = {name: [] for name in names}
     for repeat in range(repeats):
         order = names[repeat % len(names) :] + names[: repeat % len(names)]
         started = {}
         for name in order:
-            python = sys.executable if name == "bare" else tools.python.get(name)
+            python = sys.executable if name in ("bare", "floor") else tools.python.get(name)
             if python is not None:
                 started[name] = launch(
                     name, python, [TRACK, "sampler", name, interval, str(seconds)]
@@ -220,7 +220,7 @@ def sampler_runs(
             try:
                 result = finish(started[name], seconds + 300.0) if name in started else None
             except ChildError as err:
-                if name == "bare":
+                if name in ("bare", "floor"):
                     raise
                 tools.fail(name, f"failed: {err}")
             got[name].append(result)
@@ -243,10 +243,29 @@ def _rss_mb(run: Any, bare: Any) -> float:
     return float((run["maxrss_kb"] - bare["maxrss_kb"]) / 1024)
 
 
+def floor_row(interval: str, floor: list[Any], bare: list[Any]) -> dict[str, Any]:
+    """What waking every ``interval`` alone costs (a thread sleeping in a loop, no work)."""
+    values = [f and _cpu_per_s(f, b) for f, b in zip(floor, bare, strict=True)]
+    return {
+        "id": f"sampler_floor_{interval}",
+        "figure": f"floor: a thread that only wakes every {interval} (CPU per second)",
+        "unit": "ms/s",
+        "target": None,
+        "met": None,
+        "tools": {"nlpfootprint": summary([v for v in values if v is not None])},
+        "ratio": None,
+        "note": "no tracker: time.sleep in a loop, measured beside the tools; the least any "
+        "sampler that wakes once an interval costs on this machine (the nlpfootprint column "
+        "holds it)",
+    }
+
+
 def sampler_rows(plan: Plan, base: Tools, *, fast: bool) -> list[dict[str, Any]]:
-    """CPU per second of sampling at the default intervals (and RSS), and at 0.1 s."""
+    """CPU per second of sampling at the default intervals (and RSS), and at 0.1 s; each
+    beside the floor of waking alone."""
     got, tools = sampler_runs(base, "default", plan.sampler_default_s, plan.sampler_default_repeats)
     bare = got.pop("bare")
+    floor = got.pop("floor")
     seconds = f"{plan.sampler_default_s:g} s"
     bare_mb = summary([b["maxrss_kb"] / 1024 for b in bare])["median"]
     rows = [
@@ -272,10 +291,12 @@ def sampler_rows(plan: Plan, base: Tools, *, fast: bool) -> list[dict[str, Any]]
             limit=12.0,
             note=f"peak RSS (VmHWM) before stopping minus a bare interpreter's ({bare_mb:.1f} MB)",
         ),
+        floor_row("1 s", floor, bare),
     ]
     if fast:
         got, tools = sampler_runs(base, "0.1", plan.sampler_fast_s, plan.sampler_fast_repeats)
         bare = got.pop("bare")
+        floor = got.pop("floor")
         rows.append(
             peer_row(
                 "sampler_cpu_0.1",
@@ -290,6 +311,7 @@ def sampler_rows(plan: Plan, base: Tools, *, fast: bool) -> list[dict[str, Any]]
                 "interpreter's CPU",
             )
         )
+        rows.append(floor_row("0.1 s", floor, bare))
     return rows
 
 

@@ -6,7 +6,9 @@ so that it runs in every environment::
     python track.py first   TOOL [--audit]
     python track.py sampler TOOL INTERVAL SECONDS     (INTERVAL: a number or "default")
 
-TOOL is nlpfootprint, codecarbon, carbontracker or bare (no tracker: the reference).
+TOOL is nlpfootprint, codecarbon, carbontracker, bare (no tracker: the reference) or floor
+(no tracker, but a thread that wakes every interval and does nothing: what waking alone
+costs, the floor of any sampler that wakes once an interval).
 
 ``first``: CPU and wall time of the import, then of the first start and stop of a tracker with
 automatic meters; with ``--audit``, also the network connections and subprocesses the start
@@ -49,7 +51,7 @@ def load(tool: str) -> Any:
         from carbontracker.tracker import CarbonTracker
 
         return CarbonTracker
-    if tool == "bare":
+    if tool in ("bare", "floor"):
         return None
     raise SystemExit(f"unknown tool {tool!r}")
 
@@ -103,6 +105,17 @@ def start(tool: str, factory: Any, interval_s: float | None) -> Stop:
             tracker.stop()
 
         return stop
+    if tool == "floor":  # the least a sampler can do: a thread that only wakes each interval
+        import threading
+
+        done = threading.Event()
+
+        def wake() -> None:
+            while not done.is_set():
+                time.sleep(1.0 if interval_s is None else interval_s)
+
+        threading.Thread(target=wake, daemon=True).start()
+        return done.set
     return lambda: None
 
 

@@ -83,7 +83,12 @@ class Tools:
 
 
 def child_env(tool: str) -> dict[str, str]:
+    """A child's environment: a user's, so bytecode is cached as a normal install caches it
+    (pip compiled the peers' at install; an editable nlpfootprint's is written by the
+    warm-up runs) -- with ``PYTHONDONTWRITEBYTECODE`` set, every fresh process of the
+    editable package would compile it from source, a cost no installed package has."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONWARNINGS"] = "ignore"
     if tool != "nlpfootprint":
         env.pop("PYTHONPATH", None)  # a peer's venv sees only itself

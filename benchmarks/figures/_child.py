@@ -131,6 +131,23 @@ def run_child(
     return finish(launch(tool, python, args, prefix), timeout_s)
 
 
+def run_json(args: Sequence[str], *, what: str, cwd: Path, timeout_s: float) -> dict[str, Any]:
+    """Run this interpreter with ``args`` in ``cwd``; the JSON object its last line holds
+    (RuntimeError naming ``what``, with the end of its stderr, when it fails)."""
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
 def wall_ms(tool: str, python: str, code: str, timeout_s: float = 60.0) -> float:
     """Wall time of ``python -c code`` in a fresh process, start to exit."""
     start = time.perf_counter()

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.figures.scale import figure_row
+from benchmarks.figures._child import run_json
+from benchmarks.figures.scale import eight_channels, figure_row
 
 import nlpfootprint as nf
 from nlpfootprint.testing import FakeClock, FakeMeter
@@ -66,11 +66,9 @@ TARGET_MB = 100.0
 
 
 def _meters(clock: FakeClock) -> list[FakeMeter]:
-    return [
-        FakeMeter.constant([300.0] * 4, domain="gpu"),
-        FakeMeter.counter([161.0] * 2, max_energy_j=WRAP_J, domain="cpu", clock=clock),
-        FakeMeter.constant([12.0] * 2, domain="dram"),
-    ]
+    return eight_channels(
+        clock, gpu_w=[300.0] * 4, cpu_w=[161.0] * 2, dram_w=[12.0] * 2, max_energy_j=WRAP_J
+    )
 
 
 def real_lines(folder: Path) -> tuple[bytes, bytes]:
@@ -163,18 +161,12 @@ print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rss_mb": peak_mb(), "base_mb": 
 
 def time_child(mode: str, path: Path, timeout_s: float = 1200.0) -> dict[str, Any]:
     """One ``from_log`` call (``mode``: summary, reaccount or samples) in a fresh process."""
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode, str(path)],
+    return run_json(
+        ["-c", _CHILD, mode, str(path)],
+        what=f"from_log ({mode}) on {path.name}",
         cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
+        timeout_s=timeout_s,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"from_log ({mode}) on {path.name} failed:\n{done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return result
 
 
 _WHAT = {

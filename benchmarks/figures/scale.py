@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 
 import psutil
 from benchmarks._stats import summary
+from benchmarks.figures._child import run_json
 
 import nlpfootprint as nf
 from nlpfootprint.meters.base import Channel
@@ -70,12 +70,19 @@ TARGET_READINGS = 200_000.0
 TARGET_MB = 20.0
 
 
-def eight_channels(clock: FakeClock) -> list[FakeMeter]:
+def eight_channels(
+    clock: FakeClock,
+    *,
+    gpu_w: Sequence[float] = GPU_W,
+    cpu_w: Sequence[float] = CPU_W,
+    dram_w: Sequence[float] = DRAM_W,
+    max_energy_j: float = RAPL_MAX_J,
+) -> list[FakeMeter]:
     """4 GPUs at constant power, 2 CPU packages as wrapping counters, 2 DRAM zones."""
     return [
-        FakeMeter.constant(list(GPU_W), domain="gpu"),
-        FakeMeter.counter(list(CPU_W), max_energy_j=RAPL_MAX_J, domain="cpu", clock=clock),
-        FakeMeter.constant(list(DRAM_W), domain="dram"),
+        FakeMeter.constant(list(gpu_w), domain="gpu"),
+        FakeMeter.counter(list(cpu_w), max_energy_j=max_energy_j, domain="cpu", clock=clock),
+        FakeMeter.constant(list(dram_w), domain="dram"),
     ]
 
 
@@ -124,18 +131,12 @@ def long_run(rounds: int, chunks: int = CHUNKS, warmup: int = WARMUP_ROUNDS) -> 
 
 def run_size(rounds: int, timeout_s: float = 1800.0) -> dict[str, Any]:
     """:func:`long_run` in a fresh Python process (so its memory starts clean)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.figures.scale", "--child", str(rounds)],
+    return run_json(
+        ["-m", "benchmarks.figures.scale", "--child", str(rounds)],
+        what=f"the {rounds:,}-round run",
         cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
+        timeout_s=timeout_s,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"the {rounds:,}-round run failed:\n{done.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return result
 
 
 def _label(rounds: int) -> str:

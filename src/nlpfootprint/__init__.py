@@ -11,13 +11,12 @@ numpy, the report or the data tables it never touches.
 
 from __future__ import annotations
 
-import importlib
 import types
+
+from nlpfootprint._lazy import lazy_names
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (some 15 ms)
 if TYPE_CHECKING:  # what type checkers and IDEs see: the names, eagerly
-    from typing import Any
-
     from nlpfootprint.assumptions import Assumptions
     from nlpfootprint.clock import Clock, MonotonicClock
     from nlpfootprint.errors import (
@@ -173,17 +172,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
 
 
 class _Package(types.ModuleType):

@@ -30,12 +30,10 @@ one, as for a crash, reads every number: some 25 us per round of 8 channels.
 
 from __future__ import annotations
 
-import importlib
+from nlpfootprint._lazy import lazy_names
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # what type checkers see: the names, eagerly
-    from typing import Any
-
     from nlpfootprint.runlog.reader import MeterSamples, RunLog, load_run
     from nlpfootprint.runlog.replay import report_from_log
     from nlpfootprint.runlog.schema import SCHEMA, RunLogError, log_settings
@@ -66,14 +64,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

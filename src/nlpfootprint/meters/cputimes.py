@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "CpuTimes",
+    "charged_machine_seconds",
     "ProcStatCpuTimes",
     "ProcTreeCpuSeconds",
     "ProcTreeRssBytes",
@@ -64,6 +65,34 @@ class ProcStatCpuTimes:
         self._close()
 
 
+_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "dpc", "interrupt")
+_WAITING_FIELDS = ("idle", "iowait", "steal")
+
+
+def _busy_seconds(times: Any) -> float:
+    """CPU time spent working, summed over CPUs (idle, iowait and steal excluded).
+
+    Guest time is left out: Linux already counts it in ``user`` and ``nice``.
+    """
+    return float(sum(getattr(times, f, 0.0) for f in _BUSY_FIELDS))
+
+
+def _wall_cpu_seconds(times: Any) -> float:
+    """All CPU time, busy or not, summed over CPUs: wall time x logical CPUs."""
+    return _busy_seconds(times) + float(sum(getattr(times, f, 0.0) for f in _WAITING_FIELDS))
+
+
+def charged_machine_seconds(cpu_times: Callable[[], Any], idle_fraction: float) -> float:
+    """Machine CPU-seconds to charge at ``TDP x sockets / logical CPUs`` each: busy time,
+    plus ``idle_fraction`` of the time not busy (the idle floor)."""
+    times = cpu_times()
+    if type(times) is CpuTimes:  # /proc/stat's fields, all there: no lookups by name
+        busy = times.user + times.nice + times.system + times.irq + times.softirq
+        return busy + idle_fraction * (times.idle + times.iowait + times.steal)
+    busy = _busy_seconds(times)
+    return busy + idle_fraction * (_wall_cpu_seconds(times) - busy)
+
+
 def installed_bytes() -> int | None:
     """Installed memory in bytes: ``sysconf`` pages x page size (the ``MemTotal`` that
     ``/proc/meminfo`` and psutil report on Linux); None where ``sysconf`` cannot say."""
@@ -109,7 +138,8 @@ class _ProcTree:
         return found
 
     def _sum(self, of: Callable[[int], int]) -> int:
-        """``of(pid)`` summed over the tree; a member that exits meanwhile is skipped."""
+        """``of(pid)`` summed over the tree; a member that exits meanwhile, or whose files
+        cannot be read (another user's), is skipped."""
         total = of(self.pid)  # the root must be there: it is the measured process
         pending = self._children(self.pid)
         while pending:
@@ -117,7 +147,7 @@ class _ProcTree:
             try:
                 total += of(pid)
                 pending.extend(self._children(pid))
-            except (FileNotFoundError, ProcessLookupError):  # exited meanwhile
+            except OSError:  # exited meanwhile, or not ours to read: skipped, as psutil does
                 continue
         return total
 

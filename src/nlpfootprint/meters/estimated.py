@@ -45,10 +45,10 @@ from nlpfootprint.checks import nonnegative, positive
 from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.meters.cputimes import (
-    CpuTimes,
     ProcStatCpuTimes,
     ProcTreeCpuSeconds,
     ProcTreeRssBytes,
+    charged_machine_seconds,
     installed_bytes,
 )
 from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
@@ -80,8 +80,6 @@ IDLE_FRACTION_SOURCE = "Teads/Davy 2021 idle point, assumed"
 
 Scope = Literal["machine", "process"]
 _SCOPES = ("machine", "process")
-_BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "dpc", "interrupt")
-_WAITING_FIELDS = ("idle", "iowait", "steal")
 
 
 def _import_psutil() -> Any:
@@ -124,30 +122,6 @@ def _process_tree_rss() -> Callable[[], int]:
         return ProcTreeRssBytes()
     except (OSError, ValueError, IndexError):
         return functools.partial(process_tree_rss_bytes, _import_psutil().Process())
-
-
-def _busy_seconds(times: Any) -> float:
-    """CPU time spent working, summed over CPUs (idle, iowait and steal excluded).
-
-    Guest time is left out: Linux already counts it in ``user`` and ``nice``.
-    """
-    return float(sum(getattr(times, f, 0.0) for f in _BUSY_FIELDS))
-
-
-def _wall_cpu_seconds(times: Any) -> float:
-    """All CPU time, busy or not, summed over CPUs: wall time x logical CPUs."""
-    return _busy_seconds(times) + float(sum(getattr(times, f, 0.0) for f in _WAITING_FIELDS))
-
-
-def _charged_machine_seconds(cpu_times: Callable[[], Any], idle_fraction: float) -> float:
-    """Machine CPU-seconds to charge at ``TDP x sockets / logical CPUs`` each: busy time,
-    plus ``idle_fraction`` of the time not busy (the idle floor)."""
-    times = cpu_times()
-    if type(times) is CpuTimes:  # /proc/stat's fields, all there: no lookups by name
-        busy = times.user + times.nice + times.system + times.irq + times.softirq
-        return busy + idle_fraction * (times.idle + times.iowait + times.steal)
-    busy = _busy_seconds(times)
-    return busy + idle_fraction * (_wall_cpu_seconds(times) - busy)
 
 
 def _tree_members(process: Any) -> list[Any]:
@@ -263,7 +237,7 @@ class EstimatedCpuMeter:
             times = cpu_times or _machine_cpu_times()
             if isinstance(times, ProcStatCpuTimes):
                 self._source = times
-            self._seconds = functools.partial(_charged_machine_seconds, times, self.idle_fraction)
+            self._seconds = functools.partial(charged_machine_seconds, times, self.idle_fraction)
         self._origin = float(self._seconds())
         self._last_j = 0.0
         self._channels = (

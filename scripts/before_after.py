@@ -2,9 +2,10 @@
 
 Makes a worktree of ``REV`` in a temporary folder and runs each measurement in fresh
 interpreters, alternating old and new (A, B, A, B, ...), so that both see the machine in
-the same state: import time, the first start and stop, FakeClock sampling rounds of 8
-channels, sampler CPU at 0.1 s, peak memory while tracking, and ``Report.from_log`` of a
-200,000-round log with its summary. Writes medians and every value to a JSON file.
+the same state: import time (of the package, and of the tracker), the first start and
+stop, FakeClock sampling rounds of 8 channels, sampler CPU at 0.1 s, peak memory while
+tracking, and ``Report.from_log`` of a 200,000-round log with its summary. Writes medians
+and every value to a JSON file.
 
 Run: ``python scripts/before_after.py REV [--json benchmarks/results/before-after.json]``
 """
@@ -26,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPORT = (
     "import time; t = time.perf_counter(); import nlpfootprint; import json; "
     "print(json.dumps(1e3 * (time.perf_counter() - t)))"
+)
+TRACKER = (
+    "import time; t = time.perf_counter(); from nlpfootprint import track_energy; "
+    "import json; print(json.dumps(1e3 * (time.perf_counter() - t)))"
 )
 FIRST = """import json, time, nlpfootprint as nf
 nf.track_energy
@@ -74,6 +79,7 @@ c = time.perf_counter(); nf.Report.from_log(sys.argv[1]); d = time.perf_counter(
 print(json.dumps([d, {HWM}]))"""
 MEASURES = (
     ("import nlpfootprint (ms, wall, in process)", IMPORT, 7),
+    ("from nlpfootprint import track_energy (ms, wall, in process)", TRACKER, 7),
     ("first start+stop, automatic meters (ms CPU)", FIRST, 5),
     ("FakeClock round, 8 channels in 3 meters (us CPU)", ROUNDS, 3),
     ("sampler CPU at interval 0.1 s (ms per s)", LIVE, 3),

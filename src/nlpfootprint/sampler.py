@@ -158,7 +158,6 @@ class Sampler:
                 inline=reads_inline(self._meters),
             )
         )
-        self._readers = self._handlers["on_reading"]
         #: The meters read on threads of their own (the others are read in the round).
         self._threaded = tuple(
             index for index, worker in enumerate(self._workers) if isinstance(worker, MeterWorker)
@@ -347,31 +346,21 @@ class Sampler:
         if self._threaded:
             begun = {index: workers[index].begin(jobs[index]) for index in self._threaded}
             deadline = time.monotonic() + self.read_timeout_s
-        origin = self.origin
         stamps = []
-        for index, job in enumerate(jobs):
+        for index, worker in enumerate(workers):
             if index in begun:
-                worker = workers[index]
                 result = worker.wait(deadline - time.monotonic()) if begun[index] else None
-                if result is None:
-                    stamps.append(self._hung(index, worker, asked))
-                    continue
-                ok, value = result
-            else:  # an inline meter, read here (as InlineWorker would)
-                try:
-                    ok, value = True, job()
-                except KeyboardInterrupt:
-                    raise
-                except BaseException as err:  # a meter calling exit() stops nothing
-                    ok, value = False, err
+            else:  # inline: read now, while the threaded meters read on their workers
+                worker.begin(jobs[index])
+                result = worker.wait(0.0)
+            if result is None:
+                stamps.append(self._hung(index, worker, asked))
+                continue
+            ok, value = result
             if ok:
                 before, after, values = value
-                when = round(before + (after - before) * 0.5 - origin, 6)  # _since_origin
-                for handler in self._readers:
-                    try:
-                        handler(index, when, values)
-                    except Exception as err:  # a bug in a sink: keep it, keep sampling
-                        self._internal_error(err)
+                when = self._since_origin(before + (after - before) * 0.5)
+                self._deliver("on_reading", index, when, values)
             else:
                 when = self._since_origin(self._clock.now())
                 self._deliver("on_failure", index, when, describe_error(value))

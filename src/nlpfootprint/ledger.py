@@ -48,7 +48,6 @@ class _Account:
     __slots__ = (
         "bound_w",
         "channel",
-        "counter",
         "domain",
         "failures",
         "fast_top",
@@ -63,11 +62,11 @@ class _Account:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.domain = str(channel.domain)
-        self.counter = channel.kind == "energy"
         self.bound_w = channel.power_bound_w
         #: Values from 0 to this need no refusal check (:meth:`refusal` passes them all).
         top = channel.max_energy_j if channel.max_energy_j is not None else sys.float_info.max
-        self.fast_top = min(top, sys.float_info.max if self.counter else self.bound_w)
+        power = channel.kind == "power"
+        self.fast_top = min(top, self.bound_w if power else sys.float_info.max)
         self.integrator: PowerIntegrator | CounterIntegrator = (
             CounterIntegrator(channel.max_energy_j, bound_w=self.bound_w, slack_s=COUNTER_SLACK_S)
             if channel.kind == "energy"
@@ -190,10 +189,7 @@ class Ledger:
         once per domain, not once per channel.
         """
         with self._lock:
-            if self.first_t is None or t < self.first_t:  # a round's meters may end out of order
-                self.first_t = t
-            if self.last_t is None or t > self.last_t:
-                self.last_t = t
+            self._seen(t)
             accounts = self._by_meter[meter]
             if len(values) != len(accounts):
                 raise ValueError(
@@ -219,7 +215,7 @@ class Ledger:
                 if account.gap_from is not None:
                     account.gap_s += t - account.gap_from
                     account.gap_from = None
-                rebased = account.counter and integrator.span_t != last_t  # type: ignore[union-attr]
+                rebased = isinstance(integrator, CounterIntegrator) and integrator.span_t != last_t
                 if rebased and last_t is not None:
                     last_t = self._rebased(account, last_t)
                 if trace is None or last_t is None or not delta:

@@ -1,0 +1,294 @@
+"""Measure a Lightning ``trainer.fit(...)``: ``Trainer(callbacks=[EnergyCallback()])``.
+
+:class:`EnergyCallback` starts a tracker when fit starts and stops it when fit ends (or
+fails), counts optimizer steps and tokens so the report has J/step, J/token and
+``project(steps=...)``, puts validation into a window ``"validation"`` (the sanity check
+into its own window ``"sanity_check"``), logs ``energy_kwh``, ``power_w``, ``co2e_kg`` and
+``j_per_token`` through ``pl_module.log_dict`` at the trainer's logging steps, and writes
+the run log and the final report (JSON and Markdown) into the trainer's ``log_dir``.
+
+Which Lightning: the callback subclasses ``lightning.pytorch.Callback`` when the
+``lightning`` package is installed, else ``pytorch_lightning.Callback``. Trainers of both
+packages call any callback's hooks by name, so one class serves both when both are
+installed (tested with Lightning 2.6).
+
+Which processes measure: the process with local rank 0 on each node measures that node's
+meters (its CPUs and every GPU the node's meters see); the other processes measure nothing.
+On one node that is the global rank 0, whose loggers are the ones that write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Unpack
+
+import attrs
+
+from nlpfootprint.checks import flag, whole_number
+from nlpfootprint.errors import ConfigurationTypeError, TrackerStateError
+from nlpfootprint.report import Report
+from nlpfootprint.settings import TrackerOptions, TrackerSettings
+from nlpfootprint.tracker import EnergyTracker
+from nlpfootprint.windows import WindowHandle
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Callback, LightningModule, Trainer
+else:
+    try:
+        from lightning.pytorch import Callback
+    except ImportError:
+        try:
+            from pytorch_lightning import Callback
+        except ImportError as err:
+            raise ImportError(
+                "nlpfootprint.integrations.lightning needs Lightning: pip install "
+                "'nlpfootprint[lightning]' (or install pytorch-lightning)"
+            ) from err
+    Trainer = LightningModule = Any
+
+__all__ = ["EnergyCallback", "batch_tokens"]
+
+log = logging.getLogger("nlpfootprint")
+
+RUN_LOG = "nlpfootprint-run.jsonl"
+REPORT_JSON = "nlpfootprint-report.json"
+REPORT_MARKDOWN = "nlpfootprint-report.md"
+
+
+def batch_tokens(batch: object) -> object:
+    """The tokens in ``batch`` as the callback counts them by default: a mapping's
+    ``"attention_mask"`` (its nonzero entries), else the number of elements of its
+    ``"input_ids"``; None (count none) for any other batch."""
+    if not isinstance(batch, Mapping):
+        return None
+    mask = batch.get("attention_mask")
+    if mask is not None:
+        return mask.count_nonzero()
+    ids = batch.get("input_ids")
+    return None if ids is None else ids.numel()
+
+
+class EnergyCallback(Callback):
+    """Measure the energy of ``trainer.fit(...)``; ``callback.report`` once it ends.
+
+    Args:
+        tokens_of: ``tokens_of(batch)`` gives the number of tokens in a training batch
+            (an int or a 0-d integer tensor, or None for none). Default:
+            :func:`batch_tokens`.
+        output_dir: Where the run log (``nlpfootprint-run.jsonl``) and the report
+            (``nlpfootprint-report.json``, ``.md``) go. Default: the trainer's
+            ``log_dir``. With several nodes the names end in ``.nodeN``.
+        save: Write those files (default). With ``save=False`` nothing is written
+            unless ``log=`` names a run log.
+        **options: The options of :func:`~nlpfootprint.track_energy` (``meters``,
+            ``interval_s``, ``pue``, ``carbon_intensity``, ``log``, ``clock``...).
+
+    Steps are optimizer steps: the increase of ``trainer.global_step`` (so batches
+    accumulated with ``accumulate_grad_batches`` make one step). Tensor token counts are
+    summed on their device and read at logging steps and at the end, which adds no device
+    synchronisation per batch. The logged ``power_w`` is the mean power since the previous
+    logging step; the others are totals so far. Only ``fit`` is measured; for
+    ``trainer.test()`` or ``predict()`` use ``with track_energy(): ...``.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens_of: Callable[[Any], object] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        save: bool = True,
+        **options: Unpack[TrackerOptions],
+    ) -> None:
+        super().__init__()
+        if tokens_of is not None and not callable(tokens_of):
+            raise ConfigurationTypeError(
+                f"tokens_of={tokens_of!r}: expected a function of the batch, or None"
+            )
+        if output_dir is not None and not isinstance(output_dir, str | os.PathLike):
+            raise ConfigurationTypeError(
+                f"output_dir={output_dir!r}: expected a directory path, or None"
+            )
+        self.settings = TrackerSettings.of(**options)
+        self.tokens_of = tokens_of or batch_tokens
+        self.output_dir = output_dir
+        self.save = flag("save", save)
+        self.tracker: EnergyTracker | None = None
+        self._report: Report | None = None
+        self._dir: Path | None = None
+        self._window: AbstractContextManager[WindowHandle] | None = None
+        self._last_step = 0
+        self._pending_tokens: Any = 0
+        self._last_point: tuple[float, float] | None = None  # (duration_s, energy_j)
+
+    @property
+    def report(self) -> Report:
+        """The report of the last fit, once it has ended."""
+        if self._report is None:
+            raise TrackerStateError(
+                "the report is ready when trainer.fit() ends (and only in the process that "
+                "measures: local rank 0); for a live figure use callback.tracker.snapshot()"
+            )
+        return self._report
+
+    @property
+    def measuring(self) -> bool:
+        """True while this process measures a fit."""
+        return self.tracker is not None and self.tracker.running
+
+    # -- fit -------------------------------------------------------------------------
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._report, self.tracker, self._window = None, None, None
+        self._pending_tokens, self._last_point = 0, None
+        self._dir = self._files_dir(trainer)  # on every rank: log_dir is a collective
+        if trainer.local_rank != 0:
+            return
+        settings = self.settings
+        if settings.name is None:
+            settings = attrs.evolve(settings, name=type(pl_module).__name__)
+        if self._dir is not None and settings.log is None:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            settings = attrs.evolve(settings, log=self._dir / self._file(RUN_LOG, trainer))
+        self.tracker = EnergyTracker(settings).start()
+
+    def _files_dir(self, trainer: Trainer) -> Path | None:
+        if not self.save:
+            return None
+        if self.output_dir is not None:
+            return Path(self.output_dir)
+        log_dir = trainer.log_dir
+        return Path(log_dir if log_dir is not None else trainer.default_root_dir)
+
+    @staticmethod
+    def _file(name: str, trainer: Trainer) -> str:
+        if trainer.num_nodes <= 1:
+            return name
+        stem, dot, ext = name.partition(".")
+        return f"{stem}.node{trainer.node_rank}{dot}{ext}"
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._last_step = trainer.global_step  # after a checkpoint's restore
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._finish(trainer)
+
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        try:
+            self._finish(trainer, exception)
+        except Exception as err:  # the fit's own exception is the one to see
+            log.warning("nlpfootprint: could not finish the measurement: %s", err)
+
+    def _finish(self, trainer: Trainer, exception: BaseException | None = None) -> None:
+        """Stop once: count the last tokens, close the window, write the files. After an
+        ``exception`` the report says that the fit raised it."""
+        tracker = self.tracker
+        if tracker is None or self._report is not None or not tracker.running:
+            return
+        try:
+            self._flush_tokens()
+        finally:
+            self._close_window()
+            exc_type = None if exception is None else type(exception)
+            tracker.__exit__(exc_type, exception, None)  # as a `with` block that raised
+            self._report = report = tracker.report
+        if self._dir is not None:
+            self._write(report, trainer)
+
+    def _write(self, report: Report, trainer: Trainer) -> None:
+        assert self._dir is not None
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            (self._dir / self._file(REPORT_JSON, trainer)).write_text(report.to_json() + "\n")
+            (self._dir / self._file(REPORT_MARKDOWN, trainer)).write_text(report.to_markdown())
+        except OSError as err:
+            log.warning("nlpfootprint: could not write the report into %s: %s", self._dir, err)
+
+    # -- training --------------------------------------------------------------------
+
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if not self.measuring:
+            return
+        assert self.tracker is not None
+        self._add_tokens(self.tokens_of(batch))
+        stepped = trainer.global_step - self._last_step
+        if stepped <= 0:
+            return  # accumulating gradients: no optimizer step yet
+        self._last_step = trainer.global_step
+        self.tracker.step(stepped)
+        if self._logging_step(trainer):
+            self._flush_tokens()
+            pl_module.log_dict(
+                self._metrics(), on_step=True, on_epoch=False, batch_size=1, rank_zero_only=True
+            )
+
+    @staticmethod
+    def _logging_step(trainer: Trainer) -> bool:
+        """Whether the trainer writes its loggers after this batch (as Lightning decides)."""
+        every = int(getattr(trainer, "log_every_n_steps", 50))  # set by Trainer.__init__
+        on_cadence = every > 0 and trainer.global_step % every == 0
+        return on_cadence or bool(trainer.should_stop) or bool(getattr(trainer, "fast_dev_run", 0))
+
+    def _add_tokens(self, tokens: object) -> None:
+        if tokens is None:
+            return
+        ndim = getattr(tokens, "ndim", None)
+        if ndim is None:
+            self._pending_tokens += whole_number("tokens_of(batch)", tokens)
+            return
+        if ndim != 0 or getattr(tokens, "is_floating_point", lambda: False)():
+            raise ConfigurationTypeError(
+                f"tokens_of(batch) gave {type(tokens).__name__} of shape "
+                f"{tuple(getattr(tokens, 'shape', ()))} and dtype {getattr(tokens, 'dtype', '?')}: "
+                "expected one whole number (an int or a 0-d integer tensor)"
+            )
+        self._pending_tokens = self._pending_tokens + tokens  # stays on its device
+
+    def _flush_tokens(self) -> None:
+        tokens = whole_number("tokens_of(batch)", self._pending_tokens)
+        self._pending_tokens = 0
+        if tokens and self.tracker is not None:
+            self.tracker.step(0, tokens=tokens)
+
+    def _metrics(self) -> dict[str, float]:
+        """The figures to log: totals so far, and the mean power since the last log."""
+        assert self.tracker is not None
+        now = self.tracker.snapshot(read=False)  # the sampler's latest reading
+        point = (now.duration_s, now.energy_j)
+        metrics = {"energy_kwh": now.energy_kwh, "co2e_kg": now.co2e_kg}
+        start = self._last_point or (0.0, 0.0)
+        if point[0] > start[0]:
+            metrics["power_w"] = (point[1] - start[1]) / (point[0] - start[0])
+            self._last_point = point
+        if now.j_per_token is not None:
+            metrics["j_per_token"] = now.j_per_token
+        return metrics
+
+    # -- validation ------------------------------------------------------------------
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.measuring and self._window is None:
+            assert self.tracker is not None
+            name = "sanity_check" if trainer.sanity_checking else "validation"
+            self._window = self.tracker.window(name)
+            self._window.__enter__()
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._close_window()
+
+    def _close_window(self) -> None:
+        window, self._window = self._window, None
+        if window is not None and self.measuring:
+            window.__exit__(None, None, None)

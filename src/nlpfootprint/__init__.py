@@ -175,6 +175,14 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
 
 
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext nlpfootprint``: the ``%%track_energy`` and ``%track_energy`` magics
+    (:mod:`nlpfootprint.integrations.ipython`, imported only then)."""
+    from nlpfootprint.integrations.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
 class _Package(types.ModuleType):
     """This package's module type. Importing the submodule ``nlpfootprint.estimate`` sets
     the package attribute ``estimate`` to that module; the public name ``estimate`` is the

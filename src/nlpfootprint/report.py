@@ -45,7 +45,7 @@ from nlpfootprint.report_dict import (
 from nlpfootprint.report_parts import ChannelReport, Projection
 from nlpfootprint.totals import LedgerState, StepEnergy
 from nlpfootprint.trace import TraceData
-from nlpfootprint.units import format_duration
+from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
 
 if TYPE_CHECKING:
     from nlpfootprint.equivalents import Equivalent, RegionResult
@@ -464,6 +464,16 @@ class Report:
         from nlpfootprint.render.html import render_html
 
         return render_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython's plain display: one line of the main figures (``print(report)``: all)."""
+        name = f" {self.name!r}" if self.name else ""
+        per_token = f", {format_energy_j(self.j_per_token)}/token" if self.j_per_token else ""
+        p.text(
+            f"<Report{name}: {format_energy_j(self.energy_j)} ({self.method}) in "
+            f"{format_duration(self.duration_s)}, {format_mass_kg(self.co2e_kg)} CO2e, "
+            f"{self.steps:,} step{'' if self.steps == 1 else 's'}{per_token}>"
+        )
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, ax: Any = None) -> Any:
         """Power over time per domain with energy so far (needs ``nlpfootprint[plot]``).

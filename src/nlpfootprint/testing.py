@@ -17,8 +17,9 @@ give the tracker.
 >>> round(t.report.energy_kwh, 9)  # the clock starts at a random offset: round
 0.25
 
-The module is also a pytest plugin (registered as ``nlpfootprint``) with a ``fake_clock``
-fixture.
+The module is also a pytest plugin (registered as ``nlpfootprint``, active once the package
+is installed) with three fixtures: ``fake_clock``, ``fake_meter`` (a 100 W GPU on that
+clock) and ``energy_tracker`` (a tracker started on both, stopped after the test).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import itertools
 import math
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
@@ -38,6 +40,9 @@ from nlpfootprint.checks import finite_number, nonnegative, positive, whole_numb
 from nlpfootprint.clock import Clock
 from nlpfootprint.errors import ConfigurationError, MeterError
 from nlpfootprint.meters.base import Channel, Domain
+
+if TYPE_CHECKING:
+    from nlpfootprint.tracker import EnergyTracker
 
 __all__ = ["FakeClock", "FakeMeter", "sampler_threads"]
 
@@ -391,3 +396,21 @@ else:
     def fake_clock() -> FakeClock:
         """A :class:`FakeClock` for one test."""
         return FakeClock()
+
+    @pytest.fixture
+    def fake_meter(fake_clock: FakeClock) -> FakeMeter:
+        """A 100 W GPU (channel ``gpu:0``): an energy counter on ``fake_clock``."""
+        return FakeMeter.counter(100.0, domain="gpu", clock=fake_clock)
+
+    @pytest.fixture
+    def energy_tracker(fake_clock: FakeClock, fake_meter: FakeMeter) -> Iterator[EnergyTracker]:
+        """A started tracker on ``fake_meter`` and ``fake_clock``, stopped after the test.
+
+        It is :func:`nlpfootprint.current_tracker` during the test, so code under test that
+        counts steps counts them on it; ``energy_tracker.stop()`` gives the report early.
+        """
+        from nlpfootprint.tracker import EnergyTracker
+
+        tracker = EnergyTracker(meters=[fake_meter], clock=fake_clock).start()
+        yield tracker
+        tracker.stop()  # idempotent: a test that stopped it gets the same report

@@ -249,6 +249,7 @@ def whole_number(
     except TypeError:
         raise ConfigurationTypeError(
             f"{name}={_show(value)}: expected {what}, got {type(value).__name__}"
+            f"{_array_kind(value)}"
         ) from None
     if number < minimum:
         raise ConfigurationError(f"{name}={_show(number)}: expected {what} >= {minimum}")
@@ -256,6 +257,16 @@ def whole_number(
     if number > limit:
         raise ConfigurationError(f"{name}={_show(number)}: expected {what} <= {_limit(limit)}")
     return number
+
+
+def _array_kind(value: object) -> str:
+    """For an array or tensor that is no whole number: how many elements, or its dtype."""
+    numel = getattr(value, "numel", None)  # a torch tensor's count; numpy's is ``size``
+    count = numel() if callable(numel) else getattr(value, "size", None)
+    if isinstance(count, int) and count != 1:
+        return f" of {count} elements (sum it first, e.g. mask.sum())"
+    dtype = getattr(value, "dtype", None)
+    return "" if dtype is None else f" of dtype {dtype}"
 
 
 def step_counts(n: object, tokens: object) -> tuple[int, int | None]:

@@ -288,3 +288,15 @@ def test_reports_that_differ_only_in_how_meters_were_chosen_add_up() -> None:
     assert total.assumptions.meters == "given; auto: NVML"
     with pytest.raises(ConfigurationError, match="different assumptions"):
         merge_entries(a, a.with_assumptions(pue=2.0))
+
+
+def test_a_projection_whose_energy_overflows_is_refused_naming_the_target() -> None:
+    """The duration x factor fits a float but the energy x factor does not (300 W for
+    10 s, x1e306): refused as too large, naming runs=, not a raw energy_j error."""
+    from nlpfootprint.testing import FakeClock, FakeMeter
+
+    clock = FakeClock()
+    with nf.track_energy(meters=[FakeMeter.constant(300.0)], clock=clock) as tracker:
+        clock.advance(10.0)
+    with pytest.raises(ConfigurationError, match=r"runs=1e\+306: the projection would be too"):
+        tracker.report.project(runs=1e306)

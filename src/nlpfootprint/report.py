@@ -248,7 +248,8 @@ class Report:
             f"(x{factor:.3g} of what was measured)"
         )
         counts = (self.steps * factor, self.tokens * factor)
-        finite = all(math.isfinite(x) for x in (factor, self.duration_s * factor))
+        scaled = (factor, self.duration_s * factor, self.energy_j * factor)
+        finite = all(math.isfinite(x) for x in scaled)  # the total bounds every channel
         if not finite or max(counts) > MAX_FLOAT_SAFE_INT:
             raise too_large
         spread = self.step_energy.relative_spread if self.step_energy is not None else None

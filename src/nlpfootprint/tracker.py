@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import ParamSpec, Self, TypeVar, Unpack, overload
+from typing import ParamSpec, Self, SupportsIndex, TypeVar, Unpack, overload
 
 import attrs
 
@@ -344,9 +344,10 @@ class EnergyTracker:
             raise TrackerStateError(f"{what} needs a running tracker")
         return self._ledger
 
-    def step(self, n: int = 1, tokens: int | None = None) -> None:
-        """Count ``n`` training steps (and ``tokens`` processed) for per-step figures."""
-        n, tokens = step_counts(n, tokens)  # whole numbers to 10**18; numpy ints too
+    def step(self, n: SupportsIndex = 1, tokens: SupportsIndex | None = None) -> None:
+        """Count ``n`` training steps (and ``tokens`` processed) for per-step figures: any
+        whole number, numpy integers and 0-d integer tensors included."""
+        n, tokens = step_counts(n, tokens)  # whole numbers to 10**18
         if self._forked():
             self._ignored_in_child("step()")
             return

@@ -43,6 +43,10 @@ myst_enable_extensions = ["deflist"]
 
 # -- autodoc / napoleon ------------------------------------------------------------------
 
+# The integrations' libraries are mocked, so that the pages build without them installed
+# (the integrations are tested against the real libraries, not here).
+autodoc_mock_imports = ["torch", "transformers", "accelerate", "lightning", "pytorch_lightning"]
+
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 autodoc_default_options: dict[str, Any] = {}

@@ -18,7 +18,19 @@ def fresh(code: str) -> dict[str, object]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-HEAVY = ("numpy", "attrs", "importlib.metadata", "psutil", "csv", "nlpfootprint.report")
+HEAVY = (
+    "numpy",
+    "attrs",
+    "importlib.metadata",
+    "psutil",
+    "csv",
+    "nlpfootprint.report",
+    "torch",
+    "transformers",
+    "lightning",
+    "pytorch_lightning",
+    "IPython",
+)
 
 
 def test_importing_the_package_imports_none_of_its_heavy_parts() -> None:
@@ -70,7 +82,8 @@ def test_a_tracked_block_with_automatic_meters_imports_no_numpy_and_no_psutil() 
         "import json, sys, nlpfootprint as nf\n"
         "with nf.track_energy() as t:\n    pass\n"
         "assert t.report.energy_j >= 0\n"
-        "print(json.dumps([m for m in ('numpy', 'psutil', 'importlib.metadata')"
+        "print(json.dumps([m for m in ('numpy', 'psutil', 'importlib.metadata', 'torch',"
+        " 'transformers', 'lightning', 'IPython')"
         " if m in sys.modules]))"
     )
     assert out == []

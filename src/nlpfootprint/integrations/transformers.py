@@ -80,10 +80,9 @@ class EnergyCallback(TrainerCallback):
     its ``evaluate``, ``predict``, ``train`` (and, to count tokens from batches,
     ``training_step``) on that instance only.
 
-    Attributes:
-        report: The latest training run's :class:`~nlpfootprint.Report`.
-        reports: Every report made so far, in order (training runs and the
-            evaluations/predictions measured outside training).
+    :attr:`report` is the latest training run's :class:`~nlpfootprint.Report`;
+    :attr:`reports`, every report made so far, in order (training runs and the
+    evaluations/predictions measured outside training).
     """
 
     def __init__(self, *, write_files: bool = True, **options: Unpack[TrackerOptions]) -> None:

@@ -362,8 +362,7 @@ class CounterIntegrator:
     ) -> tuple[float, bool] | None:
         """(energy, whether the counter was reset) from one reading to another, or None
         when no way from one to the other is possible."""
-        bound = self.bound_w  # possible_j, inline: this is the hot path of a counter
-        most = math.inf if bound is None else bound * (max(t - from_t, 0.0) + self.slack_s)
+        most = self.possible_j(t - from_t)
         delta = value_j - from_j
         if delta >= 0:
             return (delta, False) if delta <= most else None

@@ -77,20 +77,12 @@ def _busy_seconds(times: Any) -> float:
     return float(sum(getattr(times, f, 0.0) for f in _BUSY_FIELDS))
 
 
-def _wall_cpu_seconds(times: Any) -> float:
-    """All CPU time, busy or not, summed over CPUs: wall time x logical CPUs."""
-    return _busy_seconds(times) + float(sum(getattr(times, f, 0.0) for f in _WAITING_FIELDS))
-
-
 def charged_machine_seconds(cpu_times: Callable[[], Any], idle_fraction: float) -> float:
     """Machine CPU-seconds to charge at ``TDP x sockets / logical CPUs`` each: busy time,
     plus ``idle_fraction`` of the time not busy (the idle floor)."""
     times = cpu_times()
-    if type(times) is CpuTimes:  # /proc/stat's fields, all there: no lookups by name
-        busy = times.user + times.nice + times.system + times.irq + times.softirq
-        return busy + idle_fraction * (times.idle + times.iowait + times.steal)
-    busy = _busy_seconds(times)
-    return busy + idle_fraction * (_wall_cpu_seconds(times) - busy)
+    waiting = float(sum(getattr(times, f, 0.0) for f in _WAITING_FIELDS))
+    return _busy_seconds(times) + idle_fraction * waiting
 
 
 def installed_bytes() -> int | None:

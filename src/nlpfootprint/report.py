@@ -42,7 +42,7 @@ from nlpfootprint.report_dict import (
     report_fields,
     report_to_dict,
 )
-from nlpfootprint.report_parts import ChannelReport, Projection
+from nlpfootprint.report_parts import ChannelReport, JobInfo, Projection
 from nlpfootprint.totals import LedgerState, StepEnergy
 from nlpfootprint.trace import TraceData
 from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
@@ -55,6 +55,7 @@ __all__ = [
     "SCHEMA_PATTERN",
     "Assumptions",
     "ChannelReport",
+    "JobInfo",
     "Projection",
     "Report",
     "StepEnergy",
@@ -84,10 +85,14 @@ class Report:
         interval_s: The sampling interval used.
         trace: Power over time per domain (bounded resolution), when recorded.
         projection: Set when this report was projected from a measured one.
+        step_energy: How energy per step varied between sampling rounds.
+        job: For a distributed job (``torchrun``, ``srun``, ``mpirun``), which job and
+            which part of it: the whole job on rank 0, each device once, with the ranks
+            that did not report (see :class:`~nlpfootprint.report_parts.JobInfo`).
 
     Derived (properties): ``energy_j``, ``energy_kwh``, ``facility_energy_kwh``,
     ``co2e_kg``, ``co2e_lbs``, ``cost_usd``, ``mean_power_w``, ``energy_j_by_domain``,
-    ``j_per_step``, ``j_per_token``, ``method``.
+    ``energy_j_by_host``, ``j_per_step``, ``j_per_token``, ``method``.
     """
 
     duration_s: float = attrs.field(validator=amount)
@@ -104,6 +109,7 @@ class Report:
     trace: TraceData | None = None
     projection: Projection | None = None
     step_energy: StepEnergy | None = None
+    job: JobInfo | None = None
 
     # -- derived figures -------------------------------------------------------------
 
@@ -146,6 +152,15 @@ class Report:
         out: dict[str, float] = {}
         for c in self.channels:
             out[c.domain.value] = out.get(c.domain.value, 0.0) + c.energy_j
+        return out
+
+    @property
+    def energy_j_by_host(self) -> dict[str, float]:
+        """IT energy per machine, from each channel's device (``"?"``: host not known)."""
+        out: dict[str, float] = {}
+        for c in self.channels:
+            host = c.device.host if c.device is not None and c.device.host else "?"
+            out[host] = out.get(host, 0.0) + c.energy_j
         return out
 
     @property

@@ -24,7 +24,7 @@ import attrs
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError, NlpFootprintError, ReportFormatError
 from nlpfootprint.legacy import upgrade_report
-from nlpfootprint.report_parts import ChannelReport, Projection
+from nlpfootprint.report_parts import ChannelReport, JobInfo, Projection
 from nlpfootprint.totals import StepEnergy
 from nlpfootprint.trace import TraceData
 
@@ -131,6 +131,7 @@ def report_to_dict(report: Any) -> dict[str, Any]:
         "trace": _part(report.trace),
         "projection": _part(report.projection),
         "step_energy": _part(report.step_energy),
+        "job": _part(getattr(report, "job", None)),
     }
 
 
@@ -153,6 +154,7 @@ def report_fields(data: object) -> dict[str, Any]:
     try:
         d = upgrade_report(data) if int(match[1]) == 1 else data
         trace, projection, steps = d.get("trace"), d.get("projection"), d.get("step_energy")
+        job = d.get("job")
         _check_types(d)
         return {
             "duration_s": d["duration_s"],
@@ -169,6 +171,7 @@ def report_fields(data: object) -> dict[str, Any]:
             "trace": None if trace is None else TraceData.from_dict(trace),
             "projection": None if projection is None else Projection(**projection),
             "step_energy": None if steps is None else StepEnergy(**steps),
+            "job": None if job is None else JobInfo.from_dict(job),
         }
     except (  # what a hostile dict can make the parts' from_dict raise
         KeyError,

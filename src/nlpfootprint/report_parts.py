@@ -19,7 +19,7 @@ from nlpfootprint.meters.base import Channel, Domain, check_kind, to_domain
 from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, to_backend, to_method
 from nlpfootprint.totals import ChannelTotals, StepEnergy
 
-__all__ = ["ChannelReport", "Projection", "StepEnergy"]
+__all__ = ["ChannelReport", "JobInfo", "MissingRank", "Projection", "RankPart", "StepEnergy"]
 
 
 @attrs.frozen
@@ -175,3 +175,113 @@ class Projection:
     measured_duration_s: float
     measured_steps: int
     relative_spread: float | None = None
+
+
+_rank = count
+
+
+def _optional_rank(
+    _instance: object, attribute: attrs.Attribute[int | None], value: object
+) -> None:
+    if value is not None:
+        count(_instance, attribute, value)  # type: ignore[arg-type]
+
+
+def _texts(_instance: object, attribute: attrs.Attribute[tuple[str, ...]], value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{attribute.name}: expected a tuple of strings, got {value!r:.80}")
+
+
+@attrs.frozen
+class RankPart:
+    """One rank's share of a distributed job's report.
+
+    Attributes:
+        rank: The rank (0 to the world size - 1).
+        host: The machine it ran on (what counts a host-wide channel once).
+        local_rank: Its rank on that machine, when the launcher said.
+        channels: The ids, in the job report, of the channels it measured (none: it owned
+            no device, such as a second rank sharing a GPU).
+        steps: Steps it counted.
+        tokens: Tokens it counted.
+        duration_s: How long its tracker ran.
+    """
+
+    rank: int = attrs.field(validator=_rank)
+    host: str = attrs.field(validator=attrs.validators.instance_of(str))
+    local_rank: int | None = attrs.field(default=None, validator=_optional_rank)
+    channels: tuple[str, ...] = attrs.field(default=(), validator=_texts)
+    steps: int = attrs.field(default=0, validator=count)
+    tokens: int = attrs.field(default=0, validator=count)
+    duration_s: float = attrs.field(default=0.0, validator=amount)
+
+
+@attrs.frozen
+class MissingRank:
+    """A rank whose part is not in a job report, and why (it never reached stop within the
+    gather timeout, its process was gone, its part could not be read)."""
+
+    rank: int = attrs.field(validator=_rank)
+    reason: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+
+#: What gathered a job's parts: a torch.distributed process group, MPI, or nothing (the
+#: launcher's variables said which rank this is, but no engine ran at stop).
+JOB_ENGINES = ("torch", "mpi", "launcher")
+
+
+@attrs.frozen
+class JobInfo:
+    """Which distributed job a report belongs to, and which part of it it is.
+
+    Attributes:
+        engine: ``"torch"`` or ``"mpi"`` (what gathered the parts), or ``"launcher"``:
+            only the launcher's variables told the rank, nothing could gather.
+        scope: ``"job"``: the whole job, gathered on rank 0 (every part that arrived);
+            ``"rank"``: one rank's own part (the report of a rank other than 0, or of a
+            job that could not be gathered).
+        rank: The rank this report was made on.
+        world_size: How many ranks the job has.
+        parts: The ranks whose parts are in the report, in rank order.
+        missing: The ranks whose parts are not, with why (a ``"job"`` report only).
+    """
+
+    engine: str = attrs.field(validator=attrs.validators.in_(JOB_ENGINES))
+    scope: str = attrs.field(validator=attrs.validators.in_(("job", "rank")))
+    rank: int = attrs.field(validator=_rank)
+    world_size: int = attrs.field(validator=_rank)
+    parts: tuple[RankPart, ...] = ()
+    missing: tuple[MissingRank, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        ranks = [p.rank for p in self.parts] + [m.rank for m in self.missing]
+        if len(set(ranks)) != len(ranks) or any(r >= self.world_size for r in ranks):
+            raise ConfigurationError(
+                f"job of world_size={self.world_size}: ranks {sorted(ranks)} must be distinct "
+                "and below the world size"
+            )
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The machines the parts ran on, sorted."""
+        return tuple(sorted({p.host for p in self.parts}))
+
+    @property
+    def complete(self) -> bool:
+        """True when every rank's part is in the report."""
+        return self.scope == "job" and len(self.parts) == self.world_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return attrs.asdict(self, recurse=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobInfo:
+        """Read :meth:`to_dict` output back."""
+        fields = dict(data)
+        fields["parts"] = tuple(
+            RankPart(**{**p, "channels": tuple(p.get("channels", ()))})
+            for p in fields.get("parts", ())
+        )
+        fields["missing"] = tuple(MissingRank(**m) for m in fields.get("missing", ()))
+        return cls(**fields)

@@ -28,6 +28,7 @@ __all__ = [
     "channel_rows",
     "figure_rows",
     "method_label",
+    "job_lines",
     "printable",
     "title",
     "warning_lines",
@@ -200,4 +201,35 @@ def window_lines(windows: tuple[Report, ...], depth: int = 0) -> list[tuple[int,
             )
         )
         out += window_lines(w.windows, depth + 1)
+    return out
+
+
+def job_lines(report: Report) -> list[str]:
+    """For a distributed job's report: which ranks and hosts it covers, each host's energy
+    and devices, and the ranks that did not report (none for another report)."""
+    job = report.job
+    if job is None:
+        return []
+    if job.scope == "rank":
+        return [
+            f"rank {job.rank} of {job.world_size} ({job.engine}): this rank's own part; "
+            + ("the job report is on rank 0" if job.engine != "launcher" else "not gathered")
+        ]
+    hosts = job.hosts
+    out = [
+        f"{len(job.parts)} of {job.world_size} ranks on {len(hosts)} host(s), gathered "
+        f"through {job.engine}"
+    ]
+    energy = report.energy_j_by_host
+    for host in hosts:
+        ranks = [p for p in job.parts if p.host == host]
+        channels = [c for p in ranks for c in p.channels]
+        shown = ", ".join(channels[:8]) + (
+            f", ... ({len(channels)} in all)" if len(channels) > 8 else ""
+        )
+        out.append(
+            f"{printable(host)}: rank(s) {', '.join(str(p.rank) for p in ranks)}, "
+            f"{format_energy_j(energy.get(host, 0.0))} ({printable(shown) or 'no device'})"
+        )
+    out += [f"missing: rank {m.rank}: {printable(m.reason)}" for m in job.missing]
     return out

@@ -10,6 +10,7 @@ from nlpfootprint.render.common import (
     assumption_lines,
     channel_rows,
     figure_rows,
+    job_lines,
     method_label,
     printable,
     title,
@@ -51,6 +52,9 @@ def render_html(report: Report) -> str:
             cells = "".join(f"<td{a}>{e(c)}</td>" for a, c in zip(aligns, row, strict=True))
             parts.append(f"<tr>{cells}</tr>")
         parts.append("</tbody></table>")
+    if report.job is not None:
+        items = "".join(f"<li>{e(line)}</li>" for line in job_lines(report))
+        parts.append(f"<p><b>job</b></p><ul>{items}</ul>")
     if report.windows:
         items = "".join(
             f'<li style="margin-left:{1.5 * depth:g}em">{e(line)}</li>'

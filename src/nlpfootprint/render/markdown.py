@@ -10,6 +10,7 @@ from nlpfootprint.render.common import (
     assumption_lines,
     channel_rows,
     figure_rows,
+    job_lines,
     method_label,
     printable,
     title,
@@ -52,6 +53,9 @@ def render_markdown(report: Report) -> str:
     ]
     if report.channels:
         lines += ["", *markdown_table(CHANNEL_COLUMNS, list(channel_rows(report)), "lllrrl")]
+    if report.job is not None:
+        lines += ["", "**Job**", ""]
+        lines += [f"- {markdown_escape(line)}" for line in job_lines(report)]
     if report.windows:
         lines += ["", "**Windows**", ""]
         lines += [

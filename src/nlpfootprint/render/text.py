@@ -8,6 +8,7 @@ from nlpfootprint.render.common import (
     assumption_lines,
     channel_rows,
     figure_rows,
+    job_lines,
     method_label,
     title,
     warning_lines,
@@ -37,6 +38,8 @@ def render_text(report: Report) -> str:
             f"  {cid:<12} {domain:<7} {method:<10} {energy:>12}  {watts:>7}  {label}"
             for cid, domain, method, energy, watts, label in channel_rows(report)
         ]
+    if report.job is not None:
+        lines += ["", "  job"] + [f"    {line}" for line in job_lines(report)]
     if report.windows:
         lines += ["", "  windows"]
         lines += [f"    {'  ' * depth}{line}" for depth, line in window_lines(report.windows)]

@@ -8,6 +8,8 @@ plain data: it needs no lock, no meter and no trace.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -166,6 +168,52 @@ class LedgerState:
             elif refused:
                 out.append(f"{channel.id}: {totals.failures} failed reading(s){refused}")
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (what one rank of a job sends to rank 0)."""
+        return {
+            "channels": [c.to_dict() for c in self.channels],
+            "totals": [attrs.astuple(t) for t in self.totals.channels],
+            "steps": self.totals.steps,
+            "tokens": self.totals.tokens,
+            "step_stats": attrs.astuple(self.step_stats),
+            "first_t": self.first_t,
+            "last_t": self.last_t,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerState:
+        """Read :meth:`to_dict` output back (KeyError, TypeError or ValueError if malformed)."""
+        channels = tuple(Channel.from_dict(c) for c in data["channels"])
+        totals = tuple(ChannelTotals(*t) for t in data["totals"])
+        if len(totals) != len(channels):
+            raise ValueError(f"{len(channels)} channel(s) but {len(totals)} totals")
+        return cls(
+            channels,
+            Totals(totals, int(data["steps"]), int(data["tokens"])),
+            StepStats(*data["step_stats"]),
+            data["first_t"],
+            data["last_t"],
+        )
+
+    def select(self, keep: Sequence[int], channels: Sequence[Channel]) -> LedgerState:
+        """The channels at ``keep`` only, as ``channels`` (the same measurements renamed
+        or re-homed); the step statistics, which are of all channels, are dropped."""
+        return LedgerState(
+            tuple(channels),
+            attrs.evolve(self.totals, channels=tuple(self.totals.channels[k] for k in keep)),
+            StepStats(),
+            self.first_t,
+            self.last_t,
+        )
+
+    def shifted(self, seconds: float) -> LedgerState:
+        """The same state on a clock ``seconds`` ahead (another rank's origin)."""
+        return attrs.evolve(
+            self,
+            first_t=None if self.first_t is None else self.first_t + seconds,
+            last_t=None if self.last_t is None else self.last_t + seconds,
+        )
 
     def merge(self, other: LedgerState) -> LedgerState:
         """Combine two states exactly.

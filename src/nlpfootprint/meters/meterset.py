@@ -93,6 +93,27 @@ class MeterSet:
                 )
         return notes, warnings
 
+    def restrict(self, keep: Sequence[Sequence[int]], warn: Warn) -> None:
+        """Keep, of each meter, the channels at the positions ``keep`` gives it (before
+        the workers start): a meter keeping all is kept as it is, one keeping some is read
+        through a :class:`~nlpfootprint.meters.subset.ChannelSubset`, one keeping none is
+        left out (and closed, if this set detected it)."""
+        from nlpfootprint.meters.subset import ChannelSubset
+
+        kept: list[PowerMeter] = []
+        for meter, channels, positions in zip(self.meters, self.meter_channels, keep, strict=True):
+            if len(positions) == len(channels):
+                kept.append(meter)
+            elif positions:
+                kept.append(ChannelSubset(meter, positions))
+            elif self.owned:
+                try:
+                    meter.close()
+                except Exception as err:  # a failing close must not fail the run
+                    warn(f"{meter!r}.close() failed: {err!r}")
+        self.meters = tuple(kept)
+        self.meter_channels = [tuple(m.channels) for m in kept]
+
     def start_workers(self, *, threaded: bool) -> list[Worker]:
         """Give each meter its workers (threads unless ``threaded`` is False); return the
         ones to read on."""

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FLOAT_SAFE_INT",
     "MAX_G_PER_KWH",
     "MAX_INTERVAL_S",
+    "MAX_GATHER_TIMEOUT_S",
     "MAX_LOG_FLUSH_S",
     "MAX_POWER_W",
     "MAX_PRICE_PER_KWH",
@@ -37,6 +38,7 @@ __all__ = [
     "fraction",
     "g_per_kwh_value",
     "instance",
+    "gather_timeout_value",
     "interval_value",
     "log_flush_value",
     "nonnegative",
@@ -82,6 +84,8 @@ MAX_INTERVAL_S = 86400.0
 MAX_READ_TIMEOUT_S = 60.0
 #: The longest ``log_flush_s`` accepted: a day (a crash loses at most this much of a log).
 MAX_LOG_FLUSH_S = 86400.0
+#: The longest rank 0 waits at stop for the other ranks' parts of a distributed job.
+MAX_GATHER_TIMEOUT_S = 86400.0
 #: The most power a meter's channel may say its devices draw, in watts (its
 #: ``max_power_w``): a petawatt, some fifty times all the power humanity uses (world primary
 #: energy was 620 EJ in 2023, Energy Institute Statistical Review 2024: 19.6 TW on average).
@@ -225,6 +229,18 @@ def log_flush_value(value: object) -> float:
         flush_s,
         MAX_LOG_FLUSH_S,
         "seconds, a day; a crash loses at most this much of the log",
+    )
+
+
+def gather_timeout_value(value: object) -> float:
+    """Return how long rank 0 waits for the other ranks at stop: > 0 and at most a day."""
+    timeout_s = positive("gather_timeout_s", value)
+    return at_most(
+        "gather_timeout_s",
+        value,
+        timeout_s,
+        MAX_GATHER_TIMEOUT_S,
+        "seconds, a day; a rank that has not stopped by then is reported missing",
     )
 
 

@@ -18,6 +18,7 @@ import attrs
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
 from nlpfootprint.checks import (
     MIN_INTERVAL_S,
+    gather_timeout_value,
     interval_value,
     log_flush_value,
     optional_text,
@@ -54,6 +55,8 @@ class TrackerOptions(TypedDict, total=False):
     log: str | os.PathLike[str] | None
     log_flush_s: float
     log_command: Sequence[str] | None
+    distributed: Literal["auto", "torch", "mpi"] | None
+    gather_timeout_s: float
 
 
 def _meters(_instance: object, _attribute: object, meters: Any) -> None:
@@ -116,6 +119,14 @@ def _command(_instance: object, _attribute: object, command: Any) -> None:
         )
 
 
+def _distributed(_instance: object, _attribute: object, mode: Any) -> None:
+    if mode not in ("auto", "torch", "mpi", None):
+        raise ConfigurationError(
+            f"distributed={mode!r}: expected 'auto' (find the job this process belongs to), "
+            "'torch', 'mpi', or None (measure this process alone)"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class TrackerSettings:
     """What a tracker was asked to do; checked when made (errors name the value).
@@ -148,6 +159,19 @@ class TrackerSettings:
         log_flush_s: Seconds between write-outs of the log (0: every line; at most a day);
             a crash loses at most this much of it.
         log_command: The command line that was measured, for the log's header.
+        distributed: In a job of several processes (``torchrun``, ``srun``, ``mpirun``):
+            ``"auto"`` (default) finds it through an initialised ``torch.distributed``
+            process group, running MPI, or the launcher's variables; ``"torch"`` or
+            ``"mpi"`` insist on that engine; None measures this process alone, as if no
+            job were there. In a job, each rank measures what it owns (the host's CPU and
+            memory on local rank 0, each GPU on the rank that uses it) and at stop rank
+            0 gathers the parts into one report of the whole job (``report.job``); the
+            other ranks' reports are their own parts, and only rank 0 writes the run log
+            (unless ``log`` names ``{rank}``). Outside a job it changes nothing. See
+            :doc:`/howto/distributed`.
+        gather_timeout_s: How long rank 0 waits at stop for the other ranks' parts (more
+            than 0, at most a day; default 60 s). A rank whose part has not come by then
+            is reported missing in the job report, never waited on further.
     """
 
     meters: Meters = attrs.field(default="auto", validator=_meters)
@@ -164,6 +188,10 @@ class TrackerSettings:
     log: str | os.PathLike[str] | None = attrs.field(default=None, validator=_log)
     log_flush_s: float = attrs.field(default=2.0, converter=log_flush_value)
     log_command: Sequence[str] | None = attrs.field(default=None, validator=_command)
+    distributed: Literal["auto", "torch", "mpi"] | None = attrs.field(
+        default="auto", validator=_distributed
+    )
+    gather_timeout_s: float = attrs.field(default=60.0, converter=gather_timeout_value)
 
     @classmethod
     def of(cls, **options: Any) -> TrackerSettings:

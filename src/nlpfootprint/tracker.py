@@ -28,6 +28,8 @@ import attrs
 from nlpfootprint.checks import flag, step_counts
 from nlpfootprint.clock import Clock, ManualClock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, current_tracker, decorate, started
+from nlpfootprint.distributed.context import RankContext
+from nlpfootprint.distributed.session import JobSession
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, TrackerStateError
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.meters.meterset import MeterSet
@@ -109,6 +111,7 @@ class EnergyTracker:
         self._stop_lock = threading.Lock()
         self._warned_abandoned = False
         self._pid: int | None = None  # the process that started it
+        self._job: JobSession | None = None  # its rank in a distributed job
         self._warned_in_child: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -145,6 +148,11 @@ class EnergyTracker:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     @property
+    def job(self) -> RankContext | None:
+        """This process's rank in a distributed job, once started (None: not in one)."""
+        return None if self._job is None else self._job.context
+
+    @property
     def result(self) -> Report | None:
         """The report once the tracker has stopped, else None (never raises)."""
         return self._report
@@ -163,6 +171,15 @@ class EnergyTracker:
             )
         meterset = self._meterset = MeterSet(self.settings.meters)
         self._pid = os.getpid()
+        try:
+            job = self._job = JobSession.detect(
+                self.settings.distributed, self.settings.gather_timeout_s
+            )
+        except BaseException:
+            meterset.close(lambda _: None, self.settings.read_timeout_s)
+            raise
+        if job is not None:
+            job.restrict(meterset, self._warn)
         if meterset.summary is not None:
             self._assumptions = attrs.evolve(self._assumptions, meters=meterset.summary)
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -174,8 +191,9 @@ class EnergyTracker:
             warn=self._warn,
         )
         sinks: list[Sink] = [ledger]
-        if self.settings.log is not None:
-            self._log = self._open_log(ledger)
+        log_path = self.settings.log if job is None else job.log_path(self.settings.log)
+        if log_path is not None:
+            self._log = self._open_log(ledger, log_path)
             sinks.append(self._log)
         self._sampler = Sampler(
             meterset.meters,
@@ -194,6 +212,8 @@ class EnergyTracker:
             if self._log is not None:
                 self._log.close()
             raise
+        if job is not None:
+            job.mark_origin(self._now())
         started(self)
         notes, warnings = meterset.startup_warnings(self.interval_s)
         self._warnings += notes
@@ -201,14 +221,13 @@ class EnergyTracker:
             self._warn(warning)
         return self
 
-    def _open_log(self, ledger: Ledger) -> RunLogWriter:
+    def _open_log(self, ledger: Ledger, path: str | os.PathLike[str]) -> RunLogWriter:
         """Open the run log and write its header (the channels, the settings)."""
         settings, meterset = self.settings, self._meterset
-        assert settings.log is not None
         assert meterset is not None
         try:
             return RunLogWriter.start(
-                settings.log,
+                path,
                 flush_s=settings.log_flush_s,
                 clock=self._clock,
                 counts=ledger.round_counts,
@@ -226,7 +245,7 @@ class EnergyTracker:
         except OSError as err:
             meterset.close(lambda _: None, settings.read_timeout_s)
             raise ConfigurationError(
-                f"log={settings.log!r}: cannot write the run log there: {err}"
+                f"log={path!r}: cannot write the run log there: {err}"
             ) from err
 
     def stop(self) -> Report:
@@ -266,6 +285,10 @@ class EnergyTracker:
                 interrupted = interrupted or err
             try:
                 self._report = self._build_report(end_t)
+                if self._job is not None and self._ledger is not None and interrupted is None:
+                    self._report = self._job.finish(
+                        self._report, self._ledger.state(end_t), end_t, self._assumptions
+                    )
                 if self._log is not None:
                     self._log.summary(self._report.to_dict())
             finally:

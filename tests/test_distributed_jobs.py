@@ -52,8 +52,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def torchrun(out: Path, *args: str, nproc: int = 4, node: tuple[int, int, int] | None = None,
-             env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.Popen[str]:  # fmt: skip
+def torchrun(
+    out: Path,
+    *args: str,
+    nproc: int = 4,
+    node: tuple[int, int, int] | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
     """Start ``torchrun`` of the worker (``node``: (node rank, node count, port))."""
     launch = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
     if node is None:

@@ -227,3 +227,29 @@ def test_report_totals_runs_only_when_they_are_accounted_alike(tmp_path: Path) -
     assert "0.24 kWh" in alike.stdout  # 2 x 0.1 kWh x PUE 1.2, in the same table as a run
     lines = cli("report", *logs, "--pue", "1.2", "--format", "csv").stdout.splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["", "", "total over 2 runs"]
+
+
+def test_under_srun_each_node_run_measures_its_whole_node_and_writes_its_log(
+    tmp_path: Path,
+) -> None:
+    """`nlpfootprint run` is no rank, even where SLURM says "task 2 of 4" (one run per
+    node under srun): it measures the whole machine and writes its own log."""
+    log = tmp_path / "node.jsonl"
+    env = {**os.environ, "SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0",
+           "SLURM_NODEID": "2"}  # fmt: skip
+    alone = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "run", "--log", str(tmp_path / "alone.jsonl"),
+         "--", sys.executable, "-c", "pass"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    under_srun = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "run", "--log", str(log),
+         "--", sys.executable, "-c", "pass"],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert under_srun.returncode == 0, under_srun.stderr
+    report = nf.Report.from_log(log)
+    assert report.job is None
+    expected = [c.id for c in nf.Report.from_log(tmp_path / "alone.jsonl").channels]
+    assert [c.id for c in report.channels] == expected
+    assert alone.returncode == 0

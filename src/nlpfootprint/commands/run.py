@@ -158,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
         log=log_path,
         log_flush_s=args.log_flush_s,
         log_command=command,
+        # it measures the machine around a command (one per node under srun), and is no
+        # rank itself, whatever SLURM_PROCID says
+        distributed=None,
     )
     returncode = _run_child(tracker, command, interactive=interactive, no_status=args.no_status)
     report = tracker.report

@@ -275,6 +275,11 @@ def job_report(
         f"rank {rank} did not report ({why}): its devices are not in this job report"
         for rank, why in sorted(missing.items())
     ]
+    if missing:
+        lost.append(
+            "for a whole-job report every rank starts and stops its tracker (in the same "
+            "order); distributed=None measures one process alone, as before"
+        )
     job = JobInfo(
         engine,
         "job",

@@ -168,7 +168,7 @@ class TrackerSettings:
             0 gathers the parts into one report of the whole job (``report.job``); the
             other ranks' reports are their own parts, and only rank 0 writes the run log
             (unless ``log`` names ``{rank}``). Outside a job it changes nothing. See
-            :doc:`/howto/distributed`.
+            :doc:`/howto-distributed`.
         gather_timeout_s: How long rank 0 waits at stop for the other ranks' parts (more
             than 0, at most a day; default 60 s). A rank whose part has not come by then
             is reported missing in the job report, never waited on further.

@@ -322,6 +322,20 @@ def test_the_job_trace_holds_every_ranks_energy() -> None:
     assert job.trace.energy_j() == pytest.approx(job.energy_j, rel=1e-6)
 
 
+def test_the_job_trace_puts_a_later_rank_on_rank_0s_bins() -> None:
+    parts = [
+        _part(0, "a", [_gpu(300.0, 0)], windows=False),
+        _part(1, "a", [_gpu(310.0, 1)], windows=False, origin=1_001_800.0),
+    ]
+    job = _merge(parts)
+    assert job.trace is not None
+    # rank 1 ran from half-way through rank 0's hour: its first half hour is on rank 0's
+    # bins, the rest is past them (the trace spans rank 0's run)
+    assert job.trace.energy_j() == pytest.approx(300.0 * 3600 + 310.0 * 1800, rel=1e-6)
+    assert job.trace.power_w["gpu"][0] == pytest.approx(300.0)
+    assert job.trace.power_w["gpu"][-1] == pytest.approx(610.0)
+
+
 def test_missing_ranks_are_listed_and_warned_about() -> None:
     job = _merge([_part(0, "a", [_gpu(300.0, 0)])], {2: "no part within 5 s", 3: "gone"})
     assert job.job is not None

@@ -20,6 +20,7 @@ merges them:
 
 from __future__ import annotations
 
+import bisect
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -214,7 +215,8 @@ def _ranked(part: Part, warning: str) -> str:
 
 def _trace(parts: Sequence[Part], shifts: Sequence[float]) -> TraceData | None:
     """The ranks' power traces summed per domain on rank 0's bins (each bin of another
-    rank spread over the bins it overlaps)."""
+    rank spread over the bins it overlaps; linear in the bins). The trace spans rank 0's
+    run: what another rank drew before rank 0 started or after it stopped is not drawn."""
     base = parts[0].report.trace
     if base is None or not base.start_s:
         return None
@@ -225,17 +227,15 @@ def _trace(parts: Sequence[Part], shifts: Sequence[float]) -> TraceData | None:
         if trace is None:
             continue
         for domain, series in trace.power_w.items():
-            joules = [0.0] * len(starts)
+            row = power.setdefault(domain, [0.0] * len(starts))
             for start, width, watts in zip(trace.start_s, trace.width_s, series, strict=False):
                 lo, hi = start + shift, start + shift + width
-                for i, (b_start, b_width) in enumerate(zip(starts, widths, strict=True)):
-                    overlap = min(hi, b_start + b_width) - max(lo, b_start)
-                    if overlap > 0 and width > 0:
-                        joules[i] += watts * overlap
-            row = power.setdefault(domain, [0.0] * len(starts))
-            for i, energy in enumerate(joules):
-                if widths[i] > 0:
-                    row[i] += energy / widths[i]
+                i = max(bisect.bisect_right(starts, lo) - 1, 0)
+                while i < len(starts) and starts[i] < hi:
+                    overlap = min(hi, starts[i] + widths[i]) - max(lo, starts[i])
+                    if overlap > 0 and widths[i] > 0:
+                        row[i] += watts * overlap / widths[i]
+                    i += 1
     return TraceData(starts, widths, {d: tuple(v) for d, v in power.items()})
 
 

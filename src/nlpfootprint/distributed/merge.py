@@ -20,7 +20,6 @@ merges them:
 
 from __future__ import annotations
 
-import bisect
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -214,29 +213,37 @@ def _ranked(part: Part, warning: str) -> str:
 
 
 def _trace(parts: Sequence[Part], shifts: Sequence[float]) -> TraceData | None:
-    """The ranks' power traces summed per domain on rank 0's bins (each bin of another
-    rank spread over the bins it overlaps; linear in the bins). The trace spans rank 0's
-    run: what another rank drew before rank 0 started or after it stopped is not drawn."""
+    """The ranks' power traces summed per domain on rank 0's bins. Another rank's energy
+    is taken as spread evenly over each of its bins, so its cumulative energy is a
+    piecewise-linear function of time, read at the ends of rank 0's bins. The trace spans
+    rank 0's run: what another rank drew before rank 0 started or after it stopped is not
+    drawn."""
     base = parts[0].report.trace
     if base is None or not base.start_s:
         return None
-    starts, widths = base.start_s, base.width_s
-    power = {d: list(v) for d, v in base.power_w.items()}
+    import numpy as np
+
+    starts, widths = np.asarray(base.start_s), np.asarray(base.width_s)
+    ends = starts + widths
+    power = {d: np.asarray(v, dtype=float) for d, v in base.power_w.items()}
     for part, shift in zip(parts[1:], shifts[1:], strict=True):
         trace = part.report.trace
-        if trace is None:
+        if trace is None or not trace.start_s:
             continue
+        lo = np.asarray(trace.start_s) + shift
+        hi = lo + np.asarray(trace.width_s)
+        times = np.column_stack([lo, hi]).ravel()  # each bin's start and end, in order
         for domain, series in trace.power_w.items():
-            row = power.setdefault(domain, [0.0] * len(starts))
-            for start, width, watts in zip(trace.start_s, trace.width_s, series, strict=False):
-                lo, hi = start + shift, start + shift + width
-                i = max(bisect.bisect_right(starts, lo) - 1, 0)
-                while i < len(starts) and starts[i] < hi:
-                    overlap = min(hi, starts[i] + widths[i]) - max(lo, starts[i])
-                    if overlap > 0 and widths[i] > 0:
-                        row[i] += watts * overlap / widths[i]
-                    i += 1
-    return TraceData(starts, widths, {d: tuple(v) for d, v in power.items()})
+            joules = np.asarray(series, dtype=float) * (hi - lo)
+            done = np.cumsum(joules)
+            before = done - joules
+            cumulative = np.column_stack([before, done]).ravel()
+            energy = np.interp(ends, times, cumulative) - np.interp(starts, times, cumulative)
+            added = np.divide(energy, widths, out=np.zeros_like(energy), where=widths > 0)
+            power[domain] = power.get(domain, np.zeros(len(starts))) + added
+    return TraceData(
+        base.start_s, base.width_s, {d: tuple(float(x) for x in v) for d, v in power.items()}
+    )
 
 
 def job_report(

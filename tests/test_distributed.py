@@ -201,9 +201,22 @@ def test_every_device_is_kept_by_exactly_one_rank_of_a_machine() -> None:
 def test_a_device_is_its_host_and_uuid_else_its_host_and_id() -> None:
     plain = Channel("gpu:0", "gpu", "power")
     with_uuid = attrs.evolve(plain, device=Device(name="H100", uuid="GPU-1"))
-    assert device_key("a", plain) == ("a", "id:gpu:0")
-    assert device_key("a", plain) != device_key("b", plain)
-    assert device_key("a", with_uuid) == ("a", "uuid:GPU-1")
+    assert device_key("a", plain, 0) == device_key("a", plain, 1) == ("a", "id:gpu:0")
+    assert device_key("a", plain, 0) != device_key("b", plain, 0)
+    assert device_key("a", with_uuid, 3) == ("a", "uuid:GPU-1")
+
+
+def test_a_process_share_is_each_ranks_own() -> None:
+    from nlpfootprint.meters.estimated import EstimatedCpuMeter
+
+    share = EstimatedCpuMeter(scope="process").channels[0]
+    assert device_key("a", share, 0) != device_key("a", share, 1)
+    machine = _machine(2)
+    meter_channels = [*machine, (share,)]
+    assert _kept(meter_channels, _context(1, 2)) == ["gpu:1", share.id]
+    parts = [_part(r, "a", [EstimatedCpuMeter(scope="process")]) for r in (0, 1)]
+    job = _merge(parts)
+    assert [c.id for c in job.channels] == [share.id, f"{share.id}@rank1"]
 
 
 def test_a_meterset_reads_only_the_channels_kept() -> None:

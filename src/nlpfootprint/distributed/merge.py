@@ -144,7 +144,7 @@ def _naming(parts: Sequence[Part]) -> tuple[dict[tuple[int, str], Channel], list
     named: dict[tuple[int, str], Channel] = {}
     for part in parts:
         for channel in part.state.channels:
-            key = device_key(part.host, channel)
+            key = device_key(part.host, channel, part.rank)
             seen_by.setdefault(key, []).append(part.rank)
             if key in owner:
                 continue

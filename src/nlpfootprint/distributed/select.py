@@ -13,6 +13,9 @@ Two rules, one at each end of a run:
   its host and its UUID when the driver gives one, else its host and channel id -- so
   ``gpu:0`` on two hosts is two devices and ``gpu:0`` seen by two ranks of one host is
   one. The copy of the lowest rank counts.
+
+A channel that measures its own process's share (an estimate in ``scope="process"``) is
+no device: every rank keeps its own, and they add up.
 """
 
 from __future__ import annotations
@@ -22,11 +25,20 @@ from collections.abc import Sequence
 from nlpfootprint.distributed.context import RankContext
 from nlpfootprint.meters.base import Channel, Domain
 
-__all__ = ["device_key", "owned_positions"]
+__all__ = ["device_key", "owned_positions", "per_process"]
 
 
-def device_key(host: str, channel: Channel) -> tuple[str, str]:
-    """What one physical device (or host-wide quantity) is, across the ranks of a job."""
+def per_process(channel: Channel) -> bool:
+    """True for a channel that measures its own process's share (an estimate in
+    ``scope="process"``): every rank keeps its own, none is another's copy."""
+    return channel.basis is not None and channel.basis.scope == "process"
+
+
+def device_key(host: str, channel: Channel, rank: int) -> tuple[str, str]:
+    """What one physical device (or host-wide quantity) is, across the ranks of a job;
+    a process's own share is its rank's alone."""
+    if per_process(channel):
+        return (host, f"rank:{rank}:{channel.id}")
     uuid = channel.device.uuid if channel.device is not None else None
     return (host, f"uuid:{uuid}" if uuid else f"id:{channel.id}")
 
@@ -49,14 +61,20 @@ def owned_positions(
     """For each meter, the positions of the channels this rank measures (see the module)."""
     if context.local_rank is None:
         return [list(range(len(channels))) for channels in meter_channels]
-    gpus = sum(c.domain is Domain.GPU for channels in meter_channels for c in channels)
+    gpus = sum(
+        c.domain is Domain.GPU and not per_process(c)
+        for channels in meter_channels
+        for c in channels
+    )
     leader = context.local_rank == 0
     keep: list[list[int]] = []
     gpu = 0
     for channels in meter_channels:
         mine = []
         for position, channel in enumerate(channels):
-            if channel.domain is Domain.GPU:
+            if per_process(channel):
+                mine.append(position)
+            elif channel.domain is Domain.GPU:
                 if _owns_gpu(gpu, gpus, context):
                     mine.append(position)
                 gpu += 1

@@ -159,6 +159,23 @@ def test_the_real_sampler_thread_on_every_rank(tmp_path: Path) -> None:
     assert all(c.readings >= 2 for c in job.channels)
 
 
+def test_a_process_group_with_only_a_local_rank_still_shares_the_devices_out(
+    tmp_path: Path,
+) -> None:
+    """A launcher that sets LOCAL_RANK and no RANK (Lightning's own): each rank still
+    keeps only what it owns, so no device is read twice (no "counted once" note)."""
+    finish(torchrun(tmp_path, "--hide-rank"))
+    job = report_of(ranks(tmp_path)[0])
+    assert job.job is not None
+    assert {p.rank: p.channels for p in job.job.parts} == {
+        0: ("gpu:0", "cpu:0"),
+        1: ("gpu:1",),
+        2: ("gpu:2",),
+        3: ("gpu:3",),
+    }
+    assert job.warnings == ()
+
+
 def test_two_hosts_count_their_host_wide_channels_once_each(tmp_path: Path) -> None:
     port = _free_port()
     launches = [
@@ -244,6 +261,9 @@ def test_rank_0_alone_writes_the_run_log_unless_the_path_names_the_rank(
     assert logged.job is not None
     assert logged.job.complete
     assert logged.energy_j == pytest.approx(report_of(ranks(one)[0]).energy_j)
+    rank0_only = Report.from_log(one / "run.jsonl", from_samples=True)
+    assert rank0_only.energy_j == pytest.approx((gpu_w(0) + CPU_W) * HOUR_S, rel=1e-9)
+    assert "rank 0's own devices only, of a job of 4 ranks" in rank0_only.warnings[0]
     finish(torchrun(each, "--run-log=" + str(each / "run-{rank}.jsonl")))
     assert sorted(p.name for p in each.glob("*.jsonl")) == [f"run-{r}.jsonl" for r in range(4)]
     assert Report.from_log(each / "run-2.jsonl").energy_j == pytest.approx(

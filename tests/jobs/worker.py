@@ -18,12 +18,16 @@ import time
 from pathlib import Path
 
 
-def _engine(name: str) -> int:
-    """Start the job's engine; return this rank."""
+def _engine(name: str, *, hide_rank: bool) -> int:
+    """Start the job's engine; return this rank (``hide_rank``: then leave only
+    ``LOCAL_RANK`` of the launcher's variables, as Lightning's own launcher does)."""
     if name == "torch":
         import torch.distributed as dist
 
         dist.init_process_group("gloo")
+        if hide_rank:
+            for variable in ("RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK"):
+                os.environ.pop(variable, None)
         return int(dist.get_rank())
     if name == "mpi":
         from mpi4py import MPI
@@ -42,13 +46,14 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=-1, help="this rank never tracks")
     parser.add_argument("--gather-timeout", type=float, default=60.0)
     parser.add_argument("--run-log", default=None)
+    parser.add_argument("--hide-rank", action="store_true", help="leave only LOCAL_RANK")
     args = parser.parse_args()
 
     import nlpfootprint as nf
     from nlpfootprint.distributed import host_name
     from nlpfootprint.testing import FakeClock, FakeMeter
 
-    rank = _engine(args.engine)
+    rank = _engine(args.engine, hide_rank=args.hide_rank)
     if rank == args.exit_early:
         sys.exit(0)
     if rank == args.idle:  # alive, but never tracks: until rank 0 is done

@@ -254,15 +254,19 @@ def detect(mode: Distributed, environ: Mapping[str, str] | None = None) -> RankC
         return attrs.evolve(launcher, engine=engine, device=_cuda_device())
     if size < 2:
         return None
-    same = launcher is not None and launcher.rank == rank and launcher.world_size == size
+    if launcher is not None and (launcher.rank, launcher.world_size) == (rank, size):
+        local_rank, local_size, node = launcher.local_rank, launcher.local_world_size, launcher.node
+    else:  # a launcher of its own (Lightning's, mp.spawn) may still say the local rank
+        local_rank = _integer(env, "LOCAL_RANK")
+        local_size, node = _integer(env, "LOCAL_WORLD_SIZE"), None
     return RankContext(
         rank=rank,
         world_size=size,
-        local_rank=launcher.local_rank if same and launcher is not None else None,
-        local_world_size=launcher.local_world_size if same and launcher is not None else None,
+        local_rank=local_rank,
+        local_world_size=local_size,
         host=host_name(env),
         source=source,
         engine=engine,
         device=_cuda_device(),
-        node=launcher.node if same and launcher is not None else None,
+        node=node,
     )

@@ -473,3 +473,14 @@ def test_a_rank_measures_its_own_devices_and_says_when_nothing_can_gather(
         clock.advance(60)
     assert alone.report.job is None
     assert len(alone.report.channels) == 3  # None measures this process alone, as before
+
+
+@needs_torch
+def test_a_rank_whose_stops_are_numbered_ahead_is_named_as_such(store: object) -> None:
+    for seq in (2, 3):  # rank 1 stopped one tracker more than rank 0 (rank 1 only)
+        assert _link(store, 1).send(b"rank 1", seq, 5.0) is None  # type: ignore[attr-defined]
+    for rank in (2, 3):
+        assert _link(store, rank).send(b"on time", 1, 5.0) is None  # type: ignore[attr-defined]
+    parts, missing = _link(store, 0).receive(1, 0.05)  # type: ignore[attr-defined]
+    assert sorted(parts) == [2, 3]
+    assert missing[1].startswith("its part is filed as its stop #2, this is rank 0's #1")

@@ -91,9 +91,25 @@ class TorchLink:
                 parts[r] = bytes(store.get(key))
                 store.delete_key(key)
             else:
-                missing[r] = f"no part within {timeout_s:g} s (gather_timeout_s)"
+                missing[r] = self._why_missing(r, seq, timeout_s)
         store.delete_key(count)
         return parts, missing
+
+    def _why_missing(self, rank: int, seq: int, timeout_s: float) -> str:
+        """No part of ``rank`` for this stop: say so, and whether one of a later stop is
+        there (the ranks do not start and stop the same trackers in the same order)."""
+        ahead = [
+            later
+            for later in range(seq + 1, seq + 9)
+            if self._store.check([f"{_PREFIX}/{later}/{rank}"])
+        ]
+        if ahead:
+            return (
+                f"its part is filed as its stop #{ahead[0]}, this is rank 0's #{seq}: the "
+                "ranks did not start and stop the same trackers in the same order (a tracker "
+                "on some ranks only needs distributed=None)"
+            )
+        return f"no part within {timeout_s:g} s (gather_timeout_s)"
 
 
 def _default_store(dist: Any) -> Any:

@@ -119,6 +119,13 @@ def _replay(reader: LogReader, *, keep_summary: bool) -> Report:
             "rebuilt from the log's samples (from_samples=True): the log holds no windows "
             "and none of the tracker's own warnings"
         )
+        job = summary.get("job")
+        if isinstance(job, dict) and job.get("scope") == "job":
+            head += (
+                f"; and the samples are rank {job.get('rank', 0)}'s own devices only, of a "
+                f"job of {job.get('world_size')} ranks whose report is the summary (read it "
+                "without from_samples)"
+            )
     try:
         return Report.from_ledger(
             ledger,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,8 +19,13 @@ import pytest
 torch = pytest.importorskip("torch")
 lp = pytest.importorskip("lightning.pytorch")
 
+from nlpfootprint.distributed import from_environ  # noqa: E402
 from nlpfootprint.errors import ConfigurationTypeError, TrackerStateError  # noqa: E402
-from nlpfootprint.integrations.lightning import EnergyCallback, batch_tokens  # noqa: E402
+from nlpfootprint.integrations.lightning import (  # noqa: E402
+    EnergyCallback,
+    _launcher_variables,
+    batch_tokens,
+)
 from nlpfootprint.testing import FakeClock, FakeMeter  # noqa: E402
 
 pytestmark = [
@@ -214,6 +221,52 @@ def test_batch_tokens_reads_the_mask_else_the_ids_else_nothing() -> None:
     assert int(batch_tokens({"input_ids": torch.zeros(2, 3), "attention_mask": mask})) == 3
     assert batch_tokens({"input_ids": torch.zeros(2, 3)}) == 6
     assert batch_tokens((torch.zeros(2, 3),)) is None
+
+
+def test_file_names_end_in_the_node_only_when_each_node_measures_itself() -> None:
+    name = "nlpfootprint-report.json"
+    second_node: Any = SimpleNamespace(num_nodes=2, node_rank=1)
+    one_node: Any = SimpleNamespace(num_nodes=1, node_rank=0)
+    assert EnergyCallback()._file(name, second_node) == name  # one job report, on rank 0
+    per_node = EnergyCallback(distributed=None)
+    assert per_node._file(name, second_node) == "nlpfootprint-report.node1.json"
+    assert per_node._file(name, one_node) == name
+
+
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK")
+
+
+def test_lightnings_own_ranks_reach_the_tracker_where_no_launcher_set_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in TORCHRUN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    if from_environ() is not None:
+        pytest.skip("the tests run under a launcher (SLURM, MPI)")
+    monkeypatch.setenv("LOCAL_RANK", "1")  # what Lightning's launcher gives its second process
+    trainer: Any = SimpleNamespace(
+        world_size=4, global_rank=3, local_rank=1, num_devices=2, node_rank=1
+    )
+    with _launcher_variables(trainer):
+        context = from_environ()
+    assert context is not None
+    assert (context.rank, context.world_size, context.local_rank) == (3, 4, 1)
+    assert (context.local_world_size, context.node) == (2, 1)
+    assert from_environ() is None  # put back as it was
+    assert os.environ["LOCAL_RANK"] == "1"
+    assert not {"RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK"} & set(os.environ)
+
+
+def test_a_launchers_own_variables_are_left_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in zip(TORCHRUN_VARIABLES, ("5", "8", "1", "4", "1"), strict=True):
+        monkeypatch.setenv(name, value)
+    trainer: Any = SimpleNamespace(
+        world_size=2, global_rank=1, local_rank=1, num_devices=2, node_rank=0
+    )
+    with _launcher_variables(trainer):
+        context = from_environ()
+    assert context is not None
+    assert (context.rank, context.world_size, context.local_world_size) == (5, 8, 4)
 
 
 def test_the_pytorch_lightning_trainer_runs_the_callback(tmp_path: Path) -> None:

@@ -194,8 +194,8 @@ def test_a_failing_run_still_ends_its_measurement(tmp_path: Path) -> None:
     assert "training_step" not in vars(trainer)
 
 
-def test_only_the_local_main_process_measures(tmp_path: Path) -> None:
-    callback = gpu_callback()
+def test_with_distributed_none_only_the_local_main_process_measures(tmp_path: Path) -> None:
+    callback = gpu_callback(distributed=None)
     trainer = make_trainer(tmp_path, [callback], eval_strategy="no", max_steps=1)
     trainer.is_local_process_zero = lambda: False  # what a non-zero local rank sees
     trainer.state.is_local_process_zero = False
@@ -206,6 +206,23 @@ def test_only_the_local_main_process_measures(tmp_path: Path) -> None:
     assert callback.reports == ()
     with pytest.raises(TrackerStateError):
         _ = callback.report
+
+
+def test_a_process_other_than_the_world_main_one_measures_but_writes_no_files(
+    tmp_path: Path,
+) -> None:
+    callback = gpu_callback()
+    trainer = make_trainer(tmp_path, [callback], eval_strategy="no")
+    trainer.is_local_process_zero = lambda: False  # what rank 1 of a job sees
+    trainer.is_world_process_zero = lambda: False  # train() copies both into its state
+    trainer.train()
+    assert not trainer.state.is_world_process_zero
+    trainer.predict(TinyTokens(2))
+    trained, predicted = callback.reports
+    assert trained.steps == STEPS
+    assert trained.energy_j > 0
+    assert [w.name for w in predicted.windows] == ["predict"]
+    assert not list((tmp_path / "out").glob("nlpfootprint*"))
 
 
 def test_bad_options_fail_when_the_callback_is_made() -> None:

@@ -12,24 +12,34 @@ Which Lightning: the callback subclasses ``lightning.pytorch.Callback`` when the
 packages call any callback's hooks by name, so one class serves both when both are
 installed (tested with Lightning 2.6).
 
-Which processes measure: the process with local rank 0 on each node measures that node's
-meters (its CPUs and every GPU the node's meters see); the other processes measure nothing.
-On one node that is the global rank 0, whose loggers are the ones that write.
+Which processes measure: every rank runs a tracker that measures only what the rank owns
+(the node's CPUs and memory on local rank 0, each GPU on the rank that uses it), and when
+fit ends each rank hands its part to global rank 0, whose report is the whole job's
+(``report.job.scope == "job"``; another rank's is its own part). Only global rank 0
+writes files, one set for the job, and the logged figures are the job's: at each logging
+step the ranks add theirs up with ``trainer.strategy.reduce``. Lightning's own launcher
+(``Trainer(devices=N)`` run as a script) sets no ``RANK`` or ``LOCAL_WORLD_SIZE``, so the
+callback tells the tracker, as it starts, the ranks Lightning knows. With ``distributed=None``
+the process with local rank 0 on each node measures that node's meters (its CPUs and
+every GPU they see), the others measure nothing, and the files of a run on several nodes
+end in ``.nodeN``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 import attrs
 
 from nlpfootprint.checks import flag, whole_number
+from nlpfootprint.distributed import from_environ
 from nlpfootprint.errors import ConfigurationTypeError, TrackerStateError
+from nlpfootprint.integrations._figures import logged_figures
 from nlpfootprint.report import Report
 from nlpfootprint.settings import TrackerOptions, TrackerSettings
 from nlpfootprint.tracker import EnergyTracker
@@ -81,7 +91,8 @@ class EnergyCallback(Callback):
             :func:`batch_tokens`.
         output_dir: Where the run log (``nlpfootprint-run.jsonl``) and the report
             (``nlpfootprint-report.json``, ``.md``) go. Default: the trainer's
-            ``log_dir``. With several nodes the names end in ``.nodeN``.
+            ``log_dir``. Written by global rank 0 only (with ``distributed=None``, by
+            local rank 0 of each node, the names ending in ``.nodeN`` on several nodes).
         save: Write those files (default). With ``save=False`` nothing is written
             unless ``log=`` names a run log.
         **options: The options of :func:`~nlpfootprint.track_energy` (``meters``,
@@ -123,14 +134,16 @@ class EnergyCallback(Callback):
         self._last_step = 0
         self._pending_tokens: Any = 0
         self._last_point: tuple[float, float] | None = None  # (duration_s, energy_j)
+        self._lead = False  # this process writes the files
 
     @property
     def report(self) -> Report:
         """The report of the last fit, once it has ended."""
         if self._report is None:
             raise TrackerStateError(
-                "the report is ready when trainer.fit() ends (and only in the process that "
-                "measures: local rank 0); for a live figure use callback.tracker.snapshot()"
+                "the report is ready when trainer.fit() ends (with distributed=None, only on "
+                "local rank 0, which measures); for a live figure use "
+                "callback.tracker.snapshot()"
             )
         return self._report
 
@@ -145,15 +158,18 @@ class EnergyCallback(Callback):
         self._report, self.tracker, self._window = None, None, None
         self._pending_tokens, self._last_point = 0, None
         self._dir = self._files_dir(trainer)  # on every rank: log_dir is a collective
-        if trainer.local_rank != 0:
+        per_node = self.settings.distributed is None
+        if per_node and trainer.local_rank != 0:
             return
+        self._lead = per_node or trainer.global_rank == 0
         settings = self.settings
         if settings.name is None:
             settings = attrs.evolve(settings, name=type(pl_module).__name__)
-        if self._dir is not None and settings.log is None:
+        if self._dir is not None and settings.log is None and self._lead:
             self._dir.mkdir(parents=True, exist_ok=True)
             settings = attrs.evolve(settings, log=self._dir / self._file(RUN_LOG, trainer))
-        self.tracker = EnergyTracker(settings).start()
+        with nullcontext() if per_node else _launcher_variables(trainer):
+            self.tracker = EnergyTracker(settings).start()
 
     def _files_dir(self, trainer: Trainer) -> Path | None:
         if not self.save:
@@ -163,9 +179,8 @@ class EnergyCallback(Callback):
         log_dir = trainer.log_dir
         return Path(log_dir if log_dir is not None else trainer.default_root_dir)
 
-    @staticmethod
-    def _file(name: str, trainer: Trainer) -> str:
-        if trainer.num_nodes <= 1:
+    def _file(self, name: str, trainer: Trainer) -> str:
+        if trainer.num_nodes <= 1 or self.settings.distributed is not None:
             return name
         stem, dot, ext = name.partition(".")
         return f"{stem}.node{trainer.node_rank}{dot}{ext}"
@@ -197,7 +212,7 @@ class EnergyCallback(Callback):
             exc_type = None if exception is None else type(exception)
             tracker.__exit__(exc_type, exception, None)  # as a `with` block that raised
             self._report = report = tracker.report
-        if self._dir is not None:
+        if self._dir is not None and self._lead:
             self._write(report, trainer)
 
     def _write(self, report: Report, trainer: Trainer) -> None:
@@ -231,7 +246,11 @@ class EnergyCallback(Callback):
         if self._logging_step(trainer):
             self._flush_tokens()
             pl_module.log_dict(
-                self._metrics(), on_step=True, on_epoch=False, batch_size=1, rank_zero_only=True
+                self._metrics(trainer, pl_module),
+                on_step=True,
+                on_epoch=False,
+                batch_size=1,
+                rank_zero_only=True,
             )
 
     @staticmethod
@@ -262,19 +281,25 @@ class EnergyCallback(Callback):
         if tokens and self.tracker is not None:
             self.tracker.step(0, tokens=tokens)
 
-    def _metrics(self) -> dict[str, float]:
-        """The figures to log: totals so far, and the mean power since the last log."""
+    def _metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
+        """The figures to log: totals so far, and the mean power since the last log; in a
+        job, the sums over its ranks (a collective: every rank logs at the same steps)."""
         assert self.tracker is not None
         now = self.tracker.snapshot(read=False)  # the sampler's latest reading
         point = (now.duration_s, now.energy_j)
-        metrics = {"energy_kwh": now.energy_kwh, "co2e_kg": now.co2e_kg}
         start = self._last_point or (0.0, 0.0)
+        power_w = None
         if point[0] > start[0]:
-            metrics["power_w"] = (point[1] - start[1]) / (point[0] - start[0])
+            power_w = (point[1] - start[1]) / (point[0] - start[0])
             self._last_point = point
-        if now.j_per_token is not None:
-            metrics["j_per_token"] = now.j_per_token
-        return metrics
+        if self.tracker.job is None:
+            return logged_figures(now, power_w)
+        return logged_figures(
+            now,
+            power_w,
+            reduce=lambda row: trainer.strategy.reduce(row.to(pl_module.device), reduce_op="sum"),
+            ranks=trainer.world_size,
+        )
 
     # -- validation ------------------------------------------------------------------
 
@@ -292,3 +317,31 @@ class EnergyCallback(Callback):
         window, self._window = self._window, None
         if window is not None and self.measuring:
             window.__exit__(None, None, None)
+
+
+@contextmanager
+def _launcher_variables(trainer: Trainer) -> Iterator[None]:
+    """While the tracker starts, the torchrun variables for this rank as Lightning knows it,
+    where no launcher set any (Lightning's own launcher sets no ``RANK`` or
+    ``LOCAL_WORLD_SIZE``): without a local rank each rank would measure every device of
+    its node, and though the job report counts each once, the logged sums would not."""
+    if trainer.world_size < 2 or from_environ() is not None:
+        yield
+        return
+    told = {
+        "RANK": trainer.global_rank,
+        "WORLD_SIZE": trainer.world_size,
+        "LOCAL_RANK": trainer.local_rank,
+        "LOCAL_WORLD_SIZE": trainer.num_devices,
+        "GROUP_RANK": trainer.node_rank,
+    }
+    before = {name: os.environ.get(name) for name in told}
+    os.environ.update({name: str(value) for name, value in told.items()})
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -6,6 +6,9 @@ and prediction in windows of their own (``"eval"``, ``"predict"``), puts the ene
 into the trainer's logs (so it reaches every ``report_to`` backend and ``log_history``) and
 writes the run log and the report into ``output_dir``.
 
+In a distributed run (``torchrun``, ``accelerate launch``) every process measures what
+it owns and the main process's report is the whole job's (see :class:`EnergyCallback`).
+
 ``transformers`` has no way to register a third-party ``report_to`` name, so the callback
 is passed to the ``Trainer`` itself. Importing this module imports ``transformers``;
 importing ``nlpfootprint`` does not.
@@ -33,6 +36,7 @@ from transformers import (
 
 from nlpfootprint.checks import flag
 from nlpfootprint.errors import TrackerStateError
+from nlpfootprint.integrations._figures import logged_figures
 from nlpfootprint.report import Report
 from nlpfootprint.settings import TrackerOptions, TrackerSettings
 from nlpfootprint.tracker import EnergyTracker
@@ -63,17 +67,27 @@ class EnergyCallback(TrainerCallback):
           counts once per update, and ``report.project(steps=max_steps)`` works.
         * **Tokens**: ``state.num_input_tokens_seen`` when the trainer counts them
           (``include_num_input_tokens_seen="all"`` or ``"non_padding"``; all processes'
-          tokens). Otherwise each training batch's ``attention_mask`` sum (its
-          ``input_ids`` size where it has no mask), this process's batches only.
+          tokens, so in a job only the world main process's tracker counts them).
+          Otherwise each training batch's ``attention_mask`` sum (its ``input_ids`` size
+          where it has no mask), each process its own batches (a job's report sums them).
         * **Windows**: ``trainer.evaluate()`` during training runs in a window ``"eval"``,
           ``trainer.predict()`` in ``"predict"``. Called outside training, each is
           measured on its own (a report whose one window has that name).
         * **Logs**: each log (``on_log``) gets ``energy_kwh`` (IT energy so far),
           ``power_w`` (mean IT power since the previous log), ``co2e_kg`` and, once tokens
           are counted, ``j_per_token``. The callback moves itself ahead of the
-          ``report_to`` callbacks so that they send these figures too.
-        * **Distributed**: only the local main process (``state.is_local_process_zero``)
-          measures: it measures its whole node.
+          ``report_to`` callbacks so that they send these figures too. In a job they are
+          the job's: every process adds its own with ``trainer.accelerator.reduce`` (the
+          Trainer logs on every process at the same points).
+        * **Distributed**: every process runs a tracker, which measures only what that
+          process owns (the node's CPUs and memory on the local main process, each GPU on
+          the process that uses it) and at the end hands its part to the world main
+          process. There :attr:`report` is the whole job's (``report.job.scope ==
+          "job"``); on the other processes it is their own part. Only the world main
+          process (``state.is_world_process_zero``) writes files. Every process must
+          reach ``on_train_end`` (the main one waits up to ``gather_timeout_s`` for the
+          others' parts). With ``distributed=None`` only the local main process of each
+          node measures, its whole node, and writes its files (as earlier versions did).
 
     The transformers API has no hook before an evaluation or a prediction begins, nor
     one when training fails: the callback finds the ``Trainer`` that calls it and wraps
@@ -88,6 +102,7 @@ class EnergyCallback(TrainerCallback):
     def __init__(self, *, write_files: bool = True, **options: Unpack[TrackerOptions]) -> None:
         TrackerSettings.of(**options)  # bad options fail here, not when training starts
         self._options = options
+        self._per_node = "distributed" in options and options["distributed"] is None
         self._write_files = flag("write_files", write_files)
         self._trainer: Trainer | None = None
         self._tracker: EnergyTracker | None = None
@@ -99,6 +114,8 @@ class EnergyCallback(TrainerCallback):
         self._pending_tokens: Any = None
         self._last_log: tuple[float, float] = (0.0, 0.0)  # (duration_s, energy_j)
         self._busy = False
+        # this process writes the run's files (and counts the trainer's job-wide tokens)
+        self._lead = False
 
     # -- results ---------------------------------------------------------------------
 
@@ -125,10 +142,11 @@ class EnergyCallback(TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
     ) -> None:
         self._attach(_calling_trainer())
-        if not state.is_local_process_zero:
+        if not self._measures(state.is_local_process_zero):
             return
         if self._tracker is not None and self._tracker.running:  # a run that never ended
             self._finish("train", self._tracker.stop())
+        self._lead = self._leads(state.is_local_process_zero, state.is_world_process_zero)
         self._output_dir = _output_dir(args)
         self._from_state = args.include_num_input_tokens_seen not in ("no", False, None)
         self._tokens_seen = int(state.num_input_tokens_seen or 0)
@@ -147,6 +165,7 @@ class EnergyCallback(TrainerCallback):
         if self._from_state:
             seen = int(state.num_input_tokens_seen)
             tokens, self._tokens_seen = seen - self._tokens_seen, seen
+            tokens = tokens if self._lead else None  # every process's: counted once
         else:
             pending, self._pending_tokens = self._pending_tokens, None
             tokens = None if pending is None else int(pending)  # one device sync per step
@@ -163,7 +182,7 @@ class EnergyCallback(TrainerCallback):
         tracker = self._tracker
         if logs is None or tracker is None or not tracker.running:
             return
-        figures = self._figures(tracker.snapshot())
+        figures = self._figures(tracker, tracker.snapshot())
         history = state.log_history
         if history and set(history[-1]) == {*logs, "step"}:
             history[-1].update(figures)  # Trainer.log stored a copy of logs before this hook
@@ -179,13 +198,23 @@ class EnergyCallback(TrainerCallback):
 
     # -- measuring -------------------------------------------------------------------
 
+    def _measures(self, local_zero: bool) -> bool:
+        """Whether this process measures: every process (a job's tracker keeps each
+        device once), or with ``distributed=None`` the local main process only."""
+        return local_zero or not self._per_node
+
+    def _leads(self, local_zero: bool, world_zero: bool) -> bool:
+        """Whether this process writes the files: the world main process (the one whose
+        report is the job's), or with ``distributed=None`` each node's measuring one."""
+        return local_zero if self._per_node else world_zero
+
     def _start(self, kind: str, log_file: object) -> EnergyTracker:
         """A started tracker for a ``kind`` run; the log in ``output_dir`` unless given."""
         options: dict[str, Any] = {"name": kind, **self._options}
         options.pop("log", None)
         if log_file is not _NOT_GIVEN:
             options["log"] = log_file
-        elif self._write_files and self._output_dir is not None:
+        elif self._write_files and self._lead and self._output_dir is not None:
             self._output_dir.mkdir(parents=True, exist_ok=True)
             options["log"] = self._output_dir / f"{FILE_PREFIX}-{kind}.jsonl"
         self._last_log = (0.0, 0.0)
@@ -196,22 +225,30 @@ class EnergyCallback(TrainerCallback):
         self._reports.append(report)
         if kind == "train":
             self._train_report = report
-        if self._write_files and self._output_dir is not None:
+        if self._write_files and self._lead and self._output_dir is not None:
             base = self._output_dir / f"{FILE_PREFIX}-{kind}-report"
             self._output_dir.mkdir(parents=True, exist_ok=True)
             base.with_suffix(".json").write_text(report.to_json(), encoding="utf-8")
             base.with_suffix(".md").write_text(report.to_markdown(), encoding="utf-8")
 
-    def _figures(self, report: Report) -> dict[str, float]:
-        """The figures each log gets: energy so far, power since the previous log."""
-        figures = {"energy_kwh": report.energy_kwh, "co2e_kg": report.co2e_kg}
+    def _figures(self, tracker: EnergyTracker, report: Report) -> dict[str, float]:
+        """The figures each log gets: energy so far, power since the previous log; in a
+        job, the sums over its processes."""
+        power_w = None
         then_s, then_j = self._last_log
         if report.duration_s > then_s:
-            figures["power_w"] = (report.energy_j - then_j) / (report.duration_s - then_s)
+            power_w = (report.energy_j - then_j) / (report.duration_s - then_s)
             self._last_log = (report.duration_s, report.energy_j)
-        if report.j_per_token is not None:
-            figures["j_per_token"] = report.j_per_token
-        return figures
+        trainer = self._trainer
+        if tracker.job is None or trainer is None:
+            return logged_figures(report, power_w)
+        accelerator, device = trainer.accelerator, trainer.args.device
+        return logged_figures(
+            report,
+            power_w,
+            reduce=lambda row: accelerator.reduce(row.to(device), reduction="sum"),
+            ranks=trainer.args.world_size,
+        )
 
     def _count_batch(self, step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Around ``training_step(model, inputs, ...)``: add up the batch's tokens."""
@@ -226,7 +263,7 @@ class EnergyCallback(TrainerCallback):
         """Around ``evaluate``/``predict``: a window of the training run, or (outside
         training) a measurement of its own."""
         trainer = self._trainer
-        if self._busy or trainer is None or not trainer.is_local_process_zero():
+        if self._busy or trainer is None or not self._measures(trainer.is_local_process_zero()):
             return run(*args, **kwargs)  # nested (one call per eval dataset) or not measuring
         self._busy = True
         try:
@@ -234,6 +271,9 @@ class EnergyCallback(TrainerCallback):
             if training is not None and training.running:
                 with training.window(kind):
                     return run(*args, **kwargs)
+            self._lead = self._leads(
+                trainer.is_local_process_zero(), trainer.is_world_process_zero()
+            )
             self._output_dir = _output_dir(trainer.args)
             self._tracker = self._start(kind, _NOT_GIVEN)
             try:

@@ -255,18 +255,9 @@ def detect(mode: Distributed, environ: Mapping[str, str] | None = None) -> RankC
     if size < 2:
         return None
     if launcher is not None and (launcher.rank, launcher.world_size) == (rank, size):
-        local_rank, local_size, node = launcher.local_rank, launcher.local_world_size, launcher.node
-    else:  # a launcher of its own (Lightning's, mp.spawn) may still say the local rank
-        local_rank = _integer(env, "LOCAL_RANK")
-        local_size, node = _integer(env, "LOCAL_WORLD_SIZE"), None
+        return attrs.evolve(launcher, source=source, engine=engine, device=_cuda_device())
+    # a launcher of its own (Lightning's, mp.spawn) may still say the local rank
+    local_rank, local_size = _integer(env, "LOCAL_RANK"), _integer(env, "LOCAL_WORLD_SIZE")
     return RankContext(
-        rank=rank,
-        world_size=size,
-        local_rank=local_rank,
-        local_world_size=local_size,
-        host=host_name(env),
-        source=source,
-        engine=engine,
-        device=_cuda_device(),
-        node=node,
+        rank, size, local_rank, local_size, host_name(env), source, engine, _cuda_device()
     )

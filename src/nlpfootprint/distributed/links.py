@@ -62,7 +62,7 @@ class TorchLink:
 
     engine = "torch"
 
-    def __init__(self, dist: Any, timeout_s: float) -> None:
+    def __init__(self, dist: Any) -> None:
         self.rank = int(dist.get_rank())
         self.world_size = int(dist.get_world_size())
         self._store = _default_store(dist)
@@ -176,7 +176,7 @@ class MpiLink:
         return parts, missing
 
 
-def link_for(engine: str, module: Any, timeout_s: float) -> Link:
+def link_for(engine: str, module: Any) -> Link:
     """The link of ``engine`` (``"torch"``: ``module`` is ``torch.distributed``;
     ``"mpi"``: ``mpi4py.MPI``)."""
-    return TorchLink(module, timeout_s) if engine == "torch" else MpiLink(module)
+    return TorchLink(module) if engine == "torch" else MpiLink(module)

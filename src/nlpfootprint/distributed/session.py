@@ -17,6 +17,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+import attrs
+
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.distributed.context import Distributed, RankContext, detect, engine_at_stop
 from nlpfootprint.distributed.links import link_for
@@ -105,13 +107,9 @@ class JobSession:
             log.warning("nlpfootprint: %s", warning)
             return rank_report(part, "launcher", context.world_size, [warning])
         engine, module = found
-        link = link_for(engine, module, self.timeout_s)
+        link = link_for(engine, module)
         notes = _mismatch(context, link.rank, link.world_size)
-        if link.rank != part.rank:
-            part = Part(
-                link.rank, part.host, part.local_rank, part.origin_unix, part.end_t,
-                part.state, part.report,
-            )  # fmt: skip
+        part = attrs.evolve(part, rank=link.rank)
         if link.rank != 0:
             problem = link.send(part.to_bytes(), seq, self.timeout_s)
             if problem is not None:
@@ -121,7 +119,7 @@ class JobSession:
         parts = [part]
         for rank, payload in sorted(received.items()):
             try:
-                parts.append(Part.from_bytes(payload))
+                parts.append(attrs.evolve(Part.from_bytes(payload), rank=rank))
             except ReportFormatError as err:
                 missing[rank] = f"its part could not be read: {err}"
         for rank, why in sorted(missing.items()):

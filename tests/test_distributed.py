@@ -421,9 +421,10 @@ def _link(store: object, rank: int) -> object:
 
 @needs_torch
 def test_the_torch_link_takes_the_parts_that_came_and_names_the_rest(store: object) -> None:
+    stop = ("site", 1)
     for rank in (3, 1):
-        assert _link(store, rank).send(f"part {rank}".encode(), 1, 5.0) is None  # type: ignore[attr-defined]
-    parts, missing = _link(store, 0).receive(1, 0.05)  # type: ignore[attr-defined]
+        assert _link(store, rank).send(f"part {rank}".encode(), stop, 5.0) is None  # type: ignore[attr-defined]
+    parts, missing = _link(store, 0).receive(stop, 0.05)  # type: ignore[attr-defined]
     assert parts == {1: b"part 1", 3: b"part 3"}
     assert missing == {2: "no part within 0.05 s (gather_timeout_s)"}
     assert store.num_keys() <= 1  # type: ignore[attr-defined]  # the parts taken are deleted
@@ -431,12 +432,35 @@ def test_the_torch_link_takes_the_parts_that_came_and_names_the_rest(store: obje
 
 @needs_torch
 def test_a_late_part_is_never_taken_for_the_next_stop(store: object) -> None:
-    assert _link(store, 2).send(b"late for stop 1", 1, 5.0) is None  # type: ignore[attr-defined]
+    assert _link(store, 2).send(b"late for stop 1", ("site", 1), 5.0) is None  # type: ignore[attr-defined]
     for rank in (1, 2, 3):
-        assert _link(store, rank).send(f"stop 2 of {rank}".encode(), 2, 5.0) is None  # type: ignore[attr-defined]
-    parts, missing = _link(store, 0).receive(2, 1.0)  # type: ignore[attr-defined]
+        assert _link(store, rank).send(f"stop 2 of {rank}".encode(), ("site", 2), 5.0) is None  # type: ignore[attr-defined]
+    parts, missing = _link(store, 0).receive(("site", 2), 1.0)  # type: ignore[attr-defined]
     assert parts == {r: f"stop 2 of {r}".encode() for r in (1, 2, 3)}
     assert missing == {}
+
+
+@needs_torch
+def test_trackers_of_other_sites_never_meet(store: object) -> None:
+    """Rank 0 ran a tracker of its own (site "eval", rank 0 only): the job's tracker
+    (site "train") still finds every part, its stops counted apart."""
+    for rank in (1, 2, 3):
+        assert _link(store, rank).send(b"train", ("train", 1), 5.0) is None  # type: ignore[attr-defined]
+    parts, missing = _link(store, 0).receive(("eval", 1), 0.05)  # type: ignore[attr-defined]
+    assert (parts, sorted(missing)) == ({}, [1, 2, 3])
+    parts, missing = _link(store, 0).receive(("train", 1), 1.0)  # type: ignore[attr-defined]
+    assert sorted(parts) == [1, 2, 3]
+
+
+@needs_torch
+def test_a_rank_whose_stops_are_numbered_ahead_is_named_as_such(store: object) -> None:
+    for number in (2, 3):  # rank 1 stopped this tracker once more than rank 0 had
+        assert _link(store, 1).send(b"rank 1", ("site", number), 5.0) is None  # type: ignore[attr-defined]
+    for rank in (2, 3):
+        assert _link(store, rank).send(b"on time", ("site", 1), 5.0) is None  # type: ignore[attr-defined]
+    parts, missing = _link(store, 0).receive(("site", 1), 0.05)  # type: ignore[attr-defined]
+    assert sorted(parts) == [2, 3]
+    assert missing[1].startswith("its part is filed as its stop #2 of this tracker")
 
 
 # -- a tracker in a job ------------------------------------------------------------------
@@ -473,14 +497,3 @@ def test_a_rank_measures_its_own_devices_and_says_when_nothing_can_gather(
         clock.advance(60)
     assert alone.report.job is None
     assert len(alone.report.channels) == 3  # None measures this process alone, as before
-
-
-@needs_torch
-def test_a_rank_whose_stops_are_numbered_ahead_is_named_as_such(store: object) -> None:
-    for seq in (2, 3):  # rank 1 stopped one tracker more than rank 0 (rank 1 only)
-        assert _link(store, 1).send(b"rank 1", seq, 5.0) is None  # type: ignore[attr-defined]
-    for rank in (2, 3):
-        assert _link(store, rank).send(b"on time", 1, 5.0) is None  # type: ignore[attr-defined]
-    parts, missing = _link(store, 0).receive(1, 0.05)  # type: ignore[attr-defined]
-    assert sorted(parts) == [2, 3]
-    assert missing[1].startswith("its part is filed as its stop #2, this is rank 0's #1")

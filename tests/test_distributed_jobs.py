@@ -146,10 +146,15 @@ def test_four_ranks_on_one_host_count_each_device_once(tmp_path: Path) -> None:
 
 
 def test_the_real_sampler_thread_on_every_rank(tmp_path: Path) -> None:
-    finish(torchrun(tmp_path, "--clock=real"))
-    job = report_of(ranks(tmp_path)[0])
+    """Rank 0 first runs a tracker of its own (the others never report to it), then the
+    job's: the first misses the others, the job's still has them all."""
+    finish(torchrun(tmp_path, "--clock=real", "--solo-first"))
+    results = ranks(tmp_path)
+    assert results[0]["solo_missing"] == [1, 2, 3]
+    job = report_of(results[0])
     assert job.job is not None
     assert job.job.complete
+    assert job.warnings == ()
     # each channel's mean power over its rank's span: its meter's, once (a meter's
     # first reading may come a moment after its rank's first, hence the tolerance)
     powers = {c.id: c.mean_power_w for c in job.channels}
@@ -208,6 +213,14 @@ def test_two_hosts_count_their_host_wide_channels_once_each(tmp_path: Path) -> N
     assert {c.device.host for c in job.channels if c.device} == {"node-a", "node-b"}
     by_host = job.energy_j_by_host
     assert by_host["node-b"] - by_host["node-a"] == pytest.approx(2 * 100.0 * HOUR_S, rel=1e-9)
+    assert job.job.missing == ()
+    assert job.warnings == ()
+    assert {p.rank: (p.host, p.local_rank, p.channels) for p in job.job.parts} == {
+        0: ("node-a", 0, ("node-a/gpu:0", "node-a/cpu:0")),
+        1: ("node-a", 1, ("node-a/gpu:1",)),
+        2: ("node-b", 0, ("node-b/gpu:0", "node-b/cpu:0")),
+        3: ("node-b", 1, ("node-b/gpu:1",)),
+    }
 
 
 def test_a_rank_that_leaves_early_is_reported_missing_not_waited_for(tmp_path: Path) -> None:
@@ -294,15 +307,19 @@ def mpirun(out: Path, *args: str, n: int = 4) -> str:
 
 @needs_mpi
 def test_mpirun_four_ranks_count_each_device_once(tmp_path: Path) -> None:
-    mpirun(tmp_path)
+    """Rank 0 first runs a tracker of its own: the parts the others send meanwhile, for
+    the job's tracker, are kept for it."""
+    mpirun(tmp_path, "--solo-first")
     results = ranks(tmp_path)
     assert sorted(results) == [0, 1, 2, 3]
+    assert results[0]["solo_missing"] == [1, 2, 3]
     job = report_of(results[0])
     expected = {f"gpu:{i}": gpu_w(i) * HOUR_S for i in range(4)} | {"cpu:0": CPU_W * HOUR_S}
     assert energies(job) == pytest.approx(expected, rel=1e-9)
     assert job.job is not None
     assert (job.job.engine, job.job.scope) == ("mpi", "job")
     assert job.job.complete
+    assert job.warnings == ()
     assert (job.steps, job.tokens) == (10, 4 * 10 * 512)
     for r in (1, 2, 3):
         part = report_of(results[r])

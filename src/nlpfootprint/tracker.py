@@ -173,7 +173,7 @@ class EnergyTracker:
         self._pid = os.getpid()
         try:
             job = self._job = JobSession.detect(
-                self.settings.distributed, self.settings.gather_timeout_s
+                self.settings.distributed, self.settings.gather_timeout_s, self.name
             )
         except BaseException:
             meterset.close(lambda _: None, self.settings.read_timeout_s)

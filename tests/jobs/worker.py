@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--gather-timeout", type=float, default=60.0)
     parser.add_argument("--run-log", default=None)
     parser.add_argument("--hide-rank", action="store_true", help="leave only LOCAL_RANK")
+    parser.add_argument("--solo-first", action="store_true", help="rank 0 tracks alone first")
     args = parser.parse_args()
 
     import nlpfootprint as nf
@@ -61,6 +62,15 @@ def main() -> None:
         while not Path(args.out, "rank0.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         sys.exit(0)
+    solo_missing = None
+    if args.solo_first and rank == 0:  # a tracker of rank 0's own, before the job's
+        solo_clock = FakeClock()
+        with nf.track_energy(
+            meters=[FakeMeter.constant(1.0, domain="other")], clock=solo_clock, gather_timeout_s=3
+        ) as solo:
+            solo_clock.advance(1)
+        assert solo.report.job is not None
+        solo_missing = [m.rank for m in solo.report.job.missing]
     extra = 100.0 if host_name().endswith("b") else 0.0
     gpus = FakeMeter.constant([300.0 + 10 * i + extra for i in range(args.gpus)], domain="gpu")
     meters = [gpus, FakeMeter.constant(100.0, domain="cpu")]
@@ -94,6 +104,7 @@ def main() -> None:
         "wall": [started_wall, time.time()],
         "report": report.to_dict(),
         "text": str(report),
+        "solo_missing": solo_missing,
     }
     Path(args.out, f"rank{rank}.json").write_text(json.dumps(out))
 

@@ -11,9 +11,11 @@ a warning that says why.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import logging
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -21,7 +23,7 @@ import attrs
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.distributed.context import Distributed, RankContext, detect, engine_at_stop
-from nlpfootprint.distributed.links import link_for
+from nlpfootprint.distributed.links import Stop, link_for
 from nlpfootprint.distributed.merge import Part, job_report, rank_report
 from nlpfootprint.distributed.select import owned_positions
 from nlpfootprint.errors import ReportFormatError
@@ -33,8 +35,32 @@ __all__ = ["JobSession"]
 
 log = logging.getLogger("nlpfootprint")
 Warn = Callable[[str], None]
-#: Distributed stops in this process, numbered (every message of a gather carries one).
-_STOPS = itertools.count(1)
+# Process state: a tracker's stops, counted per place it is started from (see _site).
+_STOPS: dict[str, int] = {}
+_STOPS_LOCK = threading.Lock()
+
+
+def _site(name: str | None) -> str:
+    """Where the tracker is started from, the same on every rank of a job: the first
+    caller outside nlpfootprint (file name, line, function) and the tracker's name, as a
+    short digest. Stops are counted per site, so that a tracker some ranks run and others
+    do not (an evaluation on rank 0 only) never puts the other trackers' stops out of
+    step."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] in (
+        "nlpfootprint",
+        "contextlib",
+    ):
+        frame = frame.f_back
+    code = frame.f_code
+    where = f"{os.path.basename(code.co_filename)}:{frame.f_lineno}:{code.co_name}:{name}"
+    return hashlib.sha1(where.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _next_stop(site: str) -> tuple[str, int]:
+    with _STOPS_LOCK:
+        number = _STOPS[site] = _STOPS.get(site, 0) + 1
+    return site, number
 
 
 class JobSession:
@@ -46,16 +72,20 @@ class JobSession:
             others try to hand theirs over).
     """
 
-    def __init__(self, context: RankContext, timeout_s: float) -> None:
+    def __init__(self, context: RankContext, timeout_s: float, site: str = "") -> None:
         self.context = context
         self.timeout_s = timeout_s
+        self.site = site
         self.origin_unix = time.time()
 
     @classmethod
-    def detect(cls, mode: Distributed, timeout_s: float) -> JobSession | None:
-        """The session for ``distributed=mode`` here, or None outside a job."""
+    def detect(
+        cls, mode: Distributed, timeout_s: float, name: str | None = None
+    ) -> JobSession | None:
+        """The session for ``distributed=mode`` here, or None outside a job (``name``:
+        the tracker's, part of what identifies it across the ranks)."""
         context = detect(mode)
-        return None if context is None else cls(context, timeout_s)
+        return None if context is None else cls(context, timeout_s, _site(name))
 
     def restrict(self, meterset: MeterSet, warn: Warn) -> None:
         """Keep of ``meterset`` what this rank measures (each device once in the job)."""
@@ -83,9 +113,9 @@ class JobSession:
         part = Part(
             context.rank, context.host, context.local_rank, self.origin_unix, end_t, state, report
         )
-        seq = next(_STOPS)
+        stop = _next_stop(self.site)
         try:
-            return self._gather(part, seq, assumptions)
+            return self._gather(part, stop, assumptions)
         except Exception as err:  # a failing gather must not fail the run
             warning = (
                 f"the job's parts could not be gathered ({err!r:.200}): this report is rank "
@@ -94,7 +124,7 @@ class JobSession:
             log.warning("nlpfootprint: %s", warning)
             return rank_report(part, "launcher", context.world_size, [warning])
 
-    def _gather(self, part: Part, seq: int, assumptions: Assumptions) -> Report:
+    def _gather(self, part: Part, stop: Stop, assumptions: Assumptions) -> Report:
         context = self.context
         found = engine_at_stop(context)
         if found is None:
@@ -111,11 +141,11 @@ class JobSession:
         notes = _mismatch(context, link.rank, link.world_size)
         part = attrs.evolve(part, rank=link.rank)
         if link.rank != 0:
-            problem = link.send(part.to_bytes(), seq, self.timeout_s)
+            problem = link.send(part.to_bytes(), stop, self.timeout_s)
             if problem is not None:
                 log.warning("nlpfootprint: %s", problem)
             return rank_report(part, engine, link.world_size, [*notes, *filter(None, [problem])])
-        received, missing = link.receive(seq, self.timeout_s)
+        received, missing = link.receive(stop, self.timeout_s)
         parts = [part]
         for rank, payload in sorted(received.items()):
             try:

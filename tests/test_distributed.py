@@ -335,6 +335,15 @@ def test_the_job_trace_holds_every_ranks_energy() -> None:
     assert job.trace.energy_j() == pytest.approx(job.energy_j, rel=1e-6)
 
 
+def test_the_job_trace_counts_a_device_two_ranks_measured_once() -> None:
+    both = [_gpu(300.0, 0), _gpu(310.0, 1)]
+    parts = [_part(0, "a", both, windows=False), _part(1, "a", both, windows=False)]
+    job = _merge(parts)
+    assert job.energy_j == pytest.approx(610.0 * 3600)
+    assert job.trace is not None
+    assert job.trace.energy_j() == pytest.approx(job.energy_j, rel=1e-6)
+
+
 def test_the_job_trace_puts_a_later_rank_on_rank_0s_bins() -> None:
     parts = [
         _part(0, "a", [_gpu(300.0, 0)], windows=False),

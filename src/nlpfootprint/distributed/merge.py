@@ -212,12 +212,28 @@ def _ranked(part: Part, warning: str) -> str:
     return warning if part.rank == 0 else f"rank {part.rank} ({part.host}): {warning}"
 
 
-def _trace(parts: Sequence[Part], shifts: Sequence[float]) -> TraceData | None:
+def _kept_share(part: Part, named: Mapping[tuple[int, str], Channel]) -> dict[str, float]:
+    """Per domain, the share of a part's energy in the channels the job keeps of it (less
+    than 1 where a device it measured was counted from a lower rank)."""
+    total: dict[str, float] = {}
+    kept: dict[str, float] = {}
+    for c in part.report.channels:
+        domain = c.domain.value
+        total[domain] = total.get(domain, 0.0) + c.energy_j
+        if (part.rank, c.id) in named:
+            kept[domain] = kept.get(domain, 0.0) + c.energy_j
+    return {d: kept.get(d, 0.0) / t if t > 0 else 1.0 for d, t in total.items()}
+
+
+def _trace(
+    parts: Sequence[Part], shifts: Sequence[float], named: Mapping[tuple[int, str], Channel]
+) -> TraceData | None:
     """The ranks' power traces summed per domain on rank 0's bins. Another rank's energy
     is taken as spread evenly over each of its bins, so its cumulative energy is a
-    piecewise-linear function of time, read at the ends of rank 0's bins. The trace spans
-    rank 0's run: what another rank drew before rank 0 started or after it stopped is not
-    drawn."""
+    piecewise-linear function of time, read at the ends of rank 0's bins; where some of
+    its devices were counted from a lower rank, its trace counts for the share of its
+    energy the job keeps. The trace spans rank 0's run: what another rank drew before rank
+    0 started or after it stopped is not drawn."""
     base = parts[0].report.trace
     if base is None or not base.start_s:
         return None
@@ -233,8 +249,9 @@ def _trace(parts: Sequence[Part], shifts: Sequence[float]) -> TraceData | None:
         lo = np.asarray(trace.start_s) + shift
         hi = lo + np.asarray(trace.width_s)
         times = np.column_stack([lo, hi]).ravel()  # each bin's start and end, in order
+        share = _kept_share(part, named)
         for domain, series in trace.power_w.items():
-            joules = np.asarray(series, dtype=float) * (hi - lo)
+            joules = np.asarray(series, dtype=float) * (hi - lo) * share.get(domain, 1.0)
             done = np.cumsum(joules)
             before = done - joules
             cumulative = np.column_stack([before, done]).ravel()
@@ -311,7 +328,7 @@ def job_report(
         name=zero.report.name,
         started_at=zero.report.started_at,
         interval_s=zero.report.interval_s,
-        trace=_trace(parts, shifts),
+        trace=_trace(parts, shifts, named),
         job=job,
     )
     # each channel's mean power is over its own rank's span, not the job's (ranks start

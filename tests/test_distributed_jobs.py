@@ -282,6 +282,19 @@ def test_rank_0_alone_writes_the_run_log_unless_the_path_names_the_rank(
     assert Report.from_log(each / "run-2.jsonl").energy_j == pytest.approx(
         gpu_w(2) * HOUR_S, rel=1e-9
     )
+    # each rank's log ends with its own part, so the logs add up to the job, once each
+    zero = Report.from_log(each / "run-0.jsonl")
+    assert zero.job is not None
+    assert zero.job.scope == "rank"
+    job = report_of(ranks(each)[0])
+    assert job.job is not None
+    assert job.job.scope == "job"
+    summed = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "report", "--format", "json",
+         *(str(each / f"run-{r}.jsonl") for r in range(4))],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(summed.stdout)["total"]["energy_j"] == pytest.approx(job.energy_j, rel=1e-9)
 
 
 # -- mpirun --------------------------------------------------------------------------

@@ -284,13 +284,15 @@ class EnergyTracker:
                 )
                 interrupted = interrupted or err
             try:
-                self._report = self._build_report(end_t)
-                if self._job is not None and self._ledger is not None and interrupted is None:
-                    self._report = self._job.finish(
-                        self._report, self._ledger.state(end_t), end_t, self._assumptions
+                own = self._report = self._build_report(end_t)
+                job = self._job
+                if job is not None and self._ledger is not None and interrupted is None:
+                    self._report = job.finish(
+                        own, self._ledger.state(end_t), end_t, self._assumptions
                     )
                 if self._log is not None:
-                    self._log.summary(self._report.to_dict())
+                    logged = self._report if job is None else job.log_summary(own, self._report)
+                    self._log.summary(logged.to_dict())
             finally:
                 if self._log is not None:
                     self._log.close()  # flushed and synced whatever happened above

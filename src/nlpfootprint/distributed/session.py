@@ -29,6 +29,7 @@ from nlpfootprint.distributed.select import owned_positions
 from nlpfootprint.errors import ReportFormatError
 from nlpfootprint.meters.meterset import MeterSet
 from nlpfootprint.report import Report
+from nlpfootprint.report_parts import JobInfo, RankPart
 from nlpfootprint.totals import LedgerState
 
 __all__ = ["JobSession"]
@@ -77,6 +78,7 @@ class JobSession:
         self.timeout_s = timeout_s
         self.site = site
         self.origin_unix = time.time()
+        self.per_rank_logs = False  # every rank writes a run log of its own
 
     @classmethod
     def detect(
@@ -98,8 +100,23 @@ class JobSession:
             return None
         text = os.fspath(path)
         if "{rank}" in text:
+            self.per_rank_logs = True
             return text.replace("{rank}", str(self.context.rank))
         return path if self.context.rank == 0 else None
+
+    def log_summary(self, own: Report, final: Report) -> Report:
+        """What this rank's run log ends with: the job's report (rank 0's single log), or,
+        where every rank writes its own log, this rank's own part -- so that the logs of a
+        job add up (``nlpfootprint report run-*.jsonl``) to its total, each device once."""
+        if not self.per_rank_logs or final.job is None or final.job.scope == "rank":
+            return final
+        context = self.context
+        part = RankPart(
+            context.rank, context.host, context.local_rank,
+            tuple(c.id for c in own.channels), own.steps, own.tokens, own.duration_s,
+        )  # fmt: skip
+        job = JobInfo(final.job.engine, "rank", context.rank, final.job.world_size, (part,))
+        return attrs.evolve(own, job=job)
 
     def mark_origin(self, seconds_since_origin: float) -> None:
         """Note the wall-clock time of the tracker's origin (now less the seconds since)."""

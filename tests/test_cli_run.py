@@ -236,7 +236,7 @@ def test_under_srun_each_node_run_measures_its_whole_node_and_writes_its_log(
     node under srun): it measures the whole machine and writes its own log."""
     log = tmp_path / "node.jsonl"
     env = {**os.environ, "SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0",
-           "SLURM_NODEID": "2"}  # fmt: skip
+           "SLURM_NODEID": "2", "SLURM_STEP_NUM_TASKS": "4"}  # fmt: skip
     alone = subprocess.run(
         [sys.executable, "-m", "nlpfootprint", "run", "--log", str(tmp_path / "alone.jsonl"),
          "--", sys.executable, "-c", "pass"],

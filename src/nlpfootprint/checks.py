@@ -20,6 +20,7 @@ from typing import TypeVar
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 
 __all__ = [
+    "DISTRIBUTED_MODES",
     "MAX_COUNT",
     "MAX_FLOAT_SAFE_INT",
     "MAX_G_PER_KWH",
@@ -33,6 +34,7 @@ __all__ = [
     "MIN_INTERVAL_S",
     "at_most",
     "collection",
+    "distributed_mode",
     "finite_number",
     "flag",
     "fraction",
@@ -230,6 +232,19 @@ def log_flush_value(value: object) -> float:
         MAX_LOG_FLUSH_S,
         "seconds, a day; a crash loses at most this much of the log",
     )
+
+
+#: What ``track_energy(distributed=...)`` takes.
+DISTRIBUTED_MODES = ("auto", "torch", "mpi", None)
+
+
+def distributed_mode(value: object) -> None:
+    """Check a ``distributed=`` value (one of :data:`DISTRIBUTED_MODES`)."""
+    if value not in DISTRIBUTED_MODES:
+        raise ConfigurationError(
+            f"distributed={value!r}: expected 'auto' (find the job this process belongs to), "
+            "'torch', 'mpi', or None (measure this process alone)"
+        )
 
 
 def gather_timeout_value(value: object) -> float:

@@ -18,6 +18,7 @@ import attrs
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
 from nlpfootprint.checks import (
     MIN_INTERVAL_S,
+    distributed_mode,
     gather_timeout_value,
     interval_value,
     log_flush_value,
@@ -120,11 +121,7 @@ def _command(_instance: object, _attribute: object, command: Any) -> None:
 
 
 def _distributed(_instance: object, _attribute: object, mode: Any) -> None:
-    if mode not in ("auto", "torch", "mpi", None):
-        raise ConfigurationError(
-            f"distributed={mode!r}: expected 'auto' (find the job this process belongs to), "
-            "'torch', 'mpi', or None (measure this process alone)"
-        )
+    distributed_mode(mode)
 
 
 @attrs.frozen(kw_only=True)

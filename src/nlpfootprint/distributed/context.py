@@ -1,7 +1,7 @@
 """Which rank of which job this process is: read from a running engine or the launcher.
 
 A :class:`RankContext` says the rank, the world size, the rank on this machine (and how
-many ranks share it), the machine, and the CUDA device the rank uses when known. It comes
+many ranks share it) and the machine. It comes
 from, in this order:
 
 1. an initialised ``torch.distributed`` process group (rank and world size), looked up in
@@ -11,8 +11,9 @@ from, in this order:
 3. the launcher's variables: ``torchrun`` (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``,
    ``LOCAL_WORLD_SIZE``, ``GROUP_RANK``), Open MPI (``OMPI_COMM_WORLD_*``), MPICH and
    Intel MPI (``PMI_RANK``, ``PMI_SIZE``, ``MPI_LOCALRANKID``, ``MPI_LOCALNRANKS``), PMIx
-   (``PMIX_RANK``) and SLURM (``SLURM_PROCID``, ``SLURM_LOCALID``, ``SLURM_NTASKS``,
-   ``SLURM_NODEID``, ``SLURM_TASKS_PER_NODE``).
+   (``PMIX_RANK``) and SLURM's ``srun`` (``SLURM_PROCID``, ``SLURM_LOCALID``,
+   ``SLURM_STEP_NUM_TASKS``, ``SLURM_NODEID``, ``SLURM_STEP_TASKS_PER_NODE``; a batch
+   script's own shell, which has ``SLURM_PROCID`` and ``SLURM_NTASKS`` too, is no job).
 
 The rank on this machine always comes from the launcher's variables (no engine is asked
 at start: a collective then would wait for ranks that may never start a tracker). The
@@ -32,13 +33,12 @@ from typing import Any, Literal
 
 import attrs
 
+from nlpfootprint.checks import DISTRIBUTED_MODES, distributed_mode
 from nlpfootprint.errors import ConfigurationError
 
 __all__ = ["DISTRIBUTED_MODES", "Distributed", "RankContext", "detect", "from_environ", "host_name"]
 
 Distributed = Literal["auto", "torch", "mpi"] | None
-#: What ``track_energy(distributed=...)`` takes.
-DISTRIBUTED_MODES: tuple[Distributed, ...] = ("auto", "torch", "mpi", None)
 
 #: The launchers' variables, one family per launcher, in the order they are trusted:
 #: (rank, world size, local rank, local world size, node).
@@ -53,10 +53,10 @@ _FAMILIES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ),
     ("PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", None),
     ("PMIX_RANK", "PMIX_SIZE", "PMIX_LOCAL_RANK", "PMIX_LOCAL_SIZE", "PMIX_NODEID"),
-    ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", None, "SLURM_NODEID"),
+    # srun's step variables: a batch script's own shell has SLURM_PROCID=0 and the
+    # allocation's SLURM_NTASKS too, but is one process, not a rank of a job
+    ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID", None, "SLURM_NODEID"),
 )
-#: Variables that name an MPI launcher (so ``"auto"`` may gather through MPI at stop).
-MPI_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK")
 _TASKS_PER_NODE = re.compile(r"(\d+)(?:\(x(\d+)\))?")
 
 
@@ -80,7 +80,6 @@ class RankContext:
             (``"RANK"``, ``"OMPI_COMM_WORLD_RANK"``, ``"SLURM_PROCID"``, ...).
         engine: ``"torch"`` or ``"mpi"`` when that engine was asked for (or found), else
             None: the one running at stop is used.
-        device: The CUDA device index this rank's torch uses, when torch has set one up.
         node: The machine's index in the job, when the launcher said.
     """
 
@@ -91,14 +90,7 @@ class RankContext:
     host: str
     source: str
     engine: str | None = None
-    device: int | None = None
     node: int | None = None
-
-    @property
-    def host_leader(self) -> bool | None:
-        """True for the rank that measures this machine's CPU, memory and other host-wide
-        channels (local rank 0); None when the local rank is not known."""
-        return None if self.local_rank is None else self.local_rank == 0
 
 
 def _integer(env: Mapping[str, str], name: str | None) -> int | None:
@@ -113,8 +105,9 @@ def _integer(env: Mapping[str, str], name: str | None) -> int | None:
 
 
 def _slurm_local_size(env: Mapping[str, str]) -> int | None:
-    """This node's task count from ``SLURM_TASKS_PER_NODE`` (``"4(x2),3"``) and its node."""
-    spec, node = env.get("SLURM_TASKS_PER_NODE"), env.get("SLURM_NODEID", "")
+    """This node's task count from ``SLURM_STEP_TASKS_PER_NODE`` (``"4(x2),3"``) and its
+    node."""
+    spec, node = env.get("SLURM_STEP_TASKS_PER_NODE"), env.get("SLURM_NODEID", "")
     if not spec or not node.isdigit():
         return None
     counts: list[int] = []
@@ -186,18 +179,6 @@ def _mpi(*, load: bool) -> Any | None:
     return mpi
 
 
-def _cuda_device() -> int | None:
-    """The CUDA device this process's torch uses, when torch has set CUDA up."""
-    torch = sys.modules.get("torch")
-    cuda = getattr(torch, "cuda", None)
-    try:
-        if cuda is not None and cuda.is_initialized():
-            return int(cuda.current_device())
-    except Exception:  # a broken CUDA set-up is the meters' business, not the rank's
-        return None
-    return None
-
-
 def engine_at_stop(context: RankContext) -> tuple[str, Any] | None:
     """The engine to gather through now: ``("torch", torch.distributed)``,
     ``("mpi", mpi4py.MPI)`` or None (nothing runs that could gather)."""
@@ -224,10 +205,7 @@ def detect(mode: Distributed, environ: Mapping[str, str] | None = None) -> RankC
         ConfigurationError: ``mode`` is not one of :data:`DISTRIBUTED_MODES`; the engine
             asked for is not there; a launcher variable is not a whole number.
     """
-    if mode not in DISTRIBUTED_MODES:
-        raise ConfigurationError(
-            f"distributed={mode!r}: expected 'auto', 'torch', 'mpi' or None (not distributed)"
-        )
+    distributed_mode(mode)
     if mode is None:
         return None
     env = os.environ if environ is None else environ
@@ -251,13 +229,11 @@ def detect(mode: Distributed, environ: Mapping[str, str] | None = None) -> RankC
         return None
     if rank is None or size is None:
         assert launcher is not None
-        return attrs.evolve(launcher, engine=engine, device=_cuda_device())
+        return attrs.evolve(launcher, engine=engine)
     if size < 2:
         return None
     if launcher is not None and (launcher.rank, launcher.world_size) == (rank, size):
-        return attrs.evolve(launcher, source=source, engine=engine, device=_cuda_device())
+        return attrs.evolve(launcher, source=source, engine=engine)
     # a launcher of its own (Lightning's, mp.spawn) may still say the local rank
     local_rank, local_size = _integer(env, "LOCAL_RANK"), _integer(env, "LOCAL_WORLD_SIZE")
-    return RankContext(
-        rank, size, local_rank, local_size, host_name(env), source, engine, _cuda_device()
-    )
+    return RankContext(rank, size, local_rank, local_size, host_name(env), source, engine)

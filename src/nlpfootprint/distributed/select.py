@@ -4,8 +4,8 @@ Two rules, one at each end of a run:
 
 * **At start** (:func:`owned_positions`), each rank keeps what it owns. The host-wide
   channels (CPU packages, DRAM, anything not a GPU) belong to local rank 0. A GPU belongs
-  to the rank that uses it: the CUDA device its torch has set up, else its local rank,
-  counted among the GPU channels it sees in order; GPUs beyond the machine's ranks go
+  to the rank of its number: GPU ``LOCAL_RANK`` among the GPU channels a rank sees, in
+  order (the device a DDP rank uses); GPUs beyond the machine's ranks go
   round them (GPU ``i`` to local rank ``i mod L``), so each is measured. A rank that sees
   one GPU only (``CUDA_VISIBLE_DEVICES`` per rank) owns it. Where the local rank is not
   known, the rank keeps all it sees and the second rule decides.
@@ -48,8 +48,7 @@ def _owns_gpu(position: int, gpus: int, context: RankContext) -> bool:
     assert local_rank is not None
     if gpus == 1:
         return True
-    own = context.device if context.device is not None else local_rank
-    if position == own:
+    if position == local_rank:
         return True
     ranks = context.local_world_size
     return ranks is not None and position >= ranks and position % ranks == local_rank

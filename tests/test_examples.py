@@ -41,3 +41,5 @@ def test_train_ddp_gives_rank_0_the_whole_jobs_report() -> None:
     assert result.stdout.count("nlpfootprint report: ddp") == 1  # rank 0 prints
     assert "2 of 2 ranks on 1 host(s), gathered through torch" in result.stdout
     assert "tokens        12,800" in result.stdout  # both ranks' samples: 2 x 200 x 32
+    assert "counted once" not in result.stdout  # each rank kept only what it owns
+    assert "did not report" not in result.stdout

@@ -253,3 +253,28 @@ def test_under_srun_each_node_run_measures_its_whole_node_and_writes_its_log(
     expected = [c.id for c in nf.Report.from_log(tmp_path / "alone.jsonl").channels]
     assert [c.id for c in report.channels] == expected
     assert alone.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("raise SystemExit(3)", "the command exited with status 3"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "ended by SIGKILL (signal 9)"),
+    ],
+)
+def test_a_failed_command_is_said_so_in_the_report_and_the_log(
+    tmp_path: Path, code: str, says: str
+) -> None:
+    log = tmp_path / "run.jsonl"
+    result = cli("run", "--log", str(log), "--", sys.executable, "-c", code)
+    assert result.returncode in (3, 128 + 9)
+    assert says in result.stderr  # the report printed at the end
+    logged = nf.Report.from_log(log)  # the log's summary
+    assert any(says in w for w in logged.warnings), logged.warnings
+
+
+def test_a_command_that_succeeds_has_no_such_warning(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    result = cli("run", "--log", str(log), "--", sys.executable, "-c", "pass")
+    assert result.returncode == 0
+    assert not any("the command" in w for w in nf.Report.from_log(log).warnings)

@@ -208,20 +208,44 @@ def _run_child(tracker: Any, command: list[str], *, interactive: bool, no_status
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     status: _Status | None = None
-    with tracker:
-        try:
-            children.append(subprocess.Popen(command, start_new_session=not interactive))
-            for signum in held:
-                forward(signum, None)
-            if sys.stderr.isatty() and not no_status:
-                status = _Status(tracker)
-                status.start()
-            returncode = children[0].wait()
-        except OSError as err:
-            raise ConfigurationError(f"cannot run {command[0]!r}: {err.strerror or err}") from err
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            if status is not None:
-                status.stop()
+    try:
+        with tracker:
+            try:
+                children.append(subprocess.Popen(command, start_new_session=not interactive))
+                for signum in held:
+                    forward(signum, None)
+                if sys.stderr.isatty() and not no_status:
+                    status = _Status(tracker)
+                    status.start()
+                returncode = children[0].wait()
+            except OSError as err:
+                raise ConfigurationError(
+                    f"cannot run {command[0]!r}: {err.strerror or err}"
+                ) from err
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                if status is not None:
+                    status.stop()
+            if returncode != 0:  # the report and the log's summary say how it ended
+                raise CommandFailedError(returncode)
+    except CommandFailedError as failed:
+        return failed.returncode
     return returncode
+
+
+class CommandFailedError(Exception):
+    """The measured command did not exit with status 0: raised inside the tracked block so
+    that the report (and the run log's summary) says how the command ended."""
+
+    def __init__(self, returncode: int) -> None:
+        self.returncode = returncode
+        if returncode < 0:
+            try:
+                name = signal.Signals(-returncode).name
+            except ValueError:
+                name = "an unknown signal"
+            how = f"the command was ended by {name} (signal {-returncode})"
+        else:
+            how = f"the command exited with status {returncode}"
+        super().__init__(how)

@@ -15,8 +15,12 @@ __all__ = [
     "energy_axis",
     "format_duration",
     "format_energy_j",
+    "format_energy_kwh",
+    "format_lbs",
     "format_mass_kg",
+    "format_money",
     "format_prose_number",
+    "significant",
     "time_unit",
 ]
 
@@ -63,13 +67,56 @@ def format_energy_j(energy_j: float) -> str:
     return f"{energy_j * 1e6:.3f} uJ" if energy_j else "0 J"
 
 
+def significant(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant figures, in positional notation with thousands
+    separators, never with an exponent (whole numbers keep every digit).
+
+    >>> significant(0.000652778), significant(2402.61), significant(1515430.2), significant(0.5)
+    ('0.0006528', '2,403', '1,515,430', '0.5000')
+    """
+    if not value or not math.isfinite(value):
+        return f"{value:g}"
+    exponent = math.floor(math.log10(abs(value)))
+    decimals = max(digits - 1 - exponent, 0)
+    return f"{round(value, decimals):,.{decimals}f}"
+
+
+def format_energy_kwh(energy_kwh: float) -> str:
+    """Energy as a report's table shows it: kWh from 1 kWh up, else Wh, mWh or uWh, to 4
+    significant figures: ``0.000652778`` gives ``0.6528 Wh``."""
+    for unit, size in (("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6)):
+        if abs(energy_kwh) >= size:
+            return f"{significant(energy_kwh / size)} {unit}"
+    return f"{significant(energy_kwh * 1e9)} uWh" if energy_kwh else "0 kWh"
+
+
 def format_mass_kg(mass_kg: float) -> str:
-    """A CO2e mass in g, kg or t."""
-    if abs(mass_kg) >= 1000:
-        return f"{mass_kg / 1000:.3f} t"
-    if abs(mass_kg) >= 1:
-        return f"{mass_kg:.3f} kg"
-    return f"{mass_kg * 1000:.4g} g"
+    """A CO2e mass in t, kg, g, mg or ug, to 4 significant figures."""
+    for unit, size in (("t", 1000.0), ("kg", 1.0), ("g", 1e-3), ("mg", 1e-6)):
+        if abs(mass_kg) >= size:
+            return f"{significant(mass_kg / size)} {unit}"
+    return f"{significant(mass_kg * 1e9)} ug" if mass_kg else "0 g"
+
+
+def format_lbs(lbs: float) -> str:
+    """A mass in pounds (the paper's unit), to 4 significant figures; below a thousandth
+    of a pound, only that it is."""
+    if lbs and abs(lbs) < 1e-3:
+        return "< 0.001 lbs"
+    return f"{significant(lbs)} lbs"
+
+
+def format_money(amount: float, currency: str) -> str:
+    """Money to the cent, or to 2 significant figures below a cent (down to a millionth).
+
+    >>> format_money(20.114, "USD"), format_money(1.2377e-4, "EUR"), format_money(3e-9, "USD")
+    ('20.11 USD', '0.00012 EUR', '< 0.000001 USD')
+    """
+    if abs(amount) >= 0.01 or not amount:
+        return f"{amount:,.2f} {currency}"
+    if abs(amount) >= 1e-6:
+        return f"{significant(amount, 2)} {currency}"
+    return f"< 0.000001 {currency}"
 
 
 def format_prose_number(value: float) -> str:

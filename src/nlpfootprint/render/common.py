@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
+from nlpfootprint.units import (
+    format_duration,
+    format_energy_j,
+    format_energy_kwh,
+    format_lbs,
+    format_mass_kg,
+    format_money,
+)
 
 if TYPE_CHECKING:
     from nlpfootprint.assumptions import Assumptions
@@ -123,11 +130,14 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
     a = report.assumptions
     rows: list[tuple[str, str]] = [
         ("duration", format_duration(report.duration_s)),
-        ("energy (IT)", f"{report.energy_kwh:.6g} kWh ({format_energy_j(report.energy_j)})"),
-        ("energy x PUE", f"{report.facility_energy_kwh:.6g} kWh (PUE {a.pue:g})"),
+        (
+            "energy (IT)",
+            f"{format_energy_kwh(report.energy_kwh)} ({format_energy_j(report.energy_j)})",
+        ),
+        ("energy x PUE", f"{format_energy_kwh(report.facility_energy_kwh)} (PUE {a.pue:g})"),
         (
             "CO2e",
-            f"{format_mass_kg(report.co2e_kg)} = {report.co2e_lbs:.6g} lbs "
+            f"{format_mass_kg(report.co2e_kg)} = {format_lbs(report.co2e_lbs)} "
             f"at {a.intensity.g_per_kwh:g} g/kWh"
             + (" (default: world average)" if a.intensity_is_default else ""),
         ),
@@ -138,7 +148,7 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
             "cost",
             "not computed (no price_per_kwh)"
             if cost is None
-            else f"{cost:.6g} {a.currency} at {a.price_per_kwh:g}/kWh",
+            else f"{format_money(cost, a.currency)} at {a.price_per_kwh:g}/kWh",
         )
     )
     if report.mean_power_w:
@@ -161,7 +171,8 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
         rows.append(
             (
                 "band (1 sd)",
-                f"{low:.6g}..{high:.6g} kWh x PUE, {format_mass_kg(co2_low)}.."
+                f"{format_energy_kwh(low)}..{format_energy_kwh(high)} x PUE, "
+                f"{format_mass_kg(co2_low)}.."
                 f"{format_mass_kg(co2_high)} CO2e",
             )
         )

@@ -27,7 +27,7 @@ from nlpfootprint.errors import MeterError
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.provenance import Backend
 from nlpfootprint.runlog import load_run, report_from_log
-from nlpfootprint.testing import FakeClock
+from nlpfootprint.testing import FakeClock, FakeMeter
 from strategies import powers_w
 
 REL = 1e-9
@@ -445,3 +445,18 @@ def test_a_bad_value_replays_to_the_same_warning(tmp_path: Path, bad: float) -> 
     assert rebuilt.warnings[1] == f"m0c0 read {bad!r}, not a finite value >= 0"
     assert_same_accounting(live, rebuilt)
     assert_same_ledger_warnings(live, rebuilt)
+
+
+def test_load_run_gives_the_report_as_report_from_log_does(tmp_path: Path) -> None:
+    """One obvious way from a log to its report: ``nf.load_run(path).report()`` (issue 13,
+    point 13), the same as ``Report.from_log(path)``, re-accounting included."""
+    clock = FakeClock()
+    log = tmp_path / "run.jsonl"
+    with nf.track_energy(meters=[FakeMeter.constant(200.0, domain="gpu")], clock=clock, log=log):
+        clock.advance(3600)
+    run = nf.load_run(log)
+    assert run.report() == nf.Report.from_log(log)
+    assert run.report(pue=1.1, carbon_intensity="FRA") == nf.Report.from_log(
+        log, pue=1.1, carbon_intensity="FRA"
+    )
+    assert run.report(from_samples=True).energy_j == pytest.approx(200.0 * 3600)

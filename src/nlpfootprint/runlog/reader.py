@@ -27,13 +27,17 @@ import math
 import os
 import re
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from nlpfootprint.checks import path_text
+
+if TYPE_CHECKING:
+    from nlpfootprint.intensity import Intensity
+    from nlpfootprint.report import Report
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.report_dict import MAX_JSON_DEPTH, json_too_deep
 from nlpfootprint.runlog.schema import RunLogError, check_header, decode_header, parse_header
@@ -108,6 +112,26 @@ class RunLog:
     def complete(self) -> bool:
         """True when the log ends with a summary (the tracker stopped cleanly)."""
         return self.summary is not None
+
+    def report(
+        self,
+        *,
+        pue: float | None = None,
+        carbon_intensity: Intensity | float | str | None = None,
+        price_per_kwh: float | None = None,
+        from_samples: bool = False,
+    ) -> Report:
+        """This log's report, re-accounted where given: ``nf.load_run(path).report()`` is
+        ``nf.Report.from_log(path)`` (see :func:`~nlpfootprint.runlog.report_from_log`)."""
+        from nlpfootprint.runlog.replay import report_from_log
+
+        return report_from_log(
+            self,
+            pue=pue,
+            carbon_intensity=carbon_intensity,
+            price_per_kwh=price_per_kwh,
+            from_samples=from_samples,
+        )
 
 
 def _time(obj: dict[str, Any]) -> float:

@@ -375,6 +375,7 @@ def test_log_settings_are_checked(kw: dict[str, object], message: str) -> None:
 
 
 def test_a_log_that_cannot_be_opened_fails_at_start(tmp_path: Path) -> None:
+    (tmp_path / "no").write_text("")  # a file where a folder should be
     tracker = nf.track_energy(
         meters=[FakeMeter.constant(1.0)], log=tmp_path / "no" / "such" / "dir.jsonl"
     )

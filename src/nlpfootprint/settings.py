@@ -152,7 +152,11 @@ class TrackerSettings:
         log: A file to write the run log to as the run goes (JSON lines, gzip when the name
             ends in ``.gz``; see :mod:`nlpfootprint.runlog`): every reading, so a crashed
             run can still be reported (``Report.from_log(path)``). A decorated function
-            rewrites it on every call. A failed write warns in the report, never raises.
+            rewrites it on every call. Folders missing above it are created at start (as
+            ``mkdir -p``); a path that cannot be used (a folder, a file where a folder
+            should be, no permission to write) is a ``ConfigurationError`` at start, saying
+            why, before anything is measured. A failed write later on warns in the report,
+            never raises.
         log_flush_s: Seconds between write-outs of the log (0: every line; at most a day);
             a crash loses at most this much of it.
         log_command: The command line that was measured, for the log's header.

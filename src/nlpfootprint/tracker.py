@@ -222,7 +222,8 @@ class EnergyTracker:
         return self
 
     def _open_log(self, ledger: Ledger, path: str | os.PathLike[str]) -> RunLogWriter:
-        """Open the run log and write its header (the channels, the settings)."""
+        """Open the run log (creating the folders missing above it) and write its header
+        (the channels, the settings); an unusable path is a ConfigurationError saying why."""
         settings, meterset = self.settings, self._meterset
         assert meterset is not None
         try:
@@ -242,10 +243,13 @@ class EnergyTracker:
                 command=settings.log_command,
                 started_at=self._started_at,
             )
-        except OSError as err:
+        except OSError as err:  # the writer says why; missing folders were created
             meterset.close(lambda _: None, settings.read_timeout_s)
+            why = err.strerror or str(err)
+            if err.filename is not None and os.fspath(err.filename) != os.fspath(path):
+                why = f"{why}: {os.fspath(err.filename)}"
             raise ConfigurationError(
-                f"log={path!r}: cannot write the run log there: {err}"
+                f"log={path!r}: cannot write the run log there: {why}"
             ) from err
 
     def stop(self) -> Report:

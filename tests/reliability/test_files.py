@@ -583,14 +583,22 @@ def test_a_log_that_may_not_be_written_fails_at_start(as_user: list[str], shared
 
 @pytest.mark.scenario(
     "runlog.write-missing-folder",
-    "log= in a folder that does not exist fails at start, before the block runs, with a "
-    "ConfigurationError naming the path; no thread is left running.",
+    "log= in folders that do not exist yet creates them; log= under a file where a folder "
+    "should be fails at start, before the block runs, with a ConfigurationError naming the "
+    "path and why; no thread is left running.",
 )
-def test_a_log_in_a_missing_folder_fails_at_start(tmp_path: Path) -> None:
-    target = tmp_path / "no" / "such" / "run.jsonl"
+def test_a_log_in_a_missing_folder_is_made_and_an_unusable_one_fails_at_start(
+    tmp_path: Path,
+) -> None:
+    made = tmp_path / "no" / "such" / "run.jsonl"
+    with nf.track_energy(meters=[FakeMeter.constant(1.0)], log=made, clock=FakeClock()):
+        pass
+    assert nf.Report.from_log(made).channels[0].id == "gpu:0"
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "run.jsonl"
     ran = False
     with (
-        pytest.raises(ConfigurationError, match=r"log=.*run\.jsonl.*cannot write"),
+        pytest.raises(ConfigurationError, match=r"log=.*run\.jsonl.*cannot write.*not a folder"),
         nf.track_energy(meters=[FakeMeter.constant(1.0)], log=target),
     ):
         ran = True

@@ -292,6 +292,11 @@ class PowerMeter(Protocol):
 
 def as_meter(obj: object) -> PowerMeter:
     """Check that ``obj`` follows the meter protocol; return it typed as a meter."""
+    if callable(getattr(type(obj), "channels", None)):  # `def channels(self)`, no @property
+        raise ConfigurationError(
+            f"{type(obj).__name__} meter: its channels is a method, not a property; write "
+            "@property above `def channels(self)`, or set channels to a tuple of Channel"
+        )
     try:
         channels: tuple[object, ...] | None = tuple(obj.channels)  # type: ignore[attr-defined]
     except AttributeError:

@@ -6,6 +6,10 @@ to the OS every ``flush_s`` seconds of the injected clock (``*.gz`` names are gz
 sync flush each time, so a cut stream still reads), and fsynced at close. A failing write
 is recorded in :attr:`RunLogWriter.errors`, never raised.
 
+Folders missing above the file are created (as ``mkdir -p``; removed again when the file
+cannot be opened after all), and an unusable path is an OSError saying why (a folder where
+the file should be, a file where a folder should be, no permission).
+
 The file is opened without blocking and stays so: a FIFO with no reader is an error at
 start (opening one would wait for a reader forever), and a FIFO whose reader stops
 reading fails the write (recorded, the run goes on) instead of stalling the sampler.
@@ -54,15 +58,82 @@ def _disown_all_in_child() -> None:
 os.register_at_fork(after_in_child=_disown_all_in_child)
 
 
-def _open(path: str) -> IO[bytes]:
-    """``path`` opened for writing without ever blocking (OSError if it cannot be)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0)
+def _make_folders(path: str) -> list[str]:
+    """Create the folders missing above ``path`` (as ``mkdir -p``); return those created,
+    innermost first. Raises OSError, having removed what it created, when one cannot be."""
+    missing: list[str] = []
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    created: list[str] = []
     try:
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except FileExistsError:  # made meanwhile (another rank of the job)
+                if not os.path.isdir(folder):
+                    raise
+            else:
+                created.insert(0, folder)
+    except OSError:
+        _remove_folders(created)
+        raise
+    return created
+
+
+def _remove_folders(created: Sequence[str]) -> None:
+    """Remove the folders :func:`_make_folders` created (innermost first), where empty."""
+    for folder in created:
+        try:
+            os.rmdir(folder)
+        except OSError:  # no longer empty: someone else uses it now
+            return
+
+
+def _why(err: OSError, path: str) -> OSError:
+    """``err`` (from making the folders above ``path`` or opening it) restated for a
+    user: what is in the way, or who may not write where; the errno is kept."""
+    if err.errno == errno.ENXIO:  # a FIFO that nothing reads
+        return OSError(err.errno, "it is a FIFO with no reader", path)
+    if err.errno == errno.EISDIR or os.path.isdir(path):
+        return OSError(
+            err.errno,
+            "it names a folder, not a file (name a file in it, such as "
+            f"{os.path.join(path, 'run.jsonl')})",
+            path,
+        )
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        folder = os.path.dirname(os.path.abspath(path))
+        while folder != os.path.dirname(folder) and not os.path.isdir(folder):
+            if os.path.lexists(folder):
+                return OSError(err.errno, f"{folder} is a file, not a folder", path)
+            folder = os.path.dirname(folder)
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        target = os.fspath(err.filename) if err.filename is not None else path
+        what = (
+            f"this user may not write {target}"
+            if os.path.lexists(target)
+            else f"this user may not create {target} in {os.path.dirname(target) or '.'}"
+        )
+        return OSError(err.errno, f"{err.strerror}: {what}", path)
+    return err
+
+
+def _open(path: str) -> IO[bytes]:
+    """``path`` opened for writing without ever blocking, the folders missing above it
+    created first (OSError saying why if it cannot be; the folders are then removed)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0)
+    created: list[str] = []
+    try:
+        created = _make_folders(path)
         fd = os.open(path, flags | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as err:
-        if err.errno == errno.ENXIO:  # a FIFO that nothing reads
-            raise OSError(err.errno, "it is a FIFO with no reader", path) from err
-        raise
+        _remove_folders(created)
+        why = _why(err, path)
+        if why is err:
+            raise
+        raise why from err
     return os.fdopen(fd, "wb")
 
 
@@ -78,7 +149,7 @@ class RunLogWriter:
     """Writes a run log to ``path`` (gzip when it ends in ``.gz``); opening may raise OSError.
 
     Args:
-        path: The file.
+        path: The file; the folders missing above it are created.
         flush_s: Seconds of ``clock`` time between write-outs (0: every line); a crash
             loses at most this much.
         clock: Where the flush timing comes from (default: the monotonic clock).

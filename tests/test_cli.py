@@ -86,8 +86,8 @@ def test_demo_trains_and_prints_the_report_and_writes_json(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["demo", "--pue", "0.5", "--steps", "1"], "pue=0.5"),
-        (["demo", "--carbon-intensity", "-3", "--steps", "1"], "carbon_intensity=-3"),
+        (["demo", "--pue", "0.5", "--steps", "1"], "--pue 0.5"),
+        (["demo", "--carbon-intensity", "-3", "--steps", "1"], "--carbon-intensity -3"),
         (["demo", "--carbon-intensity", "atlantis", "--steps", "1"], "atlantis"),
     ],
 )

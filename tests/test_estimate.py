@@ -398,4 +398,4 @@ def test_command_runs_as_a_real_subprocess() -> None:
     )  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
-    assert "hours=-1.0" in bad.stderr
+    assert "--hours -1.0" in bad.stderr

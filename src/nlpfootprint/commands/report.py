@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +75,8 @@ def _render(report: Report, fmt: str, label: str) -> str:
     return report.to_markdown() if fmt == "markdown" else str(report)
 
 
-def _print_reports(reports: list[Report], fmt: str) -> None:
+def _rendered(reports: list[Report], fmt: str) -> str:
+    """What the command prints: the reports and their total, in ``fmt``."""
     total = _total(reports)
     if fmt == "json":
         data: Any = reports[0].to_dict()
@@ -81,34 +84,64 @@ def _print_reports(reports: list[Report], fmt: str) -> None:
             data = {"runs": [r.to_dict() for r in reports], "total": None}
             if total is not None:
                 data["total"] = {**total.to_dict(), "runs": len(reports)}
-        print(json.dumps(data, indent=2))
-        return
+        return json.dumps(data, indent=2)
     if fmt == "csv":
-        print(Report.csv_header())
-        for report in (*reports, *(() if total is None else (total,))):
-            print(report.to_csv_row())
-        return
+        rows = [r.to_csv_row() for r in (*reports, *(() if total is None else (total,)))]
+        return "\n".join([Report.csv_header(), *rows])
     # one label per table when several runs go into one document
     labels = [
         f"tab:nlpfootprint-{i + 1}" if len(reports) > 1 else "tab:nlpfootprint"
         for i in range(len(reports))
     ]
-    print("\n\n".join(_render(r, fmt, label) for r, label in zip(reports, labels, strict=True)))
+    text = "\n\n".join(_render(r, fmt, label) for r, label in zip(reports, labels, strict=True))
     if total is not None:
-        print("\n" + _render(total, fmt, "tab:nlpfootprint-total"))
+        text += "\n\n" + _render(total, fmt, "tab:nlpfootprint-total")
     elif len(reports) > 1:
-        print(
-            "\nno total: the runs were recorded under different assumptions; give --pue, "
+        text += (
+            "\n\nno total: the runs were recorded under different assumptions; give --pue, "
             "--carbon-intensity and --price-per-kwh to account them alike"
+        )
+    return text
+
+
+def _plot_formats() -> list[str]:
+    """The suffixes matplotlib can save a figure as.
+
+    Raises:
+        ConfigurationError: matplotlib is not installed.
+    """
+    try:
+        backend_bases = importlib.import_module("matplotlib.backend_bases")
+    except ImportError as err:
+        raise ConfigurationError(
+            "--plot needs matplotlib, which is not installed: pip install 'nlpfootprint[plot]'"
+        ) from err
+    return sorted(backend_bases.FigureCanvasBase.get_supported_filetypes())
+
+
+def _check_plot_path(path: Path) -> None:
+    """Refuse a ``--plot`` path that cannot be written as a figure, before reading any log.
+
+    Raises:
+        ConfigurationError: Its folder does not exist, or its suffix names no format
+            matplotlib writes (or matplotlib is not installed).
+    """
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise ConfigurationError(f"--plot {path}: the folder {folder} does not exist")
+    formats = _plot_formats()
+    suffix = path.suffix[1:]
+    if suffix.lower() not in formats:
+        got = f"the suffix .{suffix} is no image format" if suffix else "no suffix"
+        raise ConfigurationError(
+            f"--plot {path}: {got}; the file's suffix says the format, one of {', '.join(formats)}"
         )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read, re-account, render."""
-    if args.plot is not None and not args.plot.resolve().parent.is_dir():
-        raise ConfigurationError(
-            f"--plot {args.plot}: the folder {args.plot.resolve().parent} does not exist"
-        )
+    """Read, re-account, render; print only once everything asked for has worked."""
+    if args.plot is not None:
+        _check_plot_path(args.plot)
     measured = [
         Report.from_log(
             path,
@@ -126,11 +159,13 @@ def run(args: argparse.Namespace) -> int:
             reports = [r.project(hours=args.project_hours) for r in measured]
         except ConfigurationError as err:
             raise ConfigurationError(f"--project-hours {args.project_hours:g}: {err}") from err
-    _print_reports(reports, args.format)
+    text = _rendered(reports, args.format)
     if args.plot is not None:
         try:
             measured[0].plot(args.plot)  # the measurement itself, never a projection
-        except ValueError as err:  # matplotlib: a suffix it cannot write
+        except ValueError as err:  # matplotlib: a figure it cannot write
             raise ConfigurationError(f"--plot {args.plot}: {err}") from err
-        print(f"\nplot written to {args.plot}")
+    print(text)
+    if args.plot is not None:  # to stderr: the output may be a document (JSON, LaTeX)
+        print(f"plot written to {args.plot}", file=sys.stderr)
     return 0

@@ -124,8 +124,8 @@ def test_report_formats_agree_and_several_logs_are_summed(tmp_path: Path) -> Non
         fmt: cli("report", logs[0], "--format", fmt, "--pue", "1.2").stdout
         for fmt in ("text", "markdown", "latex", "json", "csv")
     }
-    assert "0.12 kWh" in one["text"]
-    assert "0.12 kWh" in one["markdown"]
+    assert "120.0 Wh" in one["text"]  # 0.12 kWh, to 4 significant figures
+    assert "120.0 Wh" in one["markdown"]
     assert "0.12" in one["latex"]
     assert json.loads(one["json"])["facility_energy_kwh"] == pytest.approx(0.12)
     assert one["csv"].splitlines()[0].startswith("name,")
@@ -224,7 +224,7 @@ def test_report_totals_runs_only_when_they_are_accounted_alike(tmp_path: Path) -
     alike = cli("report", *logs, "--pue", "1.2", "--format", "markdown")
     assert "no total" not in alike.stdout
     assert "total over 2 runs" in alike.stdout
-    assert "0.24 kWh" in alike.stdout  # 2 x 0.1 kWh x PUE 1.2, in the same table as a run
+    assert "240.0 Wh" in alike.stdout  # 2 x 0.1 kWh x PUE 1.2, in the same table as a run
     lines = cli("report", *logs, "--pue", "1.2", "--format", "csv").stdout.splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == ["", "", "total over 2 runs"]
 
@@ -278,3 +278,10 @@ def test_a_command_that_succeeds_has_no_such_warning(tmp_path: Path) -> None:
     result = cli("run", "--log", str(log), "--", sys.executable, "-c", "pass")
     assert result.returncode == 0
     assert not any("the command" in w for w in nf.Report.from_log(log).warnings)
+
+
+def test_run_makes_the_logs_folder(tmp_path: Path) -> None:
+    log = tmp_path / "runs" / "gpt2" / "run.jsonl"
+    result = cli("run", "--log", str(log), "--", sys.executable, "-c", "pass")
+    assert result.returncode == 0, result.stderr
+    assert nf.Report.from_log(log).duration_s >= 0

@@ -146,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 126 if known else 127
     log_path = args.log or Path(f"nlpfootprint-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
-    if not log_path.resolve().parent.is_dir():
-        raise ConfigurationError(f"--log {log_path}: the folder does not exist")
     interactive = _in_terminal_foreground()
     tracker = nf.track_energy(
         interval_s=args.interval_s,

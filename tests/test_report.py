@@ -249,7 +249,10 @@ def test_projection_band_is_one_sd_of_energy_per_step() -> None:
     low, high = projected.bounds("co2e_kg")
     assert low == pytest.approx(projected.co2e_kg * (1 - spread))
     assert high == pytest.approx(projected.co2e_kg * (1 + spread))
-    assert "band (1 sd)" in str(projected)
+    # named for what it is (issue 13, point 4): the spread of energy per step, not an
+    # uncertainty of the total
+    assert "J/step band" in str(projected)
+    assert "not an uncertainty of the total" in str(projected)
 
 
 def test_constant_power_gives_no_band() -> None:

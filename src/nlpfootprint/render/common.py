@@ -163,17 +163,24 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
     if report.step_energy is not None:
         spread = report.step_energy.relative_spread
         intervals = report.step_energy.intervals
-        rows.append(("J/step spread", f"+-{100 * spread:.1f}% (1 sd) across {intervals} intervals"))
+        rows.append(
+            (
+                "J/step spread",
+                f"+-{100 * spread:.1f}% (1 sd of the energy per step between {intervals} "
+                "sampling intervals)",
+            )
+        )
     spread_p = report.projection.relative_spread if report.projection is not None else None
     if spread_p:
         low, high = report.bounds("facility_energy_kwh")
         co2_low, co2_high = report.bounds("co2e_kg")
         rows.append(
             (
-                "band (1 sd)",
+                "J/step band",
                 f"{format_energy_kwh(low)}..{format_energy_kwh(high)} x PUE, "
-                f"{format_mass_kg(co2_low)}.."
-                f"{format_mass_kg(co2_high)} CO2e",
+                f"{format_mass_kg(co2_low)}..{format_mass_kg(co2_high)} CO2e: the projection "
+                "at +-1 sd of the energy per step between sampling intervals (how steady the "
+                "steps were, not an uncertainty of the total)",
             )
         )
     return [(name, printable(value)) for name, value in rows]

@@ -222,11 +222,11 @@ def test_a_report_s_plain_display_in_ipython_is_a_one_line_summary() -> None:
         clock.advance(60)
         tracker.step(10, tokens=6000)
     assert pretty(tracker.report) == (
-        "<Report 'train': 6.000 kJ (measured) in 60.00 s, 1 g CO2e, 10 steps, 1.000 J/token>"
+        "<Report 'train': 6.000 kJ (measured) in 60.00 s, 1.000 g CO2e, 10 steps, 1.000 J/token>"
     )
     with nf.track_energy(meters=[gpu], **options) as tracker:
         clock.advance(30)
-    assert pretty(tracker.report) == "<Report: 3.000 kJ (measured) in 30.00 s, 0.5 g CO2e, 0 steps>"
+    assert pretty(tracker.report) == "<Report: 3.000 kJ (measured) in 30.00 s, 500.0 mg CO2e, 0 steps>"
 
 
 def notebook_blocks() -> list[str]:

@@ -42,7 +42,7 @@ from nlpfootprint.report_dict import (
     report_fields,
     report_to_dict,
 )
-from nlpfootprint.report_parts import ChannelReport, JobInfo, Projection
+from nlpfootprint.report_parts import PARTIAL_COVERAGE, ChannelReport, JobInfo, Projection
 from nlpfootprint.totals import LedgerState, StepEnergy
 from nlpfootprint.trace import TraceData
 from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from nlpfootprint.equivalents import Equivalent, RegionResult
 
 __all__ = [
+    "PARTIAL_COVERAGE",
     "SCHEMA",
     "SCHEMA_PATTERN",
     "Assumptions",
@@ -92,7 +93,7 @@ class Report:
 
     Derived (properties): ``energy_j``, ``energy_kwh``, ``facility_energy_kwh``,
     ``co2e_kg``, ``co2e_lbs``, ``cost_usd``, ``mean_power_w``, ``energy_j_by_domain``,
-    ``energy_j_by_host``, ``j_per_step``, ``j_per_token``, ``method``.
+    ``energy_j_by_host``, ``j_per_step``, ``j_per_token``, ``method``, ``coverage``.
     """
 
     duration_s: float = attrs.field(validator=amount)
@@ -153,6 +154,13 @@ class Report:
         for c in self.channels:
             out[c.domain.value] = out.get(c.domain.value, 0.0) + c.energy_j
         return out
+
+    @property
+    def coverage(self) -> float:
+        """The least share of the run any channel covered with readings on both sides
+        (1.0 when every channel was read throughout; below
+        :data:`~nlpfootprint.report_parts.PARTIAL_COVERAGE` the report is headed "partial")."""
+        return min((c.coverage for c in self.channels), default=1.0)
 
     @property
     def energy_j_by_host(self) -> dict[str, float]:

@@ -19,7 +19,20 @@ from nlpfootprint.meters.base import Channel, Domain, check_kind, to_domain
 from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, to_backend, to_method
 from nlpfootprint.totals import ChannelTotals, StepEnergy
 
-__all__ = ["ChannelReport", "JobInfo", "MissingRank", "Projection", "RankPart", "StepEnergy"]
+__all__ = [
+    "PARTIAL_COVERAGE",
+    "ChannelReport",
+    "JobInfo",
+    "MissingRank",
+    "Projection",
+    "RankPart",
+    "StepEnergy",
+]
+
+
+#: A channel that covers less of the run than this (its share with readings on both
+#: sides) makes the report "partial".
+PARTIAL_COVERAGE = 0.95
 
 
 @attrs.frozen
@@ -108,6 +121,14 @@ class ChannelReport:
         """Mean power over ``duration_s``, in watts (0.0 for an empty span)."""
         return accounting.mean_power_w(self.energy_j, self.duration_s)
 
+    @property
+    def coverage(self) -> float:
+        """The share of ``duration_s`` covered by readings on both sides (1.0: no gap; a
+        meter that failed a fifth of the way through covers 0.2 of the run)."""
+        if self.duration_s <= 0:
+            return 1.0
+        return min(max(1.0 - self.gap_s / self.duration_s, 0.0), 1.0)
+
     def scaled(self, factor: float) -> ChannelReport:
         """This channel over a span ``factor`` times as long, at the same mean power."""
         return attrs.evolve(
@@ -142,6 +163,7 @@ class ChannelReport:
             "gap_s": self.gap_s,
             "duration_s": self.duration_s,
             "mean_power_w": self.mean_power_w,
+            "coverage": self.coverage,
             "backend": self.backend.value,
             "device": None if self.device is None else self.device.to_dict(),
             "basis": None if self.basis is None else self.basis.to_dict(),
@@ -150,7 +172,7 @@ class ChannelReport:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChannelReport:
         """Read :meth:`to_dict` output back (the derived keys are recomputed, not read)."""
-        fields = {k: v for k, v in data.items() if k not in ("mean_power_w", "method")}
+        fields = {k: v for k, v in data.items() if k not in ("mean_power_w", "method", "coverage")}
         fields["device"] = Device.from_dict(fields.get("device"))
         fields["basis"] = EstimateBasis.from_dict(fields.get("basis"))
         return cls(**fields)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from nlpfootprint.report_parts import PARTIAL_COVERAGE
 from nlpfootprint.units import (
     format_duration,
     format_energy_j,
@@ -76,7 +77,7 @@ METHOD_WORDS: dict[str, tuple[str, str]] = {
     "none": ("nothing measured", "nothing measured"),
 }
 
-CHANNEL_COLUMNS = ("channel", "domain", "source", "energy", "mean W", "label")
+CHANNEL_COLUMNS = ("channel", "domain", "source", "energy", "mean W", "coverage", "label")
 
 
 def method_label(report: Report, *, caption: bool = False) -> str:
@@ -86,6 +87,11 @@ def method_label(report: Report, *, caption: bool = False) -> str:
     measured run``).
     """
     label = METHOD_WORDS[report.method][1 if caption else 0]
+    if report.coverage < PARTIAL_COVERAGE:
+        worst = min(report.channels, key=lambda c: c.coverage)
+        label = (
+            f"PARTIAL: {printable(worst.id)} covers {100 * worst.coverage:.0f}% of the run, {label}"
+        )
     projection = report.projection
     if projection is None:
         return label
@@ -186,8 +192,8 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
     return [(name, printable(value)) for name, value in rows]
 
 
-def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]:
-    """One row per channel: id, domain, method, energy, mean watts, label."""
+def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str, str]]:
+    """One row per channel: id, domain, method, energy, mean watts, coverage, label."""
     return [
         (
             printable(c.id),
@@ -195,6 +201,7 @@ def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str]]:
             c.method.value,
             format_energy_j(c.energy_j),
             f"{c.mean_power_w:.1f}",
+            f"{100 * c.coverage:.0f}%",
             printable(c.label),
         )
         for c in report.channels

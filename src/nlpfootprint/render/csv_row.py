@@ -35,6 +35,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "price_per_kwh",
     "method",
     "projection_factor",
+    "coverage",
 )
 
 
@@ -85,5 +86,6 @@ def render_csv_row(report: Report) -> str:
         "price_per_kwh": a.price_per_kwh,
         "method": report.method,
         "projection_factor": None if report.projection is None else report.projection.factor,
+        "coverage": report.coverage,
     }
     return _csv_line([_cell(values[column]) for column in CSV_COLUMNS])

@@ -45,7 +45,7 @@ def render_html(report: Report) -> str:
     ]
     parts.append("</tbody></table>")
     if report.channels:
-        aligns = (_LEFT, _LEFT, _LEFT, _RIGHT, _RIGHT, _LEFT)
+        aligns = (_LEFT, _LEFT, _LEFT, _RIGHT, _RIGHT, _RIGHT, _LEFT)
         head = "".join(f"<th{a}>{e(c)}</th>" for a, c in zip(aligns, CHANNEL_COLUMNS, strict=True))
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>")
         for row in channel_rows(report):

@@ -52,7 +52,7 @@ def render_markdown(report: Report) -> str:
         *markdown_table(("figure", "value"), list(figure_rows(report)), "ll"),
     ]
     if report.channels:
-        lines += ["", *markdown_table(CHANNEL_COLUMNS, list(channel_rows(report)), "lllrrl")]
+        lines += ["", *markdown_table(CHANNEL_COLUMNS, list(channel_rows(report)), "lllrrrl")]
     if report.job is not None:
         lines += ["", "**Job**", ""]
         lines += [f"- {markdown_escape(line)}" for line in job_lines(report)]

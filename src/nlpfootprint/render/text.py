@@ -33,10 +33,10 @@ def render_text(report: Report) -> str:
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
     if report.channels:
-        lines += ["", "  channel      domain  source     energy        mean W  label"]
+        lines += ["", "  channel      domain  source     energy        mean W  cover  label"]
         lines += [
-            f"  {cid:<12} {domain:<7} {method:<10} {energy:>12}  {watts:>7}  {label}"
-            for cid, domain, method, energy, watts, label in channel_rows(report)
+            f"  {cid:<12} {domain:<7} {method:<10} {energy:>12}  {watts:>7}  {cover:>5}  {label}"
+            for cid, domain, method, energy, watts, cover, label in channel_rows(report)
         ]
     if report.job is not None:
         lines += ["", "  job"] + [f"    {line}" for line in job_lines(report)]

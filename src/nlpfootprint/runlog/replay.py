@@ -10,6 +10,7 @@ same code on the same numbers: a rebuilt report is what the run would have repor
 from __future__ import annotations
 
 import os
+import platform
 from typing import Any
 
 from nlpfootprint.assumptions import Assumptions
@@ -21,6 +22,7 @@ from nlpfootprint.report import Report
 from nlpfootprint.runlog.reader import LogReader, RunLog
 from nlpfootprint.runlog.schema import RunLogError
 from nlpfootprint.runlog.screen import logged_summary
+from nlpfootprint.runlog.writer import writing_here
 from nlpfootprint.trace import BoundedTrace
 
 __all__ = ["replay", "report_from_log"]
@@ -108,7 +110,12 @@ def _replay(reader: LogReader, *, keep_summary: bool) -> Report:
     if keep_summary and summary is not None:
         return _summary_report(reader.path, summary)
     end = ledger.last_t if ledger.last_t is not None else 0.0
-    if summary is None:
+    if summary is None and _still_running(reader.path, reader.header):
+        head = (
+            f"the run is still in progress (process {reader.header.get('pid')} on this "
+            f"host): this is the energy up to its latest logged sample, t={end:.3f} s"
+        )
+    elif summary is None:
         cut = " (its last line was cut off)" if reader.truncated else ""
         head = (
             f"the run did not finish cleanly: the log has no summary and ends at t={end:.3f} s"
@@ -168,3 +175,22 @@ def _feed(reader: LogReader, ledger: Ledger) -> dict[str, Any] | None:
                 f"{reader.path}: cannot replay the event {_short(event)}: {err}"
             ) from err
     return summary
+
+
+def _still_running(path: str, header: dict[str, object]) -> bool:
+    """True when the log's run goes on: this process has it open for writing, or its
+    writer is another process alive on this host (not a log left by a crash)."""
+    pid = header.get("pid")
+    if header.get("host") != platform.node() or isinstance(pid, bool) or not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return writing_here(path)
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists, under another user
+    return True

@@ -145,6 +145,12 @@ def _num(value: float) -> str:
     return "null" if math.isnan(value) else f'"{value!r}"'  # JSON has no infinity
 
 
+def writing_here(path: str | os.PathLike[str]) -> bool:
+    """True when a run-log writer of this process has ``path`` open (its run goes on)."""
+    target = os.path.realpath(path)
+    return any(not w._done and os.path.realpath(w.path) == target for w in list(_OPEN))
+
+
 class RunLogWriter:
     """Writes a run log to ``path`` (gzip when it ends in ``.gz``); opening may raise OSError.
 

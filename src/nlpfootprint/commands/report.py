@@ -9,9 +9,11 @@ which is a report too (the runs added up) and is rendered by the same renderers.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import functools
 import importlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,13 @@ import attrs
 from nlpfootprint.commands import intensity_arg, nonnegative_arg, price_arg, pue_arg
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.report import Report
+from nlpfootprint.units import format_duration, format_money
 from nlpfootprint.windows import accounted_alike, merge_entries
 
 __all__ = ["FORMATS", "register", "run"]
+
+#: A log's start time is written to the second: overlaps up to this are no overlap.
+_START_RESOLUTION_S = 1.0
 
 FORMATS = ("text", "markdown", "latex", "json", "csv")
 
@@ -61,12 +67,169 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _total(reports: list[Report]) -> Report | None:
-    """The runs added up, as one more report (None when they were accounted differently)."""
-    if len(reports) < 2 or not all(accounted_alike(reports[0], r) for r in reports):
+@attrs.frozen
+class _Overlap:
+    """Two runs whose wall-clock spans overlap: the same energy may be in both."""
+
+    runs: tuple[str, str]
+    start: dt.datetime
+    end: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": list(self.runs),
+            "from": self.start.isoformat(timespec="seconds"),
+            "to": self.end.isoformat(timespec="seconds"),
+            "overlap_s": (self.end - self.start).total_seconds(),
+        }
+
+    def warning(self) -> str:
+        start, end = self.start.astimezone(dt.UTC), self.end.astimezone(dt.UTC)
+        to = f"{end:%H:%M:%S}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M:%S}"
+        a, b = self.runs
+        return (
+            f"{a} and {b} overlap in time for "
+            f"{format_duration((end - start).total_seconds())} ({start:%Y-%m-%d %H:%M:%S} "
+            f"to {to} UTC): if one measured the other (an outer 'nlpfootprint run' around a "
+            "job with its own tracker), that energy is counted twice in this total; summed "
+            "anyway, leave one of them out if so"
+        )
+
+
+@attrs.frozen
+class _PartialCost:
+    """The cost of the runs with a price, when the runs do not share one price."""
+
+    cost: float | None  # None: the priced runs' currencies differ
+    currency: str
+    priced: tuple[str, ...]
+    unpriced: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cost": self.cost,
+            "currency": self.currency,
+            "priced_runs": list(self.priced),
+            "unpriced_runs": list(self.unpriced),
+        }
+
+    def warning(self) -> str:
+        if self.cost is None:
+            return (
+                f"no cost in this total: the runs' prices are in different currencies "
+                f"({self.currency}); give --price-per-kwh to price them all alike"
+            )
+        cost = format_money(self.cost, self.currency)
+        if not self.unpriced:
+            return (
+                f"cost {cost}: the {len(self.priced)} runs at their own prices, added up "
+                "(the prices differ, so the table has none; give --price-per-kwh to price "
+                "them all alike)"
+            )
+        return (
+            f"cost {cost} is of {len(self.priced)} of the {len(self.priced) + len(self.unpriced)}"
+            f" runs only ({', '.join(self.priced)}, at their own prices); no price for "
+            f"{', '.join(self.unpriced)}, so the table has no cost: give --price-per-kwh "
+            "to price them all"
+        )
+
+
+def _span(report: Report) -> tuple[dt.datetime, dt.datetime] | None:
+    """The run's wall-clock span (its start, to the second, plus its duration), if known."""
+    if report.started_at is None:
         return None
+    try:
+        start = dt.datetime.fromisoformat(report.started_at)
+    except ValueError:
+        return None
+    if start.tzinfo is None:  # written as UTC
+        start = start.replace(tzinfo=dt.UTC)
+    return start, start + dt.timedelta(seconds=report.duration_s)
+
+
+def _hosts(report: Report) -> set[str] | None:
+    """The machines the run measured, or None when any channel's machine is not known."""
+    hosts = {c.device.host if c.device is not None else None for c in report.channels}
+    return None if None in hosts or not hosts else {h for h in hosts if h is not None}
+
+
+def _overlaps(runs: list[tuple[str, Report]]) -> list[_Overlap]:
+    """The pairs of runs (on the same machine, or machines not known) whose spans overlap
+    by more than the 1 s to which a start time is written."""
+    found = []
+    for i, (a, ra) in enumerate(runs):
+        for b, rb in runs[i + 1 :]:
+            span_a, span_b = _span(ra), _span(rb)
+            hosts_a, hosts_b = _hosts(ra), _hosts(rb)
+            if span_a is None or span_b is None:
+                continue
+            if hosts_a is not None and hosts_b is not None and not hosts_a & hosts_b:
+                continue  # different machines: measured different hardware
+            start, end = max(span_a[0], span_b[0]), min(span_a[1], span_b[1])
+            if (end - start).total_seconds() > _START_RESOLUTION_S:
+                found.append(_Overlap((a, b), start, end))
+    return found
+
+
+def _partial_cost(runs: list[tuple[str, Report]]) -> _PartialCost | None:
+    """None when every run has the same price (or none has one): the total's own."""
+    prices = {(r.assumptions.price_per_kwh, r.assumptions.currency) for _, r in runs}
+    if len(prices) == 1:
+        return None
+    priced = [(name, r) for name, r in runs if r.cost_usd is not None]
+    currencies = sorted({r.assumptions.currency for _, r in priced})
+    return _PartialCost(
+        cost=math.fsum(r.cost_usd or 0.0 for _, r in priced) if len(currencies) == 1 else None,
+        currency=", ".join(currencies),
+        priced=tuple(name for name, _ in priced),
+        unpriced=tuple(name for name, r in runs if r.cost_usd is None),
+    )
+
+
+@attrs.frozen
+class _Total:
+    """The runs added up (a report), and what a reader of that sum must know."""
+
+    report: Report
+    overlaps: tuple[_Overlap, ...]
+    partial_cost: _PartialCost | None
+
+    def to_dict(self, runs: int) -> dict[str, Any]:
+        data = {**self.report.to_dict(), "runs": runs}
+        data["overlaps"] = [o.to_dict() for o in self.overlaps]
+        data["partial_cost"] = None if self.partial_cost is None else self.partial_cost.to_dict()
+        return data
+
+
+def _total(runs: list[tuple[str, Report]], measured: list[Report]) -> _Total | None:
+    """The runs added up, as one more report (None when their PUE or grid differ).
+
+    Runs priced differently, or some not at all, are still added up: the sum has no price,
+    and the cost of those with one is given apart, naming those without. Runs that overlap
+    in time (``measured``: their spans as measured, never projected) are added up too,
+    with a warning naming them and the overlap.
+    """
+    if len(runs) < 2:
+        return None
+    partial = _partial_cost(runs)
+    currency = runs[0][1].assumptions.currency  # without a price, no currency to differ
+    reports = [
+        r
+        if partial is None
+        else attrs.evolve(
+            r, assumptions=attrs.evolve(r.assumptions, price_per_kwh=None, currency=currency)
+        )
+        for _, r in runs
+    ]
+    if not all(accounted_alike(reports[0], r) for r in reports):
+        return None
+    overlaps = _overlaps([(name, r) for (name, _), r in zip(runs, measured, strict=True)])
+    warnings = [o.warning() for o in overlaps]
+    if partial is not None:
+        warnings.append(partial.warning())
     total = functools.reduce(merge_entries, reports)
-    return attrs.evolve(total, name=f"total over {len(reports)} runs", warnings=())
+    total = attrs.evolve(total, name=f"total over {len(reports)} runs", warnings=tuple(warnings))
+    return _Total(total, tuple(overlaps), partial)
 
 
 def _render(report: Report, fmt: str, label: str) -> str:
@@ -75,18 +238,17 @@ def _render(report: Report, fmt: str, label: str) -> str:
     return report.to_markdown() if fmt == "markdown" else str(report)
 
 
-def _rendered(reports: list[Report], fmt: str) -> str:
+def _rendered(reports: list[Report], total: _Total | None, fmt: str) -> str:
     """What the command prints: the reports and their total, in ``fmt``."""
-    total = _total(reports)
     if fmt == "json":
         data: Any = reports[0].to_dict()
         if len(reports) > 1:
             data = {"runs": [r.to_dict() for r in reports], "total": None}
             if total is not None:
-                data["total"] = {**total.to_dict(), "runs": len(reports)}
+                data["total"] = total.to_dict(len(reports))
         return json.dumps(data, indent=2)
     if fmt == "csv":
-        rows = [r.to_csv_row() for r in (*reports, *(() if total is None else (total,)))]
+        rows = [r.to_csv_row() for r in (*reports, *(() if total is None else (total.report,)))]
         return "\n".join([Report.csv_header(), *rows])
     # one label per table when several runs go into one document
     labels = [
@@ -95,13 +257,20 @@ def _rendered(reports: list[Report], fmt: str) -> str:
     ]
     text = "\n\n".join(_render(r, fmt, label) for r, label in zip(reports, labels, strict=True))
     if total is not None:
-        text += "\n\n" + _render(total, fmt, "tab:nlpfootprint-total")
+        text += "\n\n" + _render(total.report, fmt, "tab:nlpfootprint-total")
     elif len(reports) > 1:
         text += (
-            "\n\nno total: the runs were recorded under different assumptions; give --pue, "
-            "--carbon-intensity and --price-per-kwh to account them alike"
+            "\n\nno total: the runs were recorded under different assumptions (PUE or "
+            "carbon intensity); give --pue and --carbon-intensity to account them alike"
         )
     return text
+
+
+def _total_warnings(total: _Total | None, fmt: str) -> list[str]:
+    """The total's warnings where its rendering shows none (LaTeX, CSV): for stderr."""
+    if fmt not in ("latex", "csv") or total is None:
+        return []
+    return [f"warning: {total.report.name}: {w}" for w in total.report.warnings]
 
 
 def _plot_formats() -> list[str]:
@@ -159,13 +328,17 @@ def run(args: argparse.Namespace) -> int:
             reports = [r.project(hours=args.project_hours) for r in measured]
         except ConfigurationError as err:
             raise ConfigurationError(f"--project-hours {args.project_hours:g}: {err}") from err
-    text = _rendered(reports, args.format)
+    runs = [(str(path), r) for path, r in zip(args.logs, reports, strict=True)]
+    total = _total(runs, measured)
+    text = _rendered(reports, total, args.format)
     if args.plot is not None:
         try:
             measured[0].plot(args.plot)  # the measurement itself, never a projection
         except ValueError as err:  # matplotlib: a figure it cannot write
             raise ConfigurationError(f"--plot {args.plot}: {err}") from err
     print(text)
+    for warning in _total_warnings(total, args.format):
+        print(warning, file=sys.stderr)
     if args.plot is not None:  # to stderr: the output may be a document (JSON, LaTeX)
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0

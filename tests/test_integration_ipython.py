@@ -226,7 +226,9 @@ def test_a_report_s_plain_display_in_ipython_is_a_one_line_summary() -> None:
     )
     with nf.track_energy(meters=[gpu], **options) as tracker:
         clock.advance(30)
-    assert pretty(tracker.report) == "<Report: 3.000 kJ (measured) in 30.00 s, 500.0 mg CO2e, 0 steps>"
+    assert pretty(tracker.report) == (
+        "<Report: 3.000 kJ (measured) in 30.00 s, 500.0 mg CO2e, 0 steps>"
+    )
 
 
 def notebook_blocks() -> list[str]:

@@ -24,16 +24,23 @@ import attrs
 
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
 from nlpfootprint.checks import MAX_COUNT, fraction, nonnegative, optional_text, whole_number
-from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
+from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, UnknownKeyError
 from nlpfootprint.hardware import HardwareSpec, hardware_spec
 from nlpfootprint.intensity import Intensity
-from nlpfootprint.prices import PriceTable, price_table
+from nlpfootprint.prices import DEFAULT_PRICE_TABLES, PriceTable, price_table
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 from nlpfootprint.report import Report
 from nlpfootprint.report_dict import overflowing_figures
 from nlpfootprint.report_parts import ChannelReport
 
-__all__ = ["ESTIMATE_METERS", "CostRange", "cloud_cost", "estimate", "resolve_prices"]
+__all__ = [
+    "ESTIMATE_METERS",
+    "CostRange",
+    "cloud_cost",
+    "default_prices_for",
+    "estimate",
+    "resolve_prices",
+]
 
 #: What an estimate's assumptions say about its meters.
 ESTIMATE_METERS = "estimate: no measurement"
@@ -65,8 +72,11 @@ class CostRange:
         high: The dearer end.
         currency: The prices' currency.
         table: The price table's name.
-        hardware: The table entry that priced the device.
+        hardware: The table entry that priced the device (``"any device"`` for a flat rate).
         device_hours: Devices x hours.
+        low_per_device_hour: The cheaper price per device-hour.
+        high_per_device_hour: The dearer price per device-hour.
+        date: The price table's date (when its prices were published or read).
     """
 
     low: float
@@ -75,12 +85,43 @@ class CostRange:
     table: str = ""
     hardware: str = ""
     device_hours: float = 0.0
+    # What priced the cost, not part of it: equal totals are equal costs.
+    low_per_device_hour: float = attrs.field(default=0.0, eq=False)
+    high_per_device_hour: float = attrs.field(default=0.0, eq=False)
+    date: str = attrs.field(default="", eq=False)
 
     def __str__(self) -> str:
-        low, high = _amount(self.low), _amount(self.high)
-        if self.currency == "USD":
-            return f"${low}" if low == high else f"${low}-${high}"
-        return f"{low} {self.currency}" if low == high else f"{low}-{high} {self.currency}"
+        return _money_range(self.low, self.high, self.currency)
+
+    @property
+    def is_range(self) -> bool:
+        """Whether low and high differ (a single price gives one figure, not a range)."""
+        return self.low_per_device_hour != self.high_per_device_hour
+
+    def per_device_hour(self) -> str:
+        """The price per device-hour as written: ``"$0.74-$2.48"`` or ``"$2.50"``."""
+        return _money_range(
+            self.low_per_device_hour, self.high_per_device_hour, self.currency, cents=True
+        )
+
+
+def _price(amount: float) -> str:
+    """A price per device-hour: to the cent, or 4 significant figures where that says more
+    (``"2.50"``, ``"0.2231"``, ``"2.934"``)."""
+    if amount >= 100 or f"{amount:.2f}" == f"{amount:.4g}":
+        return f"{amount:,.2f}"
+    text = f"{amount:.4g}"
+    decimals = len(text.partition(".")[2])
+    return f"{amount:.{max(decimals, 2)}f}"
+
+
+def _money_range(low_amount: float, high_amount: float, currency: str, cents: bool = False) -> str:
+    """``"$7.40-$25"``, ``"$25"`` (one figure when both ends read alike), ``"25 EUR"``."""
+    show = _price if cents else _amount
+    low, high = show(low_amount), show(high_amount)
+    if currency == "USD":
+        return f"${low}" if low == high else f"${low}-${high}"
+    return f"{low} {currency}" if low == high else f"{low}-{high} {currency}"
 
 
 def resolve_prices(prices: PricesArg) -> PriceTable:
@@ -111,11 +152,46 @@ def resolve_prices(prices: PricesArg) -> PriceTable:
     )
 
 
+def default_prices_for(hardware: str | HardwareSpec) -> PriceTable:
+    """The built-in table that prices ``hardware`` when no table is named.
+
+    The tables of :data:`~nlpfootprint.prices.DEFAULT_PRICE_TABLES` are tried in order:
+    ``gcp-2019`` (the paper's) for P100, V100 and TPUs, then ``gcp-2026`` for T4, L4 and
+    A100 40GB.
+
+    Raises:
+        UnknownKeyError: No built-in table prices it (the message says what each prices and
+            why the device is missing, where a table says).
+        ConfigurationTypeError: ``hardware`` is not a name or a spec.
+    """
+    first: UnknownKeyError | None = None
+    others = []
+    for table in DEFAULT_PRICE_TABLES:
+        try:
+            table.price_for(hardware)
+        except UnknownKeyError as err:
+            if first is None:
+                first = err
+                continue
+            own = [n for n in table.notes_for(hardware) if n not in table.notes_for("")]
+            why = f" ({' '.join(own).rstrip('.')})" if own else ""
+            others.append(
+                f"{table.name} ({table.date}), which prices {', '.join(table.prices)}{why}"
+            )
+            continue
+        return table
+    assert first is not None
+    message = str(first.args[0]) if first.args else str(first)
+    if others:
+        message += f"; nor does {'; nor '.join(others)}"
+    raise UnknownKeyError(message)
+
+
 def cloud_cost(
     hardware: str | HardwareSpec,
     count: int = 1,
     hours: float = 0.0,
-    prices: PricesArg = "gcp-2019",
+    prices: PricesArg = "auto",
 ) -> CostRange:
     """What ``count`` devices for ``hours`` cost in the cloud: count x hours x (low, high).
 
@@ -123,8 +199,11 @@ def cloud_cost(
         hardware: The device, matched like :func:`~nlpfootprint.hardware.hardware_spec`.
         count: How many devices.
         hours: Wall-clock hours of the run.
-        prices: A built-in table name (default ``"gcp-2019"``, the paper's), a
+        prices: A built-in table name (``"gcp-2019"``, the paper's; ``"gcp-2026"``), a
             :class:`~nlpfootprint.prices.PriceTable`, a mapping or a number per device-hour.
+            ``"auto"`` (the default) takes the first built-in table that prices the device
+            (:func:`default_prices_for`): ``gcp-2019``, then ``gcp-2026``. The cost's
+            ``table`` and ``date`` say which priced it.
 
     Returns:
         The range in the table's currency.
@@ -139,7 +218,8 @@ def cloud_cost(
     """
     count = _count(count)
     hours = nonnegative("hours", hours)
-    table = resolve_prices(prices)
+    auto = isinstance(prices, str) and prices.strip().lower() == "auto"
+    table = default_prices_for(hardware) if auto else resolve_prices(prices)
     key, (low, high) = table.price_for(hardware)
     device_hours = count * hours
     if not all(math.isfinite(x) for x in (device_hours, device_hours * low, device_hours * high)):
@@ -154,6 +234,9 @@ def cloud_cost(
         table=table.name,
         hardware=key,
         device_hours=device_hours,
+        low_per_device_hour=low,
+        high_per_device_hour=high,
+        date=table.date,
     )
 
 
@@ -351,6 +434,11 @@ def estimate(
         assert hardware is not None
         channels, warnings = _hardware_channels(
             hardware, duration_s, count=count, utilization=utilization, cpu_w=cpu_w, dram_w=dram_w
+        )
+    if duration_s == 0.0:
+        warnings += (
+            "hours=0: a run of no time uses no energy, so every figure is zero; give the "
+            "run's wall-clock hours",
         )
     report = Report(
         duration_s=duration_s,

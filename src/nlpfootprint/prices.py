@@ -18,7 +18,14 @@ from nlpfootprint.checks import nonnegative
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, UnknownKeyError
 from nlpfootprint.hardware import HardwareSpec, compact_name, hardware_candidates, hardware_spec
 
-__all__ = ["GCP_2019", "GCP_2026", "PRICE_TABLES", "PriceTable", "price_table"]
+__all__ = [
+    "DEFAULT_PRICE_TABLES",
+    "GCP_2019",
+    "GCP_2026",
+    "PRICE_TABLES",
+    "PriceTable",
+    "price_table",
+]
 
 
 def _price_range(name: str, value: object) -> tuple[float, float]:
@@ -46,6 +53,22 @@ def _prices(value: Mapping[str, object]) -> Mapping[str, tuple[float, float]]:
     )
 
 
+def _device_notes(value: Mapping[str, object]) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationTypeError(
+            f"device_notes={value!r}: must map hardware names to notes, got {type(value).__name__}"
+        )
+    notes = {}
+    for key, given in value.items():
+        texts: tuple[object, ...] = (given,) if isinstance(given, str) else tuple(given)  # type: ignore[arg-type]
+        if not all(isinstance(t, str) for t in texts):
+            raise ConfigurationTypeError(
+                f"device_notes[{str(key)!r}]={given!r}: expected a note or a tuple of notes"
+            )
+        notes[str(key)] = tuple(str(t) for t in texts)
+    return types.MappingProxyType(notes)
+
+
 def _fallback(value: object) -> tuple[float, float] | None:
     return None if value is None else _price_range("fallback", value)
 
@@ -56,6 +79,24 @@ def _key_candidates(key: str) -> frozenset[HardwareSpec]:
         return frozenset(hardware_candidates(key))
     except ConfigurationError:
         return frozenset()
+
+
+def _denotes(key: str, hardware: str | HardwareSpec) -> bool:
+    """Whether the table key ``key`` names ``hardware`` (written alike, or the same part)."""
+    if isinstance(hardware, str) and compact_name(key) == compact_name(hardware):
+        return True
+    try:
+        fits = set(hardware_candidates(hardware))
+    except ConfigurationError:
+        return False
+    if not fits & _key_candidates(key):
+        return False
+    if isinstance(hardware, HardwareSpec):
+        return True
+    try:
+        return hardware_spec(hardware) in _key_candidates(key)
+    except ConfigurationError:  # a name that fits several parts: it names this key's too
+        return True
 
 
 @attrs.frozen
@@ -70,8 +111,11 @@ class PriceTable:
             low == high. Names are matched like :func:`hardware_spec` names.
         currency: ``"USD"`` unless given.
         region: The cloud region the prices are for, when known.
-        notes: Caveats, printed with the table.
+        notes: Caveats, printed with the table: all of them, the ones about one device
+            included (see ``device_notes``).
         fallback: A price for any device the table does not list (a flat rate you pay).
+        device_notes: Hardware name -> the notes that concern only that device (matched
+            like the prices' names); :meth:`notes_for` leaves them out for other devices.
     """
 
     name: str
@@ -82,6 +126,23 @@ class PriceTable:
     region: str = ""
     notes: tuple[str, ...] = ()
     fallback: tuple[float, float] | None = attrs.field(default=None, converter=_fallback)
+    device_notes: Mapping[str, tuple[str, ...]] = attrs.field(
+        factory=dict, converter=_device_notes, hash=False
+    )
+
+    def notes_for(self, hardware: str | HardwareSpec) -> tuple[str, ...]:
+        """The notes that apply to ``hardware``: the table's general notes, then its own.
+
+        A note listed in ``device_notes`` is shown only for the device it is about (a
+        ``"TPU v2"`` note is not shown for a V100).
+        """
+        scoped = {n for texts in self.device_notes.values() for n in texts}
+        general = tuple(n for n in self.notes if n not in scoped)
+        own: list[str] = []
+        for key, texts in self.device_notes.items():
+            if _denotes(key, hardware):
+                own += [n for n in texts if n not in own]
+        return general + tuple(own)
 
     def price_for(self, hardware: str | HardwareSpec) -> tuple[str, tuple[float, float]]:
         """The key and ``(low, high)`` price that apply to ``hardware``.
@@ -128,10 +189,26 @@ class PriceTable:
         )
 
     def describe(self) -> str:
-        """``"gcp-2019 (2019; Google Cloud ...)"``."""
-        where = f", {self.region}" if self.region else ""
-        return f"{self.name} ({self.date}{where}; {self.source})"
+        """``"gcp-2019 (2019; Google Cloud ...)"``; parts the table lacks are left out."""
+        when = ", ".join(p for p in (self.date, self.region) if p)
+        about = "; ".join(p for p in (when, self.source) if p)
+        return f"{self.name} ({about})" if about else self.name
 
+
+_TPU_V2_FOOTNOTE = (
+    "The paper's footnote prints 1.46 as the preemptible TPU v2 price; its table uses 1.35, "
+    "kept here."
+)
+_TPU_BOARD = (
+    "TPU prices are per Cloud TPU device (a v2-8 or v3-8 board of 4 chips); the paper "
+    "multiplies them by its chip count (BERT base on TPU v2 x16: 16 x 96 h x "
+    "$1.35..$4.50 = $2,074..$6,912)."
+)
+_GCP_2026_LEFT_OUT = (
+    "A100 80GB and H100 are left out: the same catalog gives them us-central1 prices "
+    "(on-demand $1.85 and $4.20) far below its other US regions ($4.42; $9.80-$11.03) "
+    "that could not be checked against Google's own price page. Pass your own prices."
+)
 
 #: The prices behind the cloud compute cost column of Strubell et al. (ACL 2019), Table 3.
 GCP_2019 = PriceTable(
@@ -145,13 +222,8 @@ GCP_2019 = PriceTable(
         "TPU v2": (1.35, 4.50),
         "TPU v3": (2.40, 8.00),
     },
-    notes=(
-        "The paper's footnote prints 1.46 as the preemptible TPU v2 price; its table "
-        "uses 1.35, kept here.",
-        "TPU prices are per Cloud TPU device (a v2-8 or v3-8 board of 4 chips); the paper "
-        "multiplies them by its chip count (BERT base on TPU v2 x16: 16 x 96 h x "
-        "$1.35..$4.50 = $2,074..$6,912).",
-    ),
+    notes=(_TPU_V2_FOOTNOTE, _TPU_BOARD),
+    device_notes={"TPU v2": (_TPU_V2_FOOTNOTE, _TPU_BOARD), "TPU v3": (_TPU_BOARD,)},
 )
 
 #: Google Cloud GPU prices in us-central1 as captured in November 2026.
@@ -172,16 +244,21 @@ GCP_2026 = PriceTable(
     notes=(
         "GPU only: the VM's vCPUs and memory are billed on top. Spot prices move (up to "
         "daily); the date is when the catalog copy was read.",
-        "A100 80GB and H100 are left out: the same catalog gives them us-central1 prices "
-        "(on-demand $1.85 and $4.20) far below its other US regions ($4.42; $9.80-$11.03) "
-        "that could not be checked against Google's own price page. Pass your own prices.",
+        _GCP_2026_LEFT_OUT,
     ),
+    device_notes={"A100 80GB": (_GCP_2026_LEFT_OUT,), "H100": (_GCP_2026_LEFT_OUT,)},
 )
 
 #: The built-in price tables by name.
 PRICE_TABLES: Mapping[str, PriceTable] = types.MappingProxyType(
     {t.name: t for t in (GCP_2019, GCP_2026)}
 )
+
+#: What prices a device when no table is named (``nlpfootprint estimate`` without
+#: ``--prices``): the paper's table first, so its rows keep the paper's prices, then the
+#: current one for the devices the paper did not use (T4, L4, A100 40GB). Each cost says
+#: which table, and of what date, priced it.
+DEFAULT_PRICE_TABLES: tuple[PriceTable, ...] = (GCP_2019, GCP_2026)
 
 
 def price_table(name: str) -> PriceTable:

@@ -7,7 +7,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nlpfootprint.checks import MAX_COUNT, fraction
-from nlpfootprint.commands import add_accounting_options, checked, count_arg, nonnegative_arg
+from nlpfootprint.commands import (
+    add_accounting_options,
+    checked,
+    count_arg,
+    nonnegative_arg,
+    positive_arg,
+)
 from nlpfootprint.errors import ConfigurationError, NlpFootprintError
 
 if TYPE_CHECKING:
@@ -27,16 +33,21 @@ def register(sub: Any) -> None:
         description="Strubell et al.'s Eq. 1 and 2 without measuring: power from the "
         "accelerator's rated power (--hardware, --count) or as given (--power-w), times "
         "--hours, times PUE; CO2e from the grid's carbon intensity; cloud cost from a price "
-        "table. Everything printed is ESTIMATED, not measured.",
+        "table. Give --power-w with --hardware to use a power you measured and price the "
+        "devices. Everything printed is ESTIMATED, not measured.",
     )
-    what = parser.add_mutually_exclusive_group(required=True)
+    what = parser.add_argument_group("power (one or both)")
     what.add_argument(
         "--hardware",
         type=_hardware_arg,
-        help="accelerator name: V100, A100 80GB, H100, TPU v3, ...",
+        help="accelerator name: V100, A100 80GB, H100, L4, TPU v3, ...; with --power-w it "
+        "only picks the cloud prices",
     )
     what.add_argument(
-        "--power-w", type=nonnegative_arg("power_w"), help="total mean power in watts, all devices"
+        "--power-w",
+        type=nonnegative_arg("power_w"),
+        help="total mean power in watts, all devices (e.g. as measured); used instead of "
+        "the rated power of --hardware",
     )
     parser.add_argument(
         "--count",
@@ -45,7 +56,10 @@ def register(sub: Any) -> None:
         help="number of accelerators (default 1)",
     )
     parser.add_argument(
-        "--hours", type=nonnegative_arg("hours"), required=True, help="wall-clock training hours"
+        "--hours",
+        type=positive_arg("hours"),
+        required=True,
+        help="wall-clock training hours, above 0",
     )
     parser.add_argument(
         "--cpu-power-w", type=nonnegative_arg("cpu_power_w"), default=0.0, help="mean CPU power (W)"
@@ -68,9 +82,10 @@ def register(sub: Any) -> None:
         "--prices",
         type=_checked_prices,
         default=None,
-        metavar="TABLE|USD_PER_HOUR|none",
-        help="cloud price table (gcp-2019, the paper's, by default; gcp-2026), a price per "
-        "device-hour, or none",
+        metavar="TABLE|USD_PER_HOUR|auto|none",
+        help="cloud price table (gcp-2019, the paper's; gcp-2026, current GPU prices), a "
+        "price per device-hour, none, or auto (the default: the first of gcp-2019 and "
+        "gcp-2026 that prices the device)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_accounting_options(parser)
@@ -80,6 +95,8 @@ def register(sub: Any) -> None:
 def _prices_arg(text: str | None) -> str | float | None:
     if text is None or text.strip().lower() == "none":
         return None
+    if text.strip().lower() == "auto":
+        return "auto"
     try:
         return float(text)
     except ValueError:
@@ -91,7 +108,7 @@ def _checked_prices(text: str) -> str:
     from nlpfootprint.estimate import resolve_prices
 
     prices = _prices_arg(text)
-    if prices is not None:
+    if prices is not None and prices != "auto":
         try:
             resolve_prices(prices)
         except NlpFootprintError as err:
@@ -115,11 +132,13 @@ def run(args: argparse.Namespace) -> int:
     from nlpfootprint.hardware import hardware_spec
 
     spec = None if args.hardware is None else hardware_spec(args.hardware)
+    _check_power_flags(args)
+    given = args.power_w is not None
     report = estimate(
         hours=args.hours,
         power_w=args.power_w,
-        hardware=spec,
-        count=args.count,
+        hardware=None if given else spec,
+        count=1 if given and spec is not None else args.count,
         cpu_power_w=args.cpu_power_w,
         dram_power_w=args.dram_power_w,
         utilization=args.utilization,
@@ -130,10 +149,12 @@ def run(args: argparse.Namespace) -> int:
     cost, table, note = _cloud_cost(args, spec)
     if args.json:
         data = _json_data(report, spec, args.count, cost, table)
+        if spec is not None and args.power_w is not None:
+            data["hardware"]["power_as_given_w"] = args.power_w
         print(json.dumps(data, indent=2, allow_nan=False))
         return 0
     rows = _text_rows(args, report, spec)
-    rows += _cost_rows(cost, table, note)
+    rows += _cost_rows(cost, table, note, spec)
     print("nlpfootprint estimate: ESTIMATED, not measured (no power meter was read)\n")
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -141,6 +162,31 @@ def run(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"\n  ! {warning}")
     return 0
+
+
+def _check_power_flags(args: argparse.Namespace) -> None:
+    """One or both of ``--hardware`` and ``--power-w``; with both, nothing to add to the power.
+
+    Raises:
+        ConfigurationError: Neither was given, or a flag that scales the rated power was
+            given with a measured total.
+    """
+    if args.hardware is None and args.power_w is None:
+        raise ConfigurationError(
+            "give --hardware (an accelerator name, its rated power is used), --power-w (the "
+            "total mean power in watts), or both (the power as given, the hardware's cloud "
+            "prices)"
+        )
+    if args.hardware is None or args.power_w is None:
+        return
+    extras = {"--utilization": args.utilization != 1.0, "--cpu-power-w": args.cpu_power_w}
+    extras |= {"--dram-power-w": args.dram_power_w}
+    given = [flag for flag, value in extras.items() if value]
+    if given:
+        raise ConfigurationError(
+            f"--power-w {args.power_w:g} is the total draw, so {', '.join(given)} cannot be "
+            "added to it; with --power-w, --hardware and --count only price the devices"
+        )
 
 
 def _cloud_cost(
@@ -151,10 +197,10 @@ def _cloud_cost(
     Raises:
         ConfigurationError: ``--prices`` was given but cannot price this run.
     """
-    from nlpfootprint.estimate import cloud_cost, resolve_prices
+    from nlpfootprint.estimate import cloud_cost, default_prices_for, resolve_prices
 
-    explicit = args.prices is not None
-    prices = _prices_arg(args.prices) if explicit else "gcp-2019"
+    explicit = args.prices is not None and args.prices.strip().lower() != "auto"
+    prices = _prices_arg(args.prices) if explicit else "auto"
     cost: CostRange | None = None
     table: PriceTable | None = None
     note = "not computed (--prices none)"
@@ -163,7 +209,10 @@ def _cloud_cost(
             raise ConfigurationError("--prices needs --hardware: prices are per device-hour")
         note = "needs --hardware (prices are per device-hour)"
     elif prices is not None and spec is not None:
-        table = resolve_prices(prices)
+        try:
+            table = default_prices_for(spec) if not explicit else resolve_prices(prices)
+        except ConfigurationError as err:
+            return None, None, f"not computed: {err}"
         try:
             cost = cloud_cost(spec, args.count, args.hours, prices=table)
         except ConfigurationError as err:
@@ -192,7 +241,7 @@ def _json_data(
             "source": table.source,
             "date": table.date,
             "region": table.region,
-            "notes": list(table.notes),
+            "notes": list(table.notes_for(cost.hardware if spec is None else spec)),
         }
     return data
 
@@ -203,7 +252,11 @@ def _text_rows(
     """The text output's rows from the hardware to the electricity cost."""
     a = report.assumptions
     rows = []
-    if spec is not None:
+    if spec is not None and args.power_w is not None:
+        rows.append(
+            ("hardware", f"{args.count} x {spec.model} (prices the cloud cost; power as given)")
+        )
+    elif spec is not None:
         rows.append(("hardware", f"{args.count} x {spec.describe()}; {spec.source}"))
     power = ", ".join(f"{d} {w:,.1f} W" for d, w in sorted(report.mean_power_w.items()))
     rows += [
@@ -224,16 +277,19 @@ def _text_rows(
 
 
 def _cost_rows(
-    cost: CostRange | None, table: PriceTable | None, note: str
+    cost: CostRange | None, table: PriceTable | None, note: str, spec: HardwareSpec | None
 ) -> list[tuple[str, str]]:
-    """The text output's cloud cost row and the price table's notes (or why there is none)."""
+    """The text output's cloud cost row and the notes that concern this device (or why there
+    is no cost)."""
     if cost is None or table is None:
         return [("cloud cost", note)]
-    return [
-        (
-            "cloud cost",
-            f"{cost} for {cost.device_hours:,.6g} device-hours of {cost.hardware} "
-            f"(low: preemptible/spot, high: on-demand; {table.describe()})",
-        ),
-        *(("", f"note: {n}") for n in table.notes),
+    of = "" if cost.hardware == "any device" else f" of {cost.hardware}"
+    price = f"at {cost.per_device_hour()} per device-hour"
+    if cost.is_range:
+        price += " (low: preemptible/spot, high: on-demand)"
+    rows = [
+        ("cloud cost", f"{cost} for {cost.device_hours:,.6g} device-hours{of} {price}"),
+        ("prices", table.describe()),
     ]
+    notes = table.notes_for(spec if spec is not None else cost.hardware)
+    return rows + [("", f"note: {n}") for n in notes]

@@ -24,9 +24,10 @@ from nlpfootprint.render import (
     render_html,
     render_markdown,
 )
-from nlpfootprint.render.latex import latex_escape, paper_sentence, render_latex
+from nlpfootprint.render.latex import latex_escape, latex_value, paper_sentence, render_latex
 from nlpfootprint.report import ChannelReport, Report
 from nlpfootprint.testing import FakeClock, FakeMeter
+from nlpfootprint.units import significant
 
 TRICKY = "NVIDIA_X <script>alert(1)</script> 100% #1 & $5 {a}|b"
 
@@ -64,7 +65,7 @@ def renderings(report: Report) -> dict[str, tuple[str, Callable[[str], str]]]:
         "text": (str(report), lambda s: s),
         "markdown": (report.to_markdown(), markdown_escape),
         "html": (report._repr_html_(), html.escape),
-        "latex": (report.to_latex(), latex_escape),
+        "latex": (report.to_latex(), latex_value),
     }
 
 
@@ -379,3 +380,72 @@ def test_the_sentence_says_a_stated_power_is_not_a_rated_one() -> None:
     sentence = paper_sentence(nf.estimate(power_w=1515.43, hours=84))
     assert "(estimated from the power stated for it, not measured)" in sentence
     assert "rated power" not in sentence
+
+
+# -- LaTeX typesetting (issue 13, point 11) -----------------------------------------------
+
+
+def _projected(name: str, price: float = 0.12, watts: float = 250.0) -> Report:
+    clock = FakeClock()
+    with nf.track_energy(
+        meters=[FakeMeter.constant(watts)], clock=clock, name=name, price_per_kwh=price
+    ) as tracker:
+        for i in range(20):
+            clock.advance(30 + (i % 2) * 20)  # uneven steps: a J/step spread and a band
+            tracker.step()
+    return tracker.report.project(steps=1000)
+
+
+def test_latex_typesets_plus_minus_subscripts_and_ranges() -> None:
+    tex = _projected("gpt2").to_latex()
+    table = tex.split(r"\begin{tabular}")[1].split(r"\end{tabular}")[0]
+    assert r"$\pm$" in table
+    assert "CO$_2$e" in table
+    assert re.search(r"kWh--\d", table)  # the band's range, with an en dash
+    assert "+-" not in tex
+    assert "CO2e" not in tex
+    assert not re.search(r"[^.]\.\.[^.]", table)
+
+
+def test_latex_labels_come_from_the_run_name_and_can_be_set() -> None:
+    assert (
+        r"\label{tab:nlpfootprint-gpt-2-small-lr-3e-4}"
+        in _projected("GPT-2 small, lr 3e-4").to_latex()
+    )
+    assert r"\label{tab:mine}" in _projected("x").to_latex(label="tab:mine")
+    assert r"\label{tab:nlpfootprint}" in measured_report(name=None).to_latex()
+
+
+def test_the_sentence_never_says_zero_dollars() -> None:
+    tiny = _projected("tiny", watts=0.01)
+    assert tiny.cost_usd is not None
+    assert 1e-6 < tiny.cost_usd < 0.005
+    sentence = paper_sentence(tiny)
+    assert r"\$0.00 " not in sentence
+    assert rf"\${significant(tiny.cost_usd, 2)}" in sentence
+    nothing = _projected("nothing", watts=1e-6)
+    assert nothing.cost_usd is not None
+    assert nothing.cost_usd < 1e-6
+    assert "cost" not in paper_sentence(nothing)
+
+
+def test_two_default_labelled_tables_compile_in_one_document(tmp_path: Path) -> None:
+    engine = _engine()
+    if engine is None:
+        pytest.skip("no TeX engine (pdflatex, lualatex, xelatex) on PATH")
+    body = "\n".join(_projected(name).to_latex() for name in ("run a", "run b"))
+    doc = (
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        f"{body}\nSee Tables \\ref{{tab:nlpfootprint-run-a}} and \\ref{{tab:nlpfootprint-run-b}}.\n"
+        "\\end{document}\n"
+    )
+    (tmp_path / "doc.tex").write_text(doc, encoding="utf-8")
+    for _ in range(2):  # twice, so that the references resolve
+        done = subprocess.run(
+            [*engine, "doc.tex"], cwd=tmp_path, capture_output=True, text=True,
+            timeout=240, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:]
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "multiply defined" not in log
+    assert "undefined" not in log.lower()

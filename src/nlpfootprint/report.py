@@ -465,8 +465,9 @@ class Report:
 
         return render_markdown(self)
 
-    def to_latex(self, *, label: str = "tab:nlpfootprint") -> str:
-        """A LaTeX ``booktabs`` table (``\\label{label}``) and a ready sentence for a paper."""
+    def to_latex(self, *, label: str | None = None) -> str:
+        """A LaTeX ``booktabs`` table (``\\label{label}``, by default from the run's name)
+        and a ready sentence for a paper."""
         from nlpfootprint.render.latex import render_latex
 
         return render_latex(self, label=label)

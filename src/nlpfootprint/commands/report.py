@@ -232,7 +232,7 @@ def _total(runs: list[tuple[str, Report]], measured: list[Report]) -> _Total | N
     return _Total(total, tuple(overlaps), partial)
 
 
-def _render(report: Report, fmt: str, label: str) -> str:
+def _render(report: Report, fmt: str, label: str | None) -> str:
     if fmt == "latex":
         return report.to_latex(label=label)
     return report.to_markdown() if fmt == "markdown" else str(report)
@@ -251,8 +251,8 @@ def _rendered(reports: list[Report], total: _Total | None, fmt: str) -> str:
         rows = [r.to_csv_row() for r in (*reports, *(() if total is None else (total.report,)))]
         return "\n".join([Report.csv_header(), *rows])
     # one label per table when several runs go into one document
-    labels = [
-        f"tab:nlpfootprint-{i + 1}" if len(reports) > 1 else "tab:nlpfootprint"
+    labels: list[str | None] = [
+        f"tab:nlpfootprint-{i + 1}" if len(reports) > 1 else None  # None: from its name
         for i in range(len(reports))
     ]
     text = "\n\n".join(_render(r, fmt, label) for r, label in zip(reports, labels, strict=True))

@@ -16,14 +16,21 @@ from typing import TYPE_CHECKING
 from nlpfootprint.intensity import STRUBELL_2019
 from nlpfootprint.provenance import Basis, Method
 from nlpfootprint.render.common import assumption_lines, figure_rows, method_label, printable
-from nlpfootprint.units import format_duration, format_prose_number, time_unit
+from nlpfootprint.units import format_duration, format_prose_number, significant, time_unit
 from nlpfootprint.version import package_version
 
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
     from nlpfootprint.report_parts import ChannelReport
 
-__all__ = ["hardware_phrase", "latex_escape", "paper_sentence", "render_latex"]
+__all__ = [
+    "default_label",
+    "hardware_phrase",
+    "latex_escape",
+    "latex_value",
+    "paper_sentence",
+    "render_latex",
+]
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -80,7 +87,10 @@ def _mass(kg: float, lbs: float) -> str:
 
 
 def _money(amount: float, currency: str, *, price: bool = False) -> str:
-    figure = f"{amount:g}" if price else f"{amount:,.2f}"
+    if price:
+        figure = f"{amount:g}"
+    else:  # to the cent, or 2 significant figures below one (never "$0.00")
+        figure = f"{amount:,.2f}" if abs(amount) >= 0.01 else significant(amount, 2)
     return rf"\${figure}" if currency == "USD" else f"{figure} {latex_escape(currency)}"
 
 
@@ -213,7 +223,7 @@ def paper_sentence(report: Report) -> str:
             f" (energy per step varied by $\\pm${100 * spread:.1f}\\% in the measurement: "
             f"{low_text}--{high_text} CO$_2$e)"
         )
-    if report.cost_usd is not None and a.price_per_kwh is not None:
+    if report.cost_usd is not None and a.price_per_kwh is not None and report.cost_usd >= 1e-6:
         text += (
             f"; the electricity {cost} {_money(report.cost_usd, a.currency)} at "
             f"{_money(a.price_per_kwh, a.currency, price=True)}/kWh"
@@ -228,12 +238,34 @@ def _caption(report: Report) -> str:
     parts = assumption_lines(report.assumptions, advice=False)
     name = f" of {report.name}" if report.name else ""
     marked = method_label(report, caption=True)
-    return latex_escape(
-        f"Energy, carbon and cost{name}, {marked}. Assumptions: {'; '.join(parts)}."
+    return _typeset(
+        latex_escape(f"Energy, carbon and cost{name}, {marked}. Assumptions: {'; '.join(parts)}.")
     )
 
 
-def render_latex(report: Report, *, label: str = "tab:nlpfootprint") -> str:
+#: A range written ``a..b`` in the text tables (an en dash in LaTeX).
+_RANGE = re.compile(r"(?<=[^.\s])\.\.(?=[^.\s])")
+
+
+def _typeset(escaped: str) -> str:
+    r"""What plain text writes as ``+-``, ``CO2e`` and ``a..b``, as LaTeX typesets it:
+    ``$\pm$``, ``CO$_2$e`` and ``a--b`` (on text already escaped)."""
+    text = escaped.replace("+-", r"$\pm$").replace("CO2e", "CO$_2$e")
+    return _RANGE.sub("--", text)
+
+
+def latex_value(text: str) -> str:
+    """A table value as LaTeX: escaped, then typeset (``x PUE``, ``+-``, ``CO2e``, ranges)."""
+    return _typeset(latex_escape(text).replace(" x PUE", r" $\times$ PUE"))
+
+
+def default_label(report: Report) -> str:
+    """``tab:nlpfootprint``, or with the run's name: ``tab:nlpfootprint-gpt2-small``."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", report.name or "").strip("-").lower()[:48]
+    return f"tab:nlpfootprint-{slug}" if slug else "tab:nlpfootprint"
+
+
+def render_latex(report: Report, *, label: str | None = None) -> str:
     r"""A ``booktabs`` table of the figures and a ready sentence for the paper's text.
 
     The table's caption states the assumptions (PUE, carbon intensity with its source,
@@ -242,13 +274,15 @@ def render_latex(report: Report, *, label: str = "tab:nlpfootprint") -> str:
 
     Args:
         report: The report.
-        label: The table's ``\label``.
+        label: The table's ``\label`` (default: :func:`default_label`, from the run's
+            name, so that two tables of one paper differ).
     """
+    label = default_label(report) if label is None else label
     rows = []
     for name, value in figure_rows(report):
         cell = latex_escape(name)
         cell = _LATEX_LABELS.get(cell, cell)
-        value_tex = latex_escape(value).replace(" x PUE", r" $\times$ PUE")
+        value_tex = latex_value(value)
         rows.append(f"    {cell[:1].upper()}{cell[1:]} & {value_tex} \\\\")
     lines = [
         f"% nlpfootprint {latex_escape(package_version())}: {latex_escape(method_label(report))}",

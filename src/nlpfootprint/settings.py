@@ -18,11 +18,13 @@ import attrs
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
 from nlpfootprint.checks import (
     MIN_INTERVAL_S,
+    at_most,
     distributed_mode,
     gather_timeout_value,
     interval_value,
     log_flush_value,
     optional_text,
+    positive,
     price_per_kwh_value,
     pue_value,
     read_timeout_value,
@@ -58,6 +60,8 @@ class TrackerOptions(TypedDict, total=False):
     log_command: Sequence[str] | None
     distributed: Literal["auto", "torch", "mpi"] | None
     gather_timeout_s: float
+    cpu_scope: Literal["machine", "process"]
+    cpu_tdp_w: float | None
 
 
 def _meters(_instance: object, _attribute: object, meters: Any) -> None:
@@ -120,6 +124,20 @@ def _command(_instance: object, _attribute: object, command: Any) -> None:
         )
 
 
+def _cpu_scope(_instance: object, _attribute: object, scope: Any) -> None:
+    if scope not in ("machine", "process"):
+        raise ConfigurationError(
+            f"cpu_scope={scope!r}: expected 'machine' (every process's CPU load: a dedicated "
+            "node) or 'process' (this process tree's: a shared machine)"
+        )
+
+
+def _cpu_tdp(value: object) -> float | None:
+    if value is None:
+        return None
+    return at_most("cpu_tdp_w", value, positive("cpu_tdp_w", value), 10_000.0, "W per package")
+
+
 def _distributed(_instance: object, _attribute: object, mode: Any) -> None:
     distributed_mode(mode)
 
@@ -173,6 +191,14 @@ class TrackerSettings:
         gather_timeout_s: How long rank 0 waits at stop for the other ranks' parts (more
             than 0, at most a day; default 60 s). A rank whose part has not come by then
             is reported missing in the job report, never waited on further.
+        cpu_scope: Where the CPU is estimated (``meters="auto"`` without RAPL): ``"machine"``
+            (default: every process's load, right on a dedicated node, as the paper
+            measured) or ``"process"`` (this process tree's CPU time: a shared machine).
+            In machine scope the tree's own share is measured alongside, and the report
+            says so, with both figures, when other processes used more than 20% of the
+            busy CPU time.
+        cpu_tdp_w: The CPU package's TDP in watts for that estimate (default: from the CPU
+            model, else an assumed 85 W, said in the report).
     """
 
     meters: Meters = attrs.field(default="auto", validator=_meters)
@@ -193,6 +219,17 @@ class TrackerSettings:
         default="auto", validator=_distributed
     )
     gather_timeout_s: float = attrs.field(default=60.0, converter=gather_timeout_value)
+    cpu_scope: Literal["machine", "process"] = attrs.field(default="machine", validator=_cpu_scope)
+    cpu_tdp_w: float | None = attrs.field(default=None, converter=_cpu_tdp)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.meters, str) and (
+            self.cpu_scope != "machine" or self.cpu_tdp_w is not None
+        ):
+            raise ConfigurationError(
+                "cpu_scope= and cpu_tdp_w= set the CPU estimate of meters='auto'; with meters "
+                "of your own, give them to EstimatedCpuMeter(tdp_w, scope=...) instead"
+            )
 
     @classmethod
     def of(cls, **options: Any) -> TrackerSettings:

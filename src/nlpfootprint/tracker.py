@@ -169,7 +169,10 @@ class EnergyTracker:
                 "this tracker was already started; a tracker runs once (make a new one with "
                 "track_energy(...))"
             )
-        meterset = self._meterset = MeterSet(self.settings.meters)
+        settings = self.settings
+        meterset = self._meterset = MeterSet(
+            settings.meters, cpu_scope=settings.cpu_scope, cpu_tdp_w=settings.cpu_tdp_w
+        )
         self._pid = os.getpid()
         try:
             job = self._job = JobSession.detect(
@@ -280,6 +283,7 @@ class EnergyTracker:
                     "last reading taken"
                 )
             end_t = self._reading_time()
+            self._meterset.final_warnings(self._warn)
             try:
                 self._meterset.close(self._warn, timeout_s)
             except BaseException as err:  # Ctrl-C while closing the meters

@@ -87,6 +87,21 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--name", default=None, help="a name for the report")
     parser.add_argument(
+        "--cpu-scope",
+        choices=("machine", "process"),
+        default="machine",
+        help="where the CPU is estimated (no RAPL): machine (every process's load, default: "
+        "a dedicated node) or process (the command's own process tree: a shared machine)",
+    )
+    parser.add_argument(
+        "--cpu-tdp",
+        type=float,
+        default=None,
+        dest="cpu_tdp_w",
+        metavar="W",
+        help="the CPU package's TDP in watts for that estimate (default: from the CPU model)",
+    )
+    parser.add_argument(
         "--no-status", action="store_true", help="no live status line, even on a terminal"
     )
     add_accounting_options(parser)
@@ -159,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         # it measures the machine around a command (one per node under srun), and is no
         # rank itself, whatever SLURM_PROCID says
         distributed=None,
+        cpu_scope=args.cpu_scope,
+        cpu_tdp_w=args.cpu_tdp_w,
     )
     returncode = _run_child(tracker, command, interactive=interactive, no_status=args.no_status)
     report = tracker.report

@@ -10,6 +10,7 @@ the fix -- so ``meters="auto"`` never settles for an estimate silently.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -111,10 +112,10 @@ def _rapl_meter() -> PowerMeter:
     return RaplMeter()
 
 
-def _estimated_cpu() -> PowerMeter:
+def _estimated_cpu(scope: str = "machine", tdp_w: float | None = None) -> PowerMeter:
     from nlpfootprint.meters.estimated import EstimatedCpuMeter
 
-    return EstimatedCpuMeter()
+    return EstimatedCpuMeter(tdp_w, scope=scope)  # type: ignore[arg-type]
 
 
 def _estimated_dram() -> PowerMeter:
@@ -123,12 +124,16 @@ def _estimated_dram() -> PowerMeter:
     return EstimatedDramMeter()
 
 
-def default_backends() -> list[Backend]:
-    """The backends :func:`detect` tries: measured ones first, then the estimates."""
+def default_backends(
+    *, cpu_scope: str = "machine", cpu_tdp_w: float | None = None
+) -> list[Backend]:
+    """The backends :func:`detect` tries: measured ones first, then the estimates (the CPU
+    estimate in ``cpu_scope``, at ``cpu_tdp_w`` when given)."""
+    estimated_cpu = functools.partial(_estimated_cpu, cpu_scope, cpu_tdp_w)
     return [
         Backend("nvml", ("gpu",), _nvml_meter),
         Backend("rapl", ("cpu", "dram"), _rapl_meter),
-        Backend("estimated-cpu", ("cpu",), _estimated_cpu, estimated=True),
+        Backend("estimated-cpu", ("cpu",), estimated_cpu, estimated=True),
         Backend("estimated-dram", ("dram",), _estimated_dram, estimated=True),
     ]
 
@@ -145,8 +150,14 @@ def _backends_arg(backends: object) -> list[Backend]:
     return list(backends)
 
 
-def detect(backends: Sequence[Backend] | None = None) -> Detection:
-    """Create the best meters available here.
+def detect(
+    backends: Sequence[Backend] | None = None,
+    *,
+    cpu_scope: str = "machine",
+    cpu_tdp_w: float | None = None,
+) -> Detection:
+    """Create the best meters available here (``cpu_scope`` and ``cpu_tdp_w``: for the CPU
+    estimate of the default backends).
 
     Measured backends are tried first; an estimated backend is used only for a domain no
     measured meter covers. A backend that fails (unavailable, permission denied, an OS
@@ -161,7 +172,11 @@ def detect(backends: Sequence[Backend] | None = None) -> Detection:
     skipped: dict[str, str] = {}
     notes: list[str] = []
     covered: set[str] = set()
-    chosen = default_backends() if backends is None else _backends_arg(backends)
+    chosen = (
+        default_backends(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
+        if backends is None
+        else _backends_arg(backends)
+    )
     for backend in sorted(chosen, key=lambda b: b.estimated):
         if backend.name in disabled:
             skipped[backend.name] = "disabled by NLPFOOTPRINT_DISABLE"

@@ -53,6 +53,7 @@ from nlpfootprint.meters.cputimes import (
 )
 from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
+from nlpfootprint.units import format_energy_j
 
 __all__ = [
     "DEFAULT_CPU_TDP_W",
@@ -80,6 +81,10 @@ IDLE_FRACTION_SOURCE = "Teads/Davy 2021 idle point, assumed"
 
 Scope = Literal["machine", "process"]
 _SCOPES = ("machine", "process")
+#: In machine scope, other processes' share of the busy CPU time above which the report
+#: says so (with both figures), once at least :data:`SHARE_MIN_BUSY_S` CPU-seconds were busy.
+OTHERS_SHARE_WARN = 0.2
+SHARE_MIN_BUSY_S = 1.0
 
 
 def _import_psutil() -> Any:
@@ -196,7 +201,9 @@ class EstimatedCpuMeter:
             :data:`IDLE_FRACTION_OF_TDP`. ``0`` gives the plain TDP x utilisation model.
         cpu_times: Returns an object with psutil ``cpu_times()`` fields (machine scope).
         process_cpu_seconds: Returns the process tree's cumulative CPU seconds (process
-            scope); default :func:`process_tree_cpu_seconds` of the creating process.
+            scope; in machine scope, its share, measured alongside for
+            :meth:`final_warnings`); default :func:`process_tree_cpu_seconds` of the
+            creating process.
         logical_cpus: Number of logical CPUs of the machine.
 
     Attributes:
@@ -229,6 +236,8 @@ class EstimatedCpuMeter:
         self._logical = int(positive("logical_cpus", logical_cpus))
         self._seconds: Callable[[], float]
         self._source: ProcStatCpuTimes | None = None
+        self._tree: Callable[[], float] | None = None
+        self._share_origin = (0.0, 0.0)
         if self.scope == "process":
             if process_cpu_seconds is None:
                 process_cpu_seconds = _process_tree_seconds()
@@ -238,6 +247,12 @@ class EstimatedCpuMeter:
             if isinstance(times, ProcStatCpuTimes):
                 self._source = times
             self._seconds = functools.partial(charged_machine_seconds, times, self.idle_fraction)
+            self._busy = functools.partial(charged_machine_seconds, times, 0.0)
+            try:  # this process tree's own share, measured alongside (final_warnings)
+                self._tree = process_cpu_seconds or _process_tree_seconds()
+                self._share_origin = (float(self._tree()), float(self._busy()))
+            except Exception:  # no share to tell: the estimate itself is unaffected
+                self._tree = None
         self._origin = float(self._seconds())
         self._last_j = 0.0
         self._channels = (
@@ -268,6 +283,28 @@ class EstimatedCpuMeter:
                 "machine's, not the process's; use scope='machine' or idle_fraction=0"
             )
         return fraction
+
+    def final_warnings(self) -> list[str]:
+        """In machine scope, when other processes used more than :data:`OTHERS_SHARE_WARN`
+        of the busy CPU time since the meter was made: both figures (machine scope and this
+        process tree's own) and how to choose."""
+        if self.scope != "machine" or self._tree is None:
+            return []
+        mine = max(float(self._tree()) - self._share_origin[0], 0.0)
+        busy = max(float(self._busy()) - self._share_origin[1], 0.0)
+        others = max(busy - mine, 0.0)
+        if busy < SHARE_MIN_BUSY_S or others <= OTHERS_SHARE_WARN * busy:
+            return []
+        own_j = mine * self.tdp_w * self.sockets / self._logical
+        return [
+            f"cpu:0 is estimated in machine scope, which charges every process's CPU time to "
+            f"this run: other processes used {100 * others / busy:.0f}% of the busy CPU time "
+            f"({others:.1f} of {busy:.1f} CPU-seconds). cpu:0 is "
+            f"{format_energy_j(self._last_j)} in machine scope; this process tree's own CPU "
+            f"time gives {format_energy_j(own_j)} (no idle floor). On a shared machine use "
+            "cpu_scope='process' (nlpfootprint run --cpu-scope process); keep 'machine' on "
+            "a dedicated node, as the paper measured"
+        ]
 
     def _label(self) -> str:
         head = f"{self.model}: {self.sockets} x TDP {self.tdp_w:g} W ({self.tdp_source})"

@@ -34,13 +34,19 @@ class MeterSet:
         summary: For ``"auto"``, what detection used and why not the rest.
     """
 
-    def __init__(self, spec: Literal["auto"] | Sequence[PowerMeter]) -> None:
+    def __init__(
+        self,
+        spec: Literal["auto"] | Sequence[PowerMeter],
+        *,
+        cpu_scope: str = "machine",
+        cpu_tdp_w: float | None = None,
+    ) -> None:
         self.summary: str | None = None
         self.owned = spec == "auto"
         if spec == "auto":
             from nlpfootprint.meters.discovery import detect
 
-            detection = detect()
+            detection = detect(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
             self.summary = detection.summary()
             if not detection.meters:
                 raise ConfigurationError(
@@ -166,6 +172,21 @@ class MeterSet:
         if jobs:
             workers = self.sync_workers or make_workers(len(self.meters), threaded=False)
             self._call_each("sync", jobs, workers, warn, timeout_s)
+
+    def final_warnings(self, warn: Warn) -> None:
+        """Pass on what meters have to say about the run as a whole (an optional
+        ``final_warnings()`` member: the CPU estimate's share of other processes' load).
+        Only meters that never block have it, so it is called here, in the caller's thread;
+        one that fails is warned of."""
+        for meter in self.meters:
+            say = getattr(meter, "final_warnings", None)
+            if not callable(say):
+                continue
+            try:
+                for message in say():
+                    warn(str(message))
+            except Exception as err:  # a failing meter must not fail the run
+                warn(f"{meter!r}.final_warnings() failed: {err!r}")
 
     def close(self, warn: Warn, timeout_s: float = 1.0) -> None:
         """Close the meters this set detected itself (once; given ones stay open), then end

@@ -14,7 +14,7 @@ from nlpfootprint.meters.base import Channel, PowerMeter
 
 __all__ = ["ChannelSubset"]
 
-_FORWARDED = ("sync", "sync_job", "notes", "max_interval_s", "reads_inline")
+_FORWARDED = ("sync", "sync_job", "notes", "max_interval_s", "reads_inline", "final_warnings")
 
 
 class ChannelSubset:

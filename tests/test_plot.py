@@ -15,6 +15,7 @@ from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.render.plot import plot_power, plot_report
 from nlpfootprint.report import Report
 from nlpfootprint.testing import FakeClock, FakeMeter
+from nlpfootprint.units import format_energy_kwh, format_money
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -81,13 +82,14 @@ def test_the_plot_states_the_same_figures_and_assumptions_as_the_report(mpl: Any
     report = varying_report(carbon_intensity="FRA", price_per_kwh=0.25)
     figure = report.plot()
     note = " ".join(t.get_text() for t in figure.texts).replace("\n", " ")
-    for needle in (
-        f"{report.energy_kwh:.6g} kWh",
-        f"{report.facility_energy_kwh:.6g} kWh",
+    assert report.cost_usd is not None
+    for needle in (  # the same figures as the report's tables, in the same words
+        format_energy_kwh(report.energy_kwh),
+        format_energy_kwh(report.facility_energy_kwh),
         f"PUE {report.assumptions.pue:g}",
         f"{report.assumptions.intensity.g_per_kwh:g} g/kWh",
         "FRA",
-        f"{report.cost_usd:.6g} USD",
+        format_money(report.cost_usd, "USD"),
         "Uptime Institute",
     ):
         assert needle in note, needle

@@ -19,7 +19,15 @@ import numpy.typing as npt
 
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.render.common import assumption_lines, method_label, printable
-from nlpfootprint.units import J_PER_KWH, energy_axis, format_mass_kg, time_unit
+from nlpfootprint.units import (
+    J_PER_KWH,
+    energy_axis,
+    format_energy_kwh,
+    format_lbs,
+    format_mass_kg,
+    format_money,
+    time_unit,
+)
 
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
@@ -223,11 +231,12 @@ def plot_power(
 
 def _report_note(report: Report) -> str:
     figures = (
-        f"IT energy {report.energy_kwh:.6g} kWh; x PUE = {report.facility_energy_kwh:.6g} kWh; "
-        f"{format_mass_kg(report.co2e_kg)} CO2e ({report.co2e_lbs:.6g} lbs)"
+        f"IT energy {format_energy_kwh(report.energy_kwh)}; x PUE = "
+        f"{format_energy_kwh(report.facility_energy_kwh)}; {format_mass_kg(report.co2e_kg)} "
+        f"CO2e ({format_lbs(report.co2e_lbs)})"
     )
     if report.cost_usd is not None:
-        figures += f"; cost {report.cost_usd:.6g} {report.assumptions.currency}"
+        figures += f"; cost {format_money(report.cost_usd, report.assumptions.currency)}"
     return (
         f"{figures}. Assumptions: {'; '.join(assumption_lines(report.assumptions, advice=False))}."
     )

@@ -256,18 +256,22 @@ def test_under_srun_each_node_run_measures_its_whole_node_and_writes_its_log(
 
 
 @pytest.mark.parametrize(
-    ("code", "says"),
+    ("code", "status", "says"),
     [
-        ("raise SystemExit(3)", "the command exited with status 3"),
-        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "ended by SIGKILL (signal 9)"),
+        ("raise SystemExit(3)", 3, "the command exited with status 3"),
+        (
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+            128 + 9,
+            "ended by SIGKILL (signal 9)",
+        ),
     ],
 )
 def test_a_failed_command_is_said_so_in_the_report_and_the_log(
-    tmp_path: Path, code: str, says: str
+    tmp_path: Path, code: str, status: int, says: str
 ) -> None:
     log = tmp_path / "run.jsonl"
     result = cli("run", "--log", str(log), "--", sys.executable, "-c", code)
-    assert result.returncode in (3, 128 + 9)
+    assert result.returncode == status
     assert says in result.stderr  # the report printed at the end
     logged = nf.Report.from_log(log)  # the log's summary
     assert any(says in w for w in logged.warnings), logged.warnings
@@ -284,4 +288,21 @@ def test_run_makes_the_logs_folder(tmp_path: Path) -> None:
     log = tmp_path / "runs" / "gpt2" / "run.jsonl"
     result = cli("run", "--log", str(log), "--", sys.executable, "-c", "pass")
     assert result.returncode == 0, result.stderr
-    assert nf.Report.from_log(log).duration_s >= 0
+    assert log.is_file()
+    assert nf.Report.from_log(log).channels  # a complete log, with its channels
+
+
+def test_run_keeps_the_commands_status_when_stderr_is_gone(tmp_path: Path) -> None:
+    """The report goes to stderr; a reader of it that has gone must not turn the command's
+    status into a broken pipe's (a scheduler reads the status)."""
+    read, write = os.pipe()
+    os.close(read)  # no one reads stderr
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "nlpfootprint", "run", "--log", str(tmp_path / "r.jsonl"),
+             "--", sys.executable, "-c", "raise SystemExit(5)"],
+            stdout=subprocess.DEVNULL, stderr=write, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert done.returncode == 5

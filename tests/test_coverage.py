@@ -44,7 +44,10 @@ def test_a_partly_measured_run_is_headed_partial_in_every_rendering() -> None:
     assert heading.replace("%", "\\%") in report.to_latex()  # escaped, in the caption
     assert "   20%  " in str(report)  # the channel table's coverage column
     data = json.loads(report.to_json())
-    assert data["channels"][0]["coverage"] == pytest.approx(0.2)
+    # at the top level, which an older reader ignores (it refuses unknown channel keys)
+    assert data["coverage"]["channels"] == pytest.approx({"gpu:0": 0.2, "cpu:0": 1.0})
+    assert data["coverage"]["run"] == pytest.approx(0.2)
+    assert "coverage" not in data["channels"][0]
     assert nf.Report.from_json(report.to_json()) == report
     row = next(csv.DictReader(io.StringIO(f"{report.csv_header()}\n{report.to_csv_row()}")))
     assert float(row["coverage"]) == pytest.approx(0.2)
@@ -87,3 +90,17 @@ def test_a_log_whose_process_is_gone_did_not_finish(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], timeout=120, check=False)
     head = nf.Report.from_log(log).warnings[0]
     assert head.startswith("the run did not finish cleanly")
+
+
+def test_a_projection_keeps_the_coverage_it_was_measured_with() -> None:
+    report = partly_measured()
+    projected = report.project(hours=10)
+    assert projected.coverage == pytest.approx(0.2)
+    assert "PARTIAL: gpu:0 covers 20% of the run" in str(projected)
+
+
+def test_a_channel_never_read_shows_no_coverage() -> None:
+    estimate = nf.estimate(hardware="V100", count=8, hours=2)
+    row = next(line for line in str(estimate).splitlines() if line.strip().startswith("gpu"))
+    assert "100%" not in row
+    assert "  -  " in row

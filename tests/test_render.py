@@ -27,7 +27,7 @@ from nlpfootprint.render import (
 from nlpfootprint.render.latex import latex_escape, latex_value, paper_sentence, render_latex
 from nlpfootprint.report import ChannelReport, Report
 from nlpfootprint.testing import FakeClock, FakeMeter
-from nlpfootprint.units import significant
+from nlpfootprint.units import format_energy_kwh, format_mass_kg, significant
 
 TRICKY = "NVIDIA_X <script>alert(1)</script> 100% #1 & $5 {a}|b"
 
@@ -449,3 +449,23 @@ def test_two_default_labelled_tables_compile_in_one_document(tmp_path: Path) -> 
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert "multiply defined" not in log
     assert "undefined" not in log.lower()
+
+
+def test_latex_ranges_leave_paths_alone() -> None:
+    report = _projected("python scripts/../train.py")
+    tex = report.to_latex()
+    assert "scripts/../train.py" in tex
+    assert "scripts/--/train.py" not in tex
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        (format_energy_kwh(0.99996), "1.000 kWh"),  # rounded before its unit is chosen
+        (format_mass_kg(0.99999), "1.000 kg"),
+        (format_energy_kwh(9.99996), "10.00 kWh"),  # 4 significant figures, not 5
+        (format_mass_kg(1e-12), "0.001000 ug"),
+    ],
+)
+def test_rounding_never_crosses_a_unit(shown: str, expected: str) -> None:
+    assert shown == expected

@@ -132,6 +132,11 @@ def report_to_dict(report: Any) -> dict[str, Any]:
         "projection": _part(report.projection),
         "step_energy": _part(report.step_energy),
         "job": _part(getattr(report, "job", None)),
+        # derived, at the top level (an older reader ignores unknown keys there)
+        "coverage": {
+            "run": report.coverage,
+            "channels": {c.id: c.coverage for c in report.channels},
+        },
     }
 
 

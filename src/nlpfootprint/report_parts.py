@@ -132,7 +132,10 @@ class ChannelReport:
     def scaled(self, factor: float) -> ChannelReport:
         """This channel over a span ``factor`` times as long, at the same mean power."""
         return attrs.evolve(
-            self, energy_j=self.energy_j * factor, duration_s=self.duration_s * factor
+            self,
+            energy_j=self.energy_j * factor,
+            duration_s=self.duration_s * factor,
+            gap_s=self.gap_s * factor,  # the same coverage
         )
 
     def plus(self, other: ChannelReport) -> ChannelReport:
@@ -163,7 +166,6 @@ class ChannelReport:
             "gap_s": self.gap_s,
             "duration_s": self.duration_s,
             "mean_power_w": self.mean_power_w,
-            "coverage": self.coverage,
             "backend": self.backend.value,
             "device": None if self.device is None else self.device.to_dict(),
             "basis": None if self.basis is None else self.basis.to_dict(),

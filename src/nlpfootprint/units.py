@@ -76,26 +76,36 @@ def significant(value: float, digits: int = 4) -> str:
     """
     if not value or not math.isfinite(value):
         return f"{value:g}"
+    value = float(f"{value:.{digits}g}")  # rounded first: 9.99996 is 10.00, not 10.000
     exponent = math.floor(math.log10(abs(value)))
     decimals = max(digits - 1 - exponent, 0)
     return f"{round(value, decimals):,.{decimals}f}"
 
 
+def _laddered(value: float, ladder: tuple[tuple[str, float], ...], digits: int = 4) -> str:
+    """``value`` in the first unit of ``ladder`` it reaches once rounded (0.99996 kWh is
+    1.000 kWh, not 1,000.0 Wh), to ``digits`` significant figures."""
+    rounded = float(f"{value:.{digits}g}")
+    for unit, size in ladder:
+        if abs(rounded) >= size:
+            return f"{significant(value / size, digits)} {unit}"
+    unit, size = ladder[-1]
+    return f"{significant(value / size, digits)} {unit}"
+
+
 def format_energy_kwh(energy_kwh: float) -> str:
     """Energy as a report's table shows it: kWh from 1 kWh up, else Wh, mWh or uWh, to 4
     significant figures: ``0.000652778`` gives ``0.6528 Wh``."""
-    for unit, size in (("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6)):
-        if abs(energy_kwh) >= size:
-            return f"{significant(energy_kwh / size)} {unit}"
-    return f"{significant(energy_kwh * 1e9)} uWh" if energy_kwh else "0 kWh"
+    if not energy_kwh:
+        return "0 kWh"
+    return _laddered(energy_kwh, (("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6), ("uWh", 1e-9)))
 
 
 def format_mass_kg(mass_kg: float) -> str:
     """A CO2e mass in t, kg, g, mg or ug, to 4 significant figures."""
-    for unit, size in (("t", 1000.0), ("kg", 1.0), ("g", 1e-3), ("mg", 1e-6)):
-        if abs(mass_kg) >= size:
-            return f"{significant(mass_kg / size)} {unit}"
-    return f"{significant(mass_kg * 1e9)} ug" if mass_kg else "0 g"
+    if not mass_kg:
+        return "0 g"
+    return _laddered(mass_kg, (("t", 1000.0), ("kg", 1.0), ("g", 1e-3), ("mg", 1e-6), ("ug", 1e-9)))
 
 
 def format_lbs(lbs: float) -> str:

@@ -179,12 +179,17 @@ def run(args: argparse.Namespace) -> int:
     )
     returncode = _run_child(tracker, command, interactive=interactive, no_status=args.no_status)
     report = tracker.report
-    print(f"\n{report}\n\nrun log: {log_path}", file=sys.stderr)
-    print(
-        f"re-account it later: nlpfootprint report {log_path} --carbon-intensity KEY "
-        "--pue P --price-per-kwh X",
-        file=sys.stderr,
-    )
+    try:  # the command's status is what a scheduler must see, even with stderr gone
+        print(f"\n{report}\n\nrun log: {log_path}", file=sys.stderr)
+        print(
+            f"re-account it later: nlpfootprint report {log_path} --carbon-intensity KEY "
+            "--pue P --price-per-kwh X",
+            file=sys.stderr,
+            flush=True,
+        )
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
     return returncode if returncode >= 0 else 128 - returncode
 
 

@@ -201,7 +201,7 @@ def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str, str
             c.method.value,
             format_energy_j(c.energy_j),
             f"{c.mean_power_w:.1f}",
-            f"{100 * c.coverage:.0f}%",
+            f"{100 * c.coverage:.0f}%" if c.readings or c.gap_s else "-",  # "-": never read
             printable(c.label),
         )
         for c in report.channels

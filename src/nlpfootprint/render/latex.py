@@ -244,7 +244,7 @@ def _caption(report: Report) -> str:
 
 
 #: A range written ``a..b`` in the text tables (an en dash in LaTeX).
-_RANGE = re.compile(r"(?<=[^.\s])\.\.(?=[^.\s])")
+_RANGE = re.compile(r"(?<=[\dA-Za-z%])\.\.(?=\d)")
 
 
 def _typeset(escaped: str) -> str:

@@ -292,9 +292,9 @@ def test_command_prints_energy_co2e_and_cloud_cost(capsys: pytest.CaptureFixture
     assert status == 0
     assert "ESTIMATED, not measured" in out
     assert "64 x Tesla V100 SXM2, 300 W (max board power)" in out
-    assert "1,520.64 kWh" in out
-    assert "2,402.61 kWh (PUE 1.58)" in out
-    assert "kg = 2,292.09 lbs" in out
+    assert "1,521 kWh" in out  # 4 significant figures, as every table (issue 13, point 10)
+    assert "2,403 kWh (PUE 1.58)" in out
+    assert "t = 2,292 lbs" in out
     assert "strubell2019, 2018; US EPA" in out
     assert "$3,751-$12,571" in out
     assert "gcp-2019 (2019;" in out
@@ -309,8 +309,8 @@ def test_command_with_a_total_power_and_an_electricity_price(
         "--price-per-kwh", "0.1",
     )  # fmt: skip
     assert status == 0
-    assert "201.128 kWh" in out
-    assert "191.876 lbs" in out
+    assert "201.1 kWh" in out
+    assert "191.9 lbs" in out
     assert "20.11 USD at 0.1/kWh" in out
     assert "needs --hardware" in out
 

@@ -15,6 +15,7 @@ from nlpfootprint.commands import (
     positive_arg,
 )
 from nlpfootprint.errors import ConfigurationError, NlpFootprintError
+from nlpfootprint.units import format_energy_kwh, format_lbs, format_mass_kg, format_money
 
 if TYPE_CHECKING:
     from nlpfootprint.estimate import CostRange
@@ -262,15 +263,15 @@ def _text_rows(
     rows += [
         ("power", power or "0 W"),
         ("hours", f"{args.hours:g}"),
-        ("energy (IT)", f"{report.energy_kwh:,.6g} kWh"),
-        ("energy x PUE", f"{report.facility_energy_kwh:,.6g} kWh (PUE {a.pue:g})"),
-        ("CO2e", f"{report.co2e_kg:,.6g} kg = {report.co2e_lbs:,.6g} lbs"),
+        ("energy (IT)", format_energy_kwh(report.energy_kwh)),
+        ("energy x PUE", f"{format_energy_kwh(report.facility_energy_kwh)} (PUE {a.pue:g})"),
+        ("CO2e", f"{format_mass_kg(report.co2e_kg)} = {format_lbs(report.co2e_lbs)}"),
         ("intensity", a.intensity.describe() + (" (default)" if a.intensity_is_default else "")),
         (
             "electricity",
             "not computed (pass --price-per-kwh)"
             if report.cost_usd is None
-            else f"{report.cost_usd:,.2f} {a.currency} at {a.price_per_kwh:g}/kWh",
+            else f"{format_money(report.cost_usd, a.currency)} at {a.price_per_kwh:g}/kWh",
         ),
     ]
     return rows

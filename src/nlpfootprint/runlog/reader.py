@@ -123,10 +123,10 @@ class RunLog:
     ) -> Report:
         """This log's report, re-accounted where given: ``nf.load_run(path).report()`` is
         ``nf.Report.from_log(path)`` (see :func:`~nlpfootprint.runlog.report_from_log`)."""
-        from nlpfootprint.runlog.replay import report_from_log
+        from nlpfootprint.report import Report
 
-        return report_from_log(
-            self,
+        return Report.from_log(
+            self.path,
             pue=pue,
             carbon_intensity=carbon_intensity,
             price_per_kwh=price_per_kwh,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +27,16 @@ def _no_sampler_thread_left_behind() -> Iterator[None]:
     ):
         left[0].join(0.05)
     assert not left, f"test left nlpfootprint threads running: {left}"
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder an unprivileged user may enter and read, but not write (outside tmp_path,
+    whose parents such a user may not enter); made writable again and removed after."""
+    path = Path(tempfile.mkdtemp(prefix="nlpfootprint-shared-"))
+    try:
+        os.chmod(path, 0o755 if os.geteuid() == 0 else 0o555)
+        yield path
+    finally:
+        os.chmod(path, 0o755)
+        shutil.rmtree(path)

@@ -4,12 +4,10 @@ cannot be a log, a meter whose ``channels`` is a method."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -120,18 +118,6 @@ print("block ran:", ran, "threads:", len(sampler_threads()))
 """
 
 
-@pytest.fixture
-def unwritable_dir() -> Iterator[Path]:
-    """A folder that the user of :data:`_AS_USER` may enter and read but not write."""
-    path = Path(tempfile.mkdtemp(prefix="nlpfootprint-new-user-"))
-    try:
-        os.chmod(path, 0o755 if os.geteuid() == 0 else 0o555)
-        yield path
-    finally:
-        os.chmod(path, 0o755)
-        shutil.rmtree(path)
-
-
 def _as_user(target: Path) -> str:
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(_AS_USER), str(target)],
@@ -151,14 +137,14 @@ def _as_user(target: Path) -> str:
     ("relative", "created"), [("run.jsonl", "run.jsonl"), ("runs/gpt2/x.jsonl", "runs")]
 )
 def test_a_log_where_the_user_may_not_write_fails_at_start_naming_the_folder(
-    unwritable_dir: Path, relative: str, created: str
+    shared_dir: Path, relative: str, created: str
 ) -> None:
-    target = unwritable_dir / relative
+    target = shared_dir / relative
     out = _as_user(target)
     assert f"refused: log='{target}': cannot write the run log there: Permission denied" in out
-    assert f"may not create {unwritable_dir / created} in {unwritable_dir}" in out
+    assert f"may not create {shared_dir / created} in {shared_dir}" in out
     assert "block ran: False threads: 0" in out
-    assert _tree(unwritable_dir) == []
+    assert _tree(shared_dir) == []
 
 
 # -- a meter's channels ------------------------------------------------------------------

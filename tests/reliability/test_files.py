@@ -12,12 +12,11 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -466,18 +465,6 @@ def as_user() -> list[str]:
         why = "; ".join(_WHY_NOT) or "no setpriv or runuser"
         pytest.skip(f"cannot run Python as a user who is not root ({why})")
     return prefix
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A folder the unprivileged user may enter and read, but not write."""
-    path = Path(tempfile.mkdtemp(prefix="nlpfootprint-files-"))
-    try:
-        os.chmod(path, 0o755 if os.geteuid() == 0 else 0o555)
-        yield path
-    finally:
-        os.chmod(path, 0o755)
-        shutil.rmtree(path)
 
 
 def _as(prefix: list[str], code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

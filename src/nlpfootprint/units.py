@@ -76,7 +76,8 @@ def significant(value: float, digits: int = 4) -> str:
     """
     if not value or not math.isfinite(value):
         return f"{value:g}"
-    value = float(f"{value:.{digits}g}")  # rounded first: 9.99996 is 10.00, not 10.000
+    if abs(value) < 10 ** (digits - 1):  # rounded first: 9.99996 is 10.00, not 10.000
+        value = float(f"{value:.{digits}g}")
     exponent = math.floor(math.log10(abs(value)))
     decimals = max(digits - 1 - exponent, 0)
     return f"{round(value, decimals):,.{decimals}f}"

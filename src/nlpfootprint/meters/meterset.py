@@ -46,7 +46,12 @@ class MeterSet:
         if spec == "auto":
             from nlpfootprint.meters.discovery import detect
 
-            detection = detect(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
+            # the options only where given: a detect() replaced by a test double (or a
+            # user's) that takes none keeps working with the defaults
+            if (cpu_scope, cpu_tdp_w) == ("machine", None):
+                detection = detect()
+            else:
+                detection = detect(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
             self.summary = detection.summary()
             if not detection.meters:
                 raise ConfigurationError(

@@ -299,7 +299,7 @@ class EnergyTracker:
                         own, self._ledger.state(end_t), end_t, self._assumptions
                     )
                 if self._log is not None:
-                    logged = self._report if job is None else job.log_summary(own, self._report)
+                    logged = self._report if job is None else job.log_summary(self._report)
                     self._log.summary(logged.to_dict())
             finally:
                 if self._log is not None:

@@ -29,7 +29,6 @@ from nlpfootprint.distributed.select import owned_positions
 from nlpfootprint.errors import ReportFormatError
 from nlpfootprint.meters.meterset import MeterSet
 from nlpfootprint.report import Report
-from nlpfootprint.report_parts import JobInfo, RankPart
 from nlpfootprint.totals import LedgerState
 
 __all__ = ["JobSession"]
@@ -79,6 +78,7 @@ class JobSession:
         self.site = site
         self.origin_unix = time.time()
         self.per_rank_logs = False  # every rank writes a run log of its own
+        self._part: Part | None = None  # this rank's own part, once finish() made it
 
     @classmethod
     def detect(
@@ -104,19 +104,14 @@ class JobSession:
             return text.replace("{rank}", str(self.context.rank))
         return path if self.context.rank == 0 else None
 
-    def log_summary(self, own: Report, final: Report) -> Report:
+    def log_summary(self, final: Report) -> Report:
         """What this rank's run log ends with: the job's report (rank 0's single log), or,
         where every rank writes its own log, this rank's own part -- so that the logs of a
         job add up (``nlpfootprint report run-*.jsonl``) to its total, each device once."""
         if not self.per_rank_logs or final.job is None or final.job.scope == "rank":
             return final
-        context = self.context
-        part = RankPart(
-            context.rank, context.host, context.local_rank,
-            tuple(c.id for c in own.channels), own.steps, own.tokens, own.duration_s,
-        )  # fmt: skip
-        job = JobInfo(final.job.engine, "rank", context.rank, final.job.world_size, (part,))
-        return attrs.evolve(own, job=job)
+        assert self._part is not None  # finish() made the job's report
+        return rank_report(self._part, final.job.engine, final.job.world_size, ())
 
     def mark_origin(self, seconds_since_origin: float) -> None:
         """Note the wall-clock time of the tracker's origin (now less the seconds since)."""
@@ -127,7 +122,7 @@ class JobSession:
     ) -> Report:
         """This rank's report at stop: on rank 0 the whole job's, elsewhere its own part."""
         context = self.context
-        part = Part(
+        part = self._part = Part(
             context.rank, context.host, context.local_rank, self.origin_unix, end_t, state, report
         )
         stop = _next_stop(self.site)

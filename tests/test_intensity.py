@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping
 from importlib import resources
 
 import pytest
@@ -163,7 +164,10 @@ def test_every_country_and_aggregate_row_gives_its_value_year_and_source() -> No
     for row in rows:
         key = row["iso3"] or row["country"]
         found = carbon_intensity("XKX" if key == "OWID_KOS" else key)
-        assert found.g_per_kwh == float(row["gco2e_per_kwh"]), key
+        if float(row["gco2e_per_kwh"]) == 0:  # corrected, see the tests further down
+            assert found.g_per_kwh > 0, key
+        else:
+            assert found.g_per_kwh == float(row["gco2e_per_kwh"]), key
         assert found.year == int(row["year"])
         assert "Our World in Data" in found.source
         assert "CC BY 4.0" in found.source
@@ -438,3 +442,200 @@ def test_the_papers_table_2_mixes_rank_china_highest_and_google_lowest() -> None
 def test_an_unknown_key_is_also_a_configuration_error_like_any_bad_argument() -> None:
     with pytest.raises(ConfigurationError, match="'atlantis'"):
         resolve_intensity("atlantis")
+
+
+# -- corrections to the shipped data ------------------------------------------------------
+
+FLAGGED = ("TKM", "UZB", "BHR", "BRN", "LBY")
+
+
+def test_no_key_serves_a_grid_figure_of_zero() -> None:
+    zero = [r.key for r in nf_regions() if r.g_per_kwh == 0]
+    assert zero == []
+
+
+def test_the_central_african_republics_zero_is_served_as_its_mix_estimate_and_says_so() -> None:
+    assert float(country_row("CAF")["gco2e_per_kwh"]) == 0  # the table keeps OWID's value
+    found = carbon_intensity("CAF")
+    assert found.g_per_kwh == intensity_from_mix({"hydro": 100}).g_per_kwh == 24.0
+    assert (found.key, found.year) == ("CAF", 2023)
+    assert "corrected: the table's 0 g/kWh is no lifecycle figure" in found.source
+    assert "hydro 100%" in found.source
+    assert "Our World in Data" in found.source
+    assert found.basis.startswith("lifecycle")
+    assert "estimated from the mix" in found.basis
+    assert "corrected" in found.describe()
+    assert carbon_intensity("Central African Republic") == found
+
+
+def test_a_zero_row_without_a_mix_is_refused_with_a_note_naming_the_value() -> None:
+    from nlpfootprint import _tables
+    from nlpfootprint.intensity import _unknown_key_message
+
+    catalogue = _tables.build_catalogue(
+        from_mix=lambda mix: intensity_from_mix(mix).g_per_kwh, mixes={}
+    )
+    for key in ("CAF", "CF", "Central African Republic"):
+        assert catalogue.find(key) is None
+        message = _unknown_key_message(key, catalogue)
+        assert f"carbon_intensity={key!r}" in message
+        assert "0 g/kWh for 2023" in message
+        assert "not served" in message
+        assert "pass a number" in message
+        assert "no carbon intensity for it" not in message  # not the ISO no-data message
+
+
+@pytest.mark.parametrize("key", FLAGGED)
+def test_values_implausible_for_a_gas_fired_grid_are_kept_but_flagged(key: str) -> None:
+    found = carbon_intensity(key)
+    assert found.g_per_kwh == float(country_row(key)["gco2e_per_kwh"]) > factor("coal")
+    assert "flagged as implausible, kept as published" in found.source
+    assert "flagged as implausible" in found.describe()
+    assert "gas-fired" in found.basis
+    assert f"{found.g_per_kwh:g} g/kWh is above the lifecycle factor of coal (820)" in found.basis
+    assert found.basis.startswith("lifecycle")
+
+
+def test_every_country_row_above_the_coal_factor_is_flagged_or_a_reviewed_exception() -> None:
+    from nlpfootprint._corrections import REVIEWED_ABOVE_COAL
+
+    above = {
+        row["iso3"]
+        for row in table("carbon_intensity_countries.csv")
+        if row["entity_type"] == "country" and float(row["gco2e_per_kwh"]) > factor("coal")
+    }
+    flagged = {code for code in above if "flagged as implausible" in carbon_intensity(code).source}
+    assert flagged == set(FLAGGED)
+    assert above - flagged == set(REVIEWED_ABOVE_COAL)
+    for code in REVIEWED_ABOVE_COAL:
+        found = carbon_intensity(code)
+        assert "flagged" not in found.source, code
+        assert f"{float(country_row(code)['gco2e_per_kwh']):,g}" in REVIEWED_ABOVE_COAL[code]
+    assert "flagged" not in carbon_intensity("FRA").source
+
+
+def test_the_reviewed_exceptions_above_coal_are_coal_or_oil_fired_grids() -> None:
+    from nlpfootprint._corrections import COUNTRY_MIXES, REVIEWED_ABOVE_COAL
+
+    for code, why in REVIEWED_ABOVE_COAL.items():
+        mix = COUNTRY_MIXES.get(code)
+        if mix is None:  # Kosovo: OWID gives no shares
+            assert "no mix" in why, code
+            continue
+        assert mix.get("gas", 0.0) <= 50, code
+        assert mix.get("coal", 0.0) + mix.get("oil", 0.0) > 50, code
+        assert ("coal" if mix.get("coal", 0.0) > 50 else "oil") in why, code
+
+
+def test_the_plausibility_rule_needs_both_a_gas_majority_and_a_value_above_coal() -> None:
+    from nlpfootprint._corrections import implausible_notes
+
+    def notes(g_per_kwh: float, mix: Mapping[str, float]) -> tuple[str, str] | None:
+        return implausible_notes(
+            g_per_kwh,
+            2024,
+            mix,
+            coal_g_per_kwh=factor("coal"),
+            from_mix=lambda m: intensity_from_mix(m).g_per_kwh,
+        )
+
+    assert notes(900, {"gas": 100}) is not None
+    assert notes(800, {"gas": 100}) is None  # below coal
+    assert notes(900, {"coal": 98, "oil": 2}) is None  # coal-fired
+    assert notes(900, {"gas": 50, "coal": 50}) is None  # not mostly gas
+    short, full = notes(900, {"gas": 100}) or ("", "")
+    assert "whose mix gives 490 g/kWh" in short
+    assert "gas 100%" in full
+
+
+def test_seeweb_frosinone_serves_italys_grid_not_the_suppliers_claim() -> None:
+    found = carbon_intensity("seeweb:fro2")
+    italy = carbon_intensity("ITA")
+    assert (found.g_per_kwh, found.year) == (italy.g_per_kwh, italy.year)
+    assert found.g_per_kwh > 0
+    assert "Italy's grid average, mapped to this region" in found.source
+    assert "100% carbon-free energy" in found.source
+    assert "a supplier's claim, not the grid" in found.source
+    assert "country grid average (mapped: region in Italy)" in found.basis
+
+
+NEW_AWS = {
+    "af-south-1": "ZAF",
+    "ap-south-2": "IND",
+    "ap-southeast-3": "IDN",
+    "eu-central-2": "CHE",
+    "eu-south-1": "ITA",
+    "eu-south-2": "ESP",
+    "me-central-1": "ARE",
+    "me-south-1": "BHR",
+}
+
+
+@pytest.mark.parametrize(("region", "code"), NEW_AWS.items())
+def test_aws_regions_missing_from_mlco2_map_to_their_countrys_figure(
+    region: str, code: str
+) -> None:
+    found = carbon_intensity(f"aws:{region}")
+    country = carbon_intensity(code)
+    assert (found.g_per_kwh, found.year) == (country.g_per_kwh, country.year)
+    row = country_row(code)
+    assert f"country grid average (mapped: region in {row['country']})" in found.basis
+    assert f"{row['country']}'s grid average, mapped to this region" in found.source
+    assert "Our World in Data" in found.source
+
+
+def test_a_region_mapped_to_a_flagged_country_carries_the_flag() -> None:
+    found = carbon_intensity("aws:me-south-1")
+    assert "flagged as implausible" in found.source
+    assert nf_regions("me-south-1")[0].short_source == "OWID 2024, mapped, flagged"
+
+
+def test_every_mapped_cloud_row_holds_its_countrys_value_and_year() -> None:
+    mapped = [r for r in table("cloud_regions.csv") if r["origin"].endswith("countries.csv")]
+    assert {f"{r['provider']}:{r['region']}" for r in mapped} == {
+        "seeweb:fro2",
+        *(f"aws:{region}" for region in NEW_AWS),
+    }
+    for row in mapped:
+        country = country_row(row["iso3"])
+        assert (row["gco2e_per_kwh"], row["year"]) == (country["gco2e_per_kwh"], country["year"])
+        assert row["basis"] == f"country grid average (mapped: region in {country['country']})"
+
+
+@pytest.mark.parametrize("key", ["aws:us-east-1", "azure:westeurope"])
+def test_the_source_of_an_aws_or_azure_row_gives_its_year_and_says_stale(key: str) -> None:
+    found = carbon_intensity(key)
+    assert "compiled 2019" in found.source
+    assert found.source.endswith(": stale")
+    assert "stale" in found.describe()
+
+
+def test_every_report_format_shows_the_year_and_stale_for_an_aws_row() -> None:
+    from nlpfootprint.render import (
+        paper_sentence,
+        render_csv_row,
+        render_html,
+        render_latex,
+        render_markdown,
+        render_text,
+    )
+    from nlpfootprint.render.caption import figure_caption
+
+    report = nf.estimate(hours=1, power_w=1000, carbon_intensity="aws:us-east-1")
+    renderers = (render_text, render_markdown, render_html, render_latex, render_csv_row)
+    for render in (*renderers, paper_sentence):
+        out = render(report)
+        assert "2019" in out, render.__name__
+        assert "stale" in out, render.__name__
+    assert "(aws:us-east-1, 2019)" in figure_caption(report)  # a caption gives key and year
+    assert "stale" in report.to_dict()["assumptions"]["intensity"]["source"]
+
+
+def test_every_report_format_says_a_figure_is_corrected_or_flagged() -> None:
+    from nlpfootprint.render import render_csv_row, render_latex, render_text
+
+    corrected = nf.estimate(hours=1, power_w=1000, carbon_intensity="CAF")
+    flagged = nf.estimate(hours=1, power_w=1000, carbon_intensity="TKM")
+    for render in (render_text, render_latex, render_csv_row):
+        assert "corrected" in render(corrected), render.__name__
+        assert "flagged as implausible" in render(flagged), render.__name__

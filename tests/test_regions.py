@@ -29,7 +29,7 @@ def shipped_data_files() -> set[str]:
 
 def test_regions_lists_every_key_once_sorted_by_kind_then_key() -> None:
     found = regions()
-    assert len({r.key for r in found}) == len(found) == 238 + 105 + 90 + 1
+    assert len({r.key for r in found}) == len(found) == 238 + 113 + 90 + 1
     order = [(KINDS.index(r.kind), r.key.casefold()) for r in found]
     assert order == sorted(order)
     assert {r.kind for r in found} == set(KINDS)
@@ -180,3 +180,61 @@ def test_cli_regions_search_runs_as_a_real_subprocess() -> None:
     assert result.returncode == 0, result.stderr
     assert "FRA" in result.stdout
     assert "41.4" in result.stdout
+
+
+# -- the corrections, as the data's notes and the command show them -----------------------
+
+
+def test_cloud_data_source_counts_the_mapped_rows() -> None:
+    cloud = next(s for s in data_sources() if s.file == "cloud_regions.csv")
+    assert "AWS (30" in cloud.what
+    assert "mapped" in cloud.what
+    assert "CC BY 4.0" in cloud.license
+    countries = next(s for s in data_sources() if s.file == "carbon_intensity_countries.csv")
+    assert "Central African Republic" in countries.what
+    assert "flagged" in countries.what
+
+
+def test_data_readme_lists_each_correction() -> None:
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for text in ("CAF", "seeweb:fro2", "TKM", "UZB", "BHR", "BRN", "LBY", "me-south-1"):
+        assert text in readme, text
+
+
+def test_the_gcp_2026_note_gives_the_real_reason_a100_80gb_and_h100_are_left_out() -> None:
+    from nlpfootprint.prices import GCP_2026
+
+    (note,) = (n for n in GCP_2026.notes_for("H100") if "left out" in n)
+    assert "far below" not in note  # us-west1 and us-west4 have the same H100 price
+    assert "us-west1 and us-west4" in note
+    assert "spot prices above it" in note
+    assert GCP_2026.notes_for("A100 80GB") == GCP_2026.notes_for("H100")
+
+
+@pytest.mark.skipif("regions" not in COMMANDS, reason="regions is not registered in cli.py yet")
+def test_cli_regions_shows_the_corrected_and_mapped_rows_as_a_real_subprocess() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "regions", "--search", "seeweb", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (seeweb,) = json.loads(result.stdout)
+    assert seeweb["g_per_kwh"] == carbon_intensity("ITA").g_per_kwh
+    assert seeweb["short_source"] == "OWID 2025, mapped"
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "estimate", "--hardware", "V100", "--hours", "1",
+         "--carbon-intensity", "aws:us-east-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    intensity = next(line for line in result.stdout.splitlines() if "intensity" in line)
+    assert "2019" in intensity
+    assert "stale" in intensity

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from nlpfootprint.meters.tdp import (
     TDP_TABLE_SOURCE,
     MatchKind,
     TdpMatch,
+    cpu_is_virtual,
     load_tdp_table,
     lookup_tdp,
     normalize_cpu_name,
@@ -83,6 +86,12 @@ def test_parsing_skips_rows_without_a_name_or_a_positive_tdp_and_says_where() ->
         ("Intel Pentium 4 CPU 3.00GHz", "intel pentium 4"),
         ("Intel Xeon Processor (Cascadelake)", "intel xeon"),
         ("Intel® Xeon® Platinum 8480+", "intel xeon platinum 8480+"),
+        ("AMD FX(tm)-8350 Eight-Core Processor", "amd fx-8350"),
+        ("Intel(R) Xeon(R) CPU E31230 @ 3.20GHz", "intel xeon e3-1230"),
+        ("Intel(R) Xeon(R) CPU E7- 4870  @ 2.40GHz", "intel xeon e7-4870"),
+        ("AMD A8 PRO-7600B R7, 10 Compute Cores 4C+6G", "amd a8 pro-7600b"),
+        ("AMD A6-6310 APU with AMD Radeon R4 Graphics", "amd a6-6310 apu"),
+        ("AMD Athlon(tm)X2 DualCore QL-60", "amd athlon x2 ql-60"),
     ],
 )
 def test_normalising_keeps_only_the_words_that_identify_the_part(raw: str, normalized: str) -> None:
@@ -160,6 +169,186 @@ def test_generic_unknown_and_ambiguous_names_match_nothing(cpuinfo_name: str) ->
     assert lookup_tdp(cpuinfo_name) is None
 
 
+# -- issue 14, point 3: names the table has but the matcher missed, and wrong matches -----
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo_name", "table_name", "tdp_w"),
+    [
+        # First-generation Core: "i7 CPU  920", a letter before the number for mobile parts.
+        ("Intel(R) Core(TM) i7 CPU         920  @ 2.67GHz", "Intel Core i7-920", 130.0),
+        ("Intel(R) Core(TM) i5 CPU       M 520  @ 2.40GHz", "Intel Core i5-520M", 35.0),
+        ("Intel(R) Core(TM) i7 CPU       Q 720  @ 1.60GHz", "Intel Core i7-720QM", 45.0),
+        ("Intel(R) Core(TM) i7 CPU       X 920  @ 2.00GHz", "Intel Core i7-920XM", 55.0),
+        ("Intel(R) Core(TM) i7 CPU       X 980  @ 3.33GHz", "Intel Core i7-980X", 130.0),
+        ("Intel(R) Core(TM) i5 CPU       U 470  @ 1.33GHz", "Intel Core i5-470UM", 18.0),
+        ("Intel(R) Core(TM) i3 CPU         530  @ 2.93GHz", "Intel Core i3-530", 73.0),
+        # AMD FX: the trademark sits before the hyphen.
+        ("AMD FX(tm)-8350 Eight-Core Processor", "AMD FX-8350", 125.0),
+        ("AMD FX(tm)-6300 Six-Core Processor", "AMD FX-6300", 95.0),
+        # Sandy Bridge Xeon E3 without its hyphen.
+        ("Intel(R) Xeon(R) CPU E31230 @ 3.20GHz", "Intel Xeon E3-1230", 80.0),
+        ("Intel(R) Xeon(R) CPU E31220L @ 2.20GHz", "Intel Xeon E3-1220L", 20.0),
+        # Westmere-EX's stray space after the hyphen; an APU's compute-core count.
+        ("Intel(R) Xeon(R) CPU E7- 4870  @ 2.40GHz", "Intel Xeon E7-4870", 130.0),
+        ("AMD A8 PRO-7600B R7, 10 Compute Cores 4C+6G", "AMD A8 PRO-7600B", 65.0),
+    ],
+)
+def test_names_the_table_has_but_spells_differently_find_their_row(
+    cpuinfo_name: str, table_name: str, tdp_w: float
+) -> None:
+    match = lookup_tdp(cpuinfo_name)
+    assert match is not None, cpuinfo_name
+    assert (match.name, match.tdp_w) == (table_name, tdp_w)
+    assert load_tdp_table().lookup(cpuinfo_name) == match
+
+
+@pytest.mark.parametrize("variant", ["Pro", "Max", "Ultra"])
+def test_apple_variants_never_take_the_plain_chips_row(variant: str) -> None:
+    assert lookup_tdp(f"Apple M1 {variant}") is None  # the table has Apple M1 only
+    assert load_tdp_table().lookup(f"Apple M1 {variant}") is None
+    match = lookup_tdp(f"Apple M2 {variant}")
+    assert match is not None
+    assert match.name == f"Apple M2 {variant}"
+
+
+def test_a_plain_apple_chip_never_takes_a_variants_row() -> None:
+    table = parse_tdp_table("Name,TDP\nApple M5 Pro,40\n")
+    assert table.lookup("Apple M5") is None
+    match = table.lookup("Apple M5 Pro")
+    assert match is not None
+    assert (match.name, match.how) == ("Apple M5 Pro", "exact")
+
+
+@pytest.mark.parametrize(
+    "cpuinfo_name",
+    [
+        "AMD Opteron(tm) Processor 240 HE",  # the table has the 82 W 240, not the 55 W HE
+        "Mobile AMD Sempron(tm) Processor 3000+",  # the table's 3000+ is the desktop part
+        "mobile AMD Athlon(tm) XP 2500+",
+        "AMD Athlon(tm) II X4 650 Processor",  # not the table's 38 W "Athlon 650"
+        "AMD Athlon(tm) 64 X2 Dual Core Processor 3400+",  # not the single-core 3400+
+        "AMD Ryzen 7 PRO 4700G with Radeon Graphics",  # the PRO part is not in the table
+    ],
+)
+def test_a_word_the_row_lacks_stops_a_model_number_match(cpuinfo_name: str) -> None:
+    assert lookup_tdp(cpuinfo_name) is None
+    assert load_tdp_table().lookup(cpuinfo_name) is None
+
+
+def test_only_words_that_name_no_other_part_may_be_missing_from_the_row() -> None:
+    table = parse_tdp_table(
+        "Name,TDP\nAMD Sempron 3000+,62\nIntel Pentium Dual-Core E2140,65\n"
+        "Intel Xeon E5-2680,130\nAMD A8-3850,100\n"
+    )
+    assert table.lookup("Mobile AMD Sempron(tm) Processor 3000+") is None
+    for name, row in [
+        ("Intel(R) Pentium(R) Dual  CPU  E2140  @ 1.60GHz", "Intel Pentium Dual-Core E2140"),
+        ("Intel(R) Xeon(R) CPU E5-2680 0 @ 2.70GHz", "Intel Xeon E5-2680"),
+        ("AMD A8-3850 APU with Radeon(tm) HD Graphics", "AMD A8-3850"),
+    ]:
+        match = table.lookup(name)
+        assert match is not None, name
+        assert (match.name, match.how) == (row, "model number")
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo_name", "variant_row"),
+    [
+        # the standard 95 W part; the table lists only the 79 W "AMD Opteron 2350 HE"
+        ("Quad-Core AMD Opteron(tm) Processor 2350", "AMD Opteron 2350 HE"),
+        # the 62 W desktop part; the table lists only the 35 W "AMD Sempron 3000+ EE SFF"
+        ("AMD Sempron(tm) Processor 3000+", "AMD Sempron 3000+ EE SFF"),
+        ("AMD Ryzen 7 2700X Eight-Core Processor", "AMD Ryzen 7 PRO 2700X"),
+        ("Intel(R) Celeron(R) CPU 420 @ 1.60GHz", "Intel Celeron M 420"),
+    ],
+)
+def test_a_variant_word_the_row_adds_stops_a_model_number_match(
+    cpuinfo_name: str, variant_row: str
+) -> None:
+    table = parse_tdp_table(f"Name,TDP\n{variant_row},35\n")
+    assert table.lookup(cpuinfo_name) is None
+    assert table.lookup(variant_row) is not None
+
+
+def test_the_standard_opteron_2350_does_not_take_the_he_parts_row() -> None:
+    assert lookup_tdp("Quad-Core AMD Opteron(tm) Processor 2350") is None
+    assert load_tdp_table().lookup("Quad-Core AMD Opteron(tm) Processor 2350") is None
+    he = lookup_tdp("Quad-Core AMD Opteron(tm) Processor 2350 HE")
+    assert he is not None
+    assert (he.name, he.tdp_w) == ("AMD Opteron 2350 HE", 79.0)
+
+
+def test_a_row_may_still_add_words_that_name_no_other_part() -> None:
+    table = parse_tdp_table(
+        "Name,TDP\nIntel Xeon Gold 6248,150\nAMD Opteron X2 890,115\nAMD Athlon 64 2850e,22\n"
+    )
+    for name, row in [
+        ("Intel Xeon 6248", "Intel Xeon Gold 6248"),
+        ("Dual Core AMD Opteron(tm) Processor 890", "AMD Opteron X2 890"),
+        ("AMD Athlon(tm) Processor 2850e", "AMD Athlon 64 2850e"),
+    ]:
+        match = table.lookup(name)
+        assert match is not None, name
+        assert (match.name, match.how) == (row, "model number")
+
+
+def test_first_generation_spellings_that_disagree_give_no_match() -> None:
+    both = parse_tdp_table("Name,TDP\nIntel Core i7-980X,130\nIntel Core i7-980XM,55\n")
+    mobile = parse_tdp_table("Name,TDP\nIntel Core i7-980XM,55\n")
+    name = "Intel(R) Core(TM) i7 CPU       X 980  @ 3.33GHz"
+    assert both.lookup(name) is None
+    match = mobile.lookup(name)
+    assert match is not None
+    assert match.name == "Intel Core i7-980XM"
+
+
+# -- the fixture: real model names, each with the row a reader of the table expects ------
+
+FIXTURE = Path(__file__).parent / "data" / "cpu_model_strings.csv"
+#: The share of fixture names with an expected row that must find it (0.96 when written).
+MIN_HIT_RATE = 0.9
+
+
+def _fixture() -> list[dict[str, str]]:
+    with FIXTURE.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_fixture_is_a_few_hundred_sourced_names_whose_expected_rows_exist() -> None:
+    rows = _fixture()
+    names = {row.name for row in load_tdp_table().rows}
+    assert len(rows) >= 300
+    assert len({row["model_string"] for row in rows}) == len(rows)
+    for row in rows:
+        assert row["source"], row
+        assert row["model_string"] == row["model_string"].strip(), row
+        for expected in filter(None, row["expected_table_name"].split("|")):
+            assert expected in names, row
+
+
+def test_fixture_names_never_match_a_row_other_than_the_expected_one(
+    record_property: Callable[[str, object], None],
+) -> None:
+    wrong, hits, expected_total = [], 0, 0
+    for row in _fixture():
+        expected = set(filter(None, row["expected_table_name"].split("|")))
+        match = lookup_tdp(row["model_string"])
+        expected_total += bool(expected)
+        if match is None:
+            continue
+        if match.name in expected:
+            hits += 1
+        else:
+            wanted = row["expected_table_name"] or "no match"
+            wrong.append(f"{row['model_string']!r} -> {match.name!r}, expected {wanted}")
+    hit_rate = hits / expected_total
+    record_property("cpu_tdp_hit_rate", f"{hits}/{expected_total}")
+    print(f"CPU TDP fixture: {hits} of {expected_total} expected rows found ({hit_rate:.1%})")
+    assert not wrong, "\n".join(wrong)
+    assert hit_rate >= MIN_HIT_RATE, f"hit rate {hit_rate:.1%} ({hits}/{expected_total})"
+
+
 def test_model_number_matches_only_within_the_same_vendor() -> None:
     table = parse_tdp_table("Name,TDP\nIntel Xeon Gold 6140,140\nAMD Opteron 6140,115\n")
     intel, amd = table.lookup("Intel(R) 6140"), table.lookup("AMD 6140")
@@ -232,11 +421,12 @@ def test_cpuinfo_spellings_of_every_xeon_and_epyc_find_their_own_tdp() -> None:
 
 
 def test_rows_without_a_model_number_are_the_ones_listed() -> None:
-    from nlpfootprint.meters.tdp import NO_MODEL_ROWS, _split
+    from nlpfootprint.meters._cpunames import split_name
+    from nlpfootprint.meters.tdp import NO_MODEL_ROWS
 
     table = load_tdp_table()
     without = sorted(
-        r.line - 1 for r in table.rows if _split(normalize_cpu_name(r.name)).model is None
+        r.line - 1 for r in table.rows if split_name(normalize_cpu_name(r.name)).model is None
     )
     assert tuple(without) == NO_MODEL_ROWS
 
@@ -282,3 +472,37 @@ def test_fast_lookup_answers_as_the_whole_table_for_every_shipped_name() -> None
 )
 def test_fast_lookup_answers_as_the_whole_table_for_names_without_a_model(name: str) -> None:
     assert lookup_tdp(name) == load_tdp_table().lookup(name)
+
+
+# -- is this a virtual machine? -----------------------------------------------------------
+
+X86_FLAGS = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat sse sse2 ht"
+
+
+def _cpuinfo_tree(root: Path, *blocks: str) -> Path:
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "cpuinfo").write_text("\n\n".join(blocks) + "\n")
+    return root
+
+
+def test_the_hypervisor_flag_marks_a_virtual_machine(tmp_path: Path) -> None:
+    block = "processor\t: {n}\nmodel name\t: AMD EPYC\nflags\t\t: " + X86_FLAGS
+    vm = _cpuinfo_tree(
+        tmp_path / "vm", *(block.format(n=n) + " hypervisor lahf_lm" for n in range(2))
+    )
+    metal = _cpuinfo_tree(tmp_path / "metal", *(block.format(n=n) for n in range(2)))
+    assert cpu_is_virtual(vm) is True
+    assert cpu_is_virtual(metal) is False
+
+
+def test_no_flag_to_read_is_not_taken_for_a_virtual_machine(tmp_path: Path) -> None:
+    arm = _cpuinfo_tree(
+        tmp_path / "arm",
+        "processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm aes pmull",
+    )
+    named = _cpuinfo_tree(
+        tmp_path / "named", "processor\t: 0\nmodel name\t: hypervisor\nflags\t\t: fpu"
+    )
+    assert cpu_is_virtual(arm) is False
+    assert cpu_is_virtual(named) is False  # only the flags line counts, as a whole word
+    assert cpu_is_virtual(tmp_path / "nowhere") is False

@@ -9,6 +9,12 @@ Precedence, when two regions claim the same spelling: codes before names, and am
 countries before aggregates before subnational regions. The one real clash in the shipped
 data is "Georgia": the country (GEO) keeps the name, the US state is ``US-GA``. Every
 clash is recorded in :attr:`Catalogue.shadowed`, so a test can pin the list.
+
+Corrections (:mod:`nlpfootprint._corrections`; data/README.md lists each, with why): a
+country row of 0 g/kWh is served as the estimate from its generation mix (refused without
+one); a figure above coal's lifecycle factor for a mostly gas-fired grid is served but
+flagged; a cloud row whose ``origin`` is the country table is its country's figure, with
+the country's source and flag. Each says so in ``source``, which every report prints.
 """
 
 from __future__ import annotations
@@ -18,11 +24,18 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Literal
 
 import attrs
+
+from nlpfootprint._corrections import (
+    COUNTRY_MIXES,
+    MixIntensity,
+    implausible_notes,
+    zero_notes,
+)
 
 __all__ = [
     "KINDS",
@@ -50,10 +63,12 @@ OWID_BASIS = "lifecycle, average of electricity generation"
 
 _EGRID_NOTE = "direct emissions at the plant, not lifecycle: lower than lifecycle figures"
 _MLCO2_2019 = (
-    "an older grid average compiled in 2019 from 2016-2018 sources, stale next to the "
+    "an older grid average compiled in 2019 from 2016-2019 sources, stale next to the "
     "country figures (prefer the country key)"
 )
 _MLCO2_LATER = "compiled in {year} by ML CO2 Impact; the underlying data may be older"
+#: The ``origin`` of a cloud row whose figure is its country's row of the country table.
+_MAPPED_ORIGIN = "carbon_intensity_countries.csv"
 
 # Spellings users type that neither OWID nor ISO 3166-1 gives (ours; see data/README.md).
 _COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -158,12 +173,14 @@ class Catalogue:
         index: Normalised spelling -> canonical key.
         no_data: Normalised spelling of an ISO country without a value -> its description.
         shadowed: ``(spelling, key kept, key refused)`` for each clash, first claim kept.
+        refused: Normalised spelling of a row whose figure is not served -> why.
     """
 
     regions: dict[str, Region]
     index: dict[str, str]
     no_data: dict[str, str]
     shadowed: tuple[tuple[str, str, str], ...]
+    refused: dict[str, str] = attrs.field(factory=dict)
 
     def find(self, key: str) -> Region | None:
         """The region a key names (case-insensitive; a leading "the" is optional)."""
@@ -184,6 +201,13 @@ class _Builder:
         self.aliases: dict[str, list[str]] = {}
         self.index: dict[str, str] = {}
         self.shadowed: list[tuple[str, str, str]] = []
+        self.refused: dict[str, str] = {}
+        self.flagged: set[str] = set()
+
+    def refuse(self, spellings: Iterable[str], why: str) -> None:
+        for text in spellings:
+            if folded := normalize_key(text):
+                self.refused.setdefault(folded, why)
 
     def add(self, region: Region, spellings: Iterable[str] = ()) -> None:
         self.regions[region.key] = region
@@ -208,12 +232,33 @@ class _Builder:
             key: attrs.evolve(r, aliases=tuple(self.aliases[key]))
             for key, r in self.regions.items()
         }
-        return Catalogue(regions, self.index, no_data, tuple(self.shadowed))
+        refused = {k: why for k, why in self.refused.items() if k not in self.index}
+        return Catalogue(regions, self.index, no_data, tuple(self.shadowed), refused)
 
 
-def _countries(b: _Builder, iso: dict[str, dict[str, str]]) -> list[tuple[str, list[str]]]:
-    """Add aggregates and countries with their codes; return the names to claim later."""
+def _zero_fix(
+    name: str, year: int, mix: Mapping[str, float], from_mix: MixIntensity
+) -> tuple[float, str, str]:
+    """A country row of 0 g/kWh: the figure its generation mix gives, source and basis."""
+    g_per_kwh = round(from_mix(mix), 2)
+    short, full = zero_notes(name, year, mix, g_per_kwh)
+    return g_per_kwh, f"{OWID_SOURCE}; {short}", f"{OWID_BASIS}, estimated from the mix; {full}"
+
+
+def _countries(
+    b: _Builder,
+    iso: dict[str, dict[str, str]],
+    mixes: Mapping[str, Mapping[str, float]],
+    from_mix: MixIntensity,
+) -> list[tuple[str, list[str]]]:
+    """Add aggregates and countries with their codes; return the names to claim later.
+
+    A row of 0 g/kWh is served as the estimate from its mix in ``mixes``, or, without
+    one, refused (its spellings give an error that says why); a figure implausible for
+    its mix is served, flagged in ``source`` and ``basis``.
+    """
     names: list[tuple[str, list[str]]] = []
+    coal = emission_factors()["coal"][0]
     for row in _read("carbon_intensity_countries.csv"):
         code, name = row["iso3"], row["country"]
         aggregate = row["entity_type"] == "aggregate"
@@ -227,16 +272,35 @@ def _countries(b: _Builder, iso: dict[str, dict[str, str]]) -> list[tuple[str, l
             codes = [code, entry.get("alpha2", "")]
             later = [name, *(entry.get(f, "") for f in ("name", "common_name", "official_name"))]
             later += _COUNTRY_ALIASES.get(key, ())
+        g_per_kwh, year = float(row["gco2e_per_kwh"]), int(row["year"])
+        source, basis, short = OWID_SOURCE, OWID_BASIS, "OWID (Ember, EI)"
+        mix = mixes.get(code)
+        if g_per_kwh == 0 and mix is None:
+            b.refuse(
+                [key, *codes, *later],
+                f"{name} ({key}): the shipped table's figure, 0 g/kWh for {year}, is no "
+                "lifecycle grid average, so it is not served",
+            )
+            continue
+        if g_per_kwh == 0 and mix is not None:
+            g_per_kwh, source, basis = _zero_fix(name, year, mix, from_mix)
+            short = "OWID mix, corrected"
+        elif mix is not None and (
+            notes := implausible_notes(g_per_kwh, year, mix, coal_g_per_kwh=coal, from_mix=from_mix)
+        ):
+            source, basis = f"{source}; {notes[0]}", f"{basis}; {notes[1]}"
+            short += ", flagged"
+            b.flagged.add(key)
         b.add(
             Region(
                 key=key,
                 name=name,
                 kind="aggregate" if aggregate else "country",
-                g_per_kwh=float(row["gco2e_per_kwh"]),
-                year=int(row["year"]),
-                source=OWID_SOURCE,
-                basis=OWID_BASIS,
-                short_source="OWID (Ember, EI)",
+                g_per_kwh=g_per_kwh,
+                year=year,
+                source=source,
+                basis=basis,
+                short_source=short,
             ),
             codes,
         )
@@ -247,22 +311,30 @@ def _countries(b: _Builder, iso: dict[str, dict[str, str]]) -> list[tuple[str, l
 
 
 def _cloud(b: _Builder) -> None:
+    """Add the cloud regions (after the countries: a mapped row cites its country's)."""
     for row in _read("cloud_regions.csv"):
         provider = row["provider"]
         region_id = row["region"] or _slug(row["region_name"])
         key = f"{provider}:{region_id}"
         year = int(row["year"])
-        if provider == "gcp":
+        notes = f"; {row['notes']}" if row["notes"] else ""
+        if row["origin"] == _MAPPED_ORIGIN:
+            country = b.regions[row["iso3"]]
+            mapped = f"{country.name}'s grid average, mapped to this region by nlpfootprint"
+            source = f"{mapped}: {country.source}{notes}"
+            short = f"OWID {year}, mapped" + (", flagged" if country.key in b.flagged else "")
+            basis = f"{row['basis']}; {country.basis}{notes}"
+        elif provider == "gcp":
             source = f"Google Cloud region carbon information ({year}), {row['origin']}"
             short = f"Google {year}"
             basis = row["basis"]
         else:
-            source = f"ML CO2 Impact (Lacoste et al. 2019), {row['origin']}, compiled {year}"
             stale = year <= 2019
+            source = f"ML CO2 Impact (Lacoste et al. 2019), {row['origin']}, compiled {year}"
+            source += " from 2016-2019 data: stale" if stale else ""
             short = f"mlco2 {year}, stale" if stale else f"mlco2 {year}"
-            basis = f"{row['basis']}; {_MLCO2_2019 if stale else _MLCO2_LATER.format(year=year)}"
-            if row["notes"]:
-                basis += f"; {row['notes']}"
+            later = _MLCO2_2019 if stale else _MLCO2_LATER.format(year=year)
+            basis = f"{row['basis']}; {later}{notes}"
         label = f"{row['provider_name']} {row['region_name']}".strip()
         b.add(
             Region(
@@ -309,24 +381,31 @@ def _subnational(b: _Builder, alpha2: set[str]) -> list[tuple[str, list[str]]]:
     return names
 
 
-def build_catalogue(presets: Iterable[Region] = ()) -> Catalogue:
+def build_catalogue(
+    presets: Iterable[Region] = (),
+    *,
+    from_mix: MixIntensity,
+    mixes: Mapping[str, Mapping[str, float]] = COUNTRY_MIXES,
+) -> Catalogue:
     """Read the shipped tables and index every key (see the module docstring).
 
     Args:
         presets: Regions of kind ``"preset"``, claimed before anything else.
+        from_mix: g CO2e/kWh of a generation mix in %, for the corrections and flags.
+        mixes: The generation mix of the country rows to correct or check.
     """
     iso = {row["alpha3"]: row for row in _read("iso3166.csv")}
     b = _Builder()
     for preset in presets:
         b.add(preset)
-    names = _countries(b, iso)
+    names = _countries(b, iso, mixes, from_mix)
     _cloud(b)
     names += _subnational(b, {row["alpha2"] for row in iso.values()})
     for key, spellings in names:
         b.claim(key, spellings)
     no_data: dict[str, str] = {}
     for code, row in iso.items():
-        if code in b.regions:
+        if code in b.regions or normalize_key(code) in b.refused:
             continue
         iso_spellings = (code, row["alpha2"], row["name"], row["common_name"], row["official_name"])
         for text in iso_spellings:

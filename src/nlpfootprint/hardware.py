@@ -18,6 +18,10 @@ When a name fits several parts, the rule is:
 3. otherwise the name is ambiguous and the error lists the parts (``"A100 PCIe"``: 250 W
    for 40 GB, 300 W for 80 GB).
 
+A variant of a listed model (``"RTX 3090 Ti"``, ``"RTX 4090 D"``) is another part: the
+error says it is not in the table and names the base model. An unknown name gets close
+names of its own series (``"MI300A"``: the MI300X, never a GeForce), each row named once.
+
 Cloud prices are in :mod:`nlpfootprint.prices`.
 """
 
@@ -48,13 +52,26 @@ __all__ = [
 _TABLE_FILE = "hardware_power.csv"
 #: Words in a device name that say nothing about which part it is.
 _NOISE = (
-    "nvidia tesla google cloud gpu gpus tensor core hbm2 hbm2e hbm3 hbm3e gddr5 gddr6 "
-    "chip module superchip grace hopper hgx dgx board accelerator"
+    "nvidia tesla geforce rtx quadro amd instinct intel habana google cloud gpu gpus tensor "
+    "core hbm2 hbm2e hbm3 hbm3e gddr5 gddr6 gddr6x chip module superchip grace hopper hgx "
+    "dgx board accelerator ai"
 )
 _IGNORED = frozenset(_NOISE.split())
 _MEMORY = re.compile(r"(\d+)gb")
-_FORM = re.compile(r"sxm\d?|pcie|nvl")
+_FORM = re.compile(r"sxm\d?|pcie|nvl|oam")
+#: Form factors made for one system only, taken only when named (rule 1 of the module doc):
+#: SXM3, the V100 module of NVIDIA's DGX-2 and DGX-2H.
+_ONE_SYSTEM_FORMS = frozenset({"sxm3"})
+#: Form factors of the modules that training servers carry (rule 2 of the module doc).
+_MODULE_FORMS = ("SXM", "OAM")
 _MEMORY_VARIANT = re.compile(r"(\d+) GB (?:HBM\w* )?(?:variant|physical)")
+#: Words that name a variant of a model, another part with its own power (``RTX 3090 Ti``,
+#: ``RTX 4090 D``, ``RTX 4080 SUPER``, a ``Laptop`` or ``Max-Q`` GPU, a Radeon ``XT``).
+_VARIANT_WORDS = frozenset(
+    {"ti", "super", "d", "laptop", "mobile", "max", "q", "maxq", "xt", "xtx"}
+)
+#: The letters before a compact name's first digit: its series (``mi``, ``a``, ``tpuv``).
+_SERIES = re.compile(r"[a-z]*")
 
 
 @attrs.frozen
@@ -62,14 +79,16 @@ class HardwareSpec:
     """One accelerator from the power table.
 
     Attributes:
-        vendor: ``NVIDIA`` or ``Google``.
-        model: The canonical name (``"Tesla V100 SXM2"``, ``"A100 80GB SXM4"``, ``"TPU v3"``).
-        form_factor: ``PCIe``, ``SXM2``, ``SXM4``, ``SXM5``, ``TPU chip``, ...
+        vendor: ``NVIDIA``, ``AMD``, ``Intel`` or ``Google``.
+        model: The canonical name (``"Tesla V100 SXM2"``, ``"A100 80GB SXM4"``, ``"TPU v3"``,
+            ``"Instinct MI300X"``).
+        form_factor: ``PCIe``, ``SXM2``, ``SXM4``, ``SXM5``, ``OAM``, ``TPU chip``, ...
         memory_gb: Device memory, when known.
         power_w: Rated power in watts (what ``power_metric`` says).
         power_min_w: The low end of a configurable power range, when there is one.
-        power_metric: What ``power_w`` is: max board power, max TDP, or (TPU v2/v3) a measured
-            average -- Google publishes no TDP for those.
+        power_metric: What ``power_w`` is: max board power, max TDP, total graphics power,
+            (A10G) the power cap nvidia-smi reports, or (TPU v2/v3) a measured average --
+            Google publishes no TDP for those.
         released: Year of release.
         source: The datasheet or paper the power comes from.
         corroboration: A second source that agrees, when one was found.
@@ -140,8 +159,11 @@ def parse_hardware_table(text: str) -> tuple[HardwareSpec, ...]:
 def _tokens(name: str) -> list[str]:
     text = name.lower().replace("pci-e", "pcie").replace("pci express", "pcie")
     text = re.sub(r"\btpu[\s_-]*v?(\d)", r"tpuv\1", text)
+    text = re.sub(r"\bgaudi[\s_-]*(\d)", r"gaudi\1", text)
+    # nvidia-smi's "Tesla V100-SXM3-32GB-H": the DGX-2H's V100, the table's SXM3 row.
+    text = re.sub(r"\bsxm3[\s_-]*(\d+)\s*gb[\s_-]*h\b", r"sxm3 \1gb", text)
     text = re.sub(r"(\d+)\s*gb\b", r"\1gb", text)
-    text = re.sub(r"(?<=\d)(?=sxm|pcie|nvl)", " ", text)
+    text = re.sub(r"(?<=\d)(?=sxm|pcie|nvl|oam)", " ", text)
     return [t for t in re.split(r"[^a-z0-9]+", text) if t and t not in _IGNORED]
 
 
@@ -190,24 +212,72 @@ def _listing(specs: tuple[HardwareSpec, ...] | list[HardwareSpec]) -> str:
 
 
 def _family_label(entries: tuple[_Entry, ...], family: str) -> str:
-    """How to write a family in a suggestion: ``"V100"``, ``"TPU v3"``."""
+    """How to write a family in a suggestion: ``"V100"``, ``"TPU v3"``, ``"Gaudi 3"``."""
     models = [e.spec.model for e in entries if e.family == family]
     if len(models) == 1:
         return models[0]
-    return next((w for w in models[0].split() if compact_name(w) == family), family.upper())
+    words = models[0].split()
+    spans = (
+        " ".join(words[start:end])
+        for start in range(len(words))
+        if compact_name(words[start])
+        for end in range(start + 1, len(words) + 1)
+    )
+    return next((span for span in spans if compact_name(span) == family), family.upper())
+
+
+def _same_series(query: str, key: str) -> bool:
+    """Whether two compact names belong to one series: the letters before their first
+    digit agree, or one extends the other (``tpu``, ``tpuv3``); none agrees only with none
+    (``4080``, ``3090``). ``mi300a`` is never close to ``3090``."""
+    mine, theirs = _SERIES.match(query), _SERIES.match(key)
+    a, b = (mine.group() if mine else ""), (theirs.group() if theirs else "")
+    if not a or not b:
+        return a == b
+    return a.startswith(b) or b.startswith(a)
+
+
+def _suggestions(name: str, entries: tuple[_Entry, ...]) -> list[str]:
+    """Up to five close names of the same series, closest first, each naming rows that no
+    earlier one names (``Gaudi 3``, not then ``Gaudi 3 OAM`` and ``Gaudi 3 PCIe`` too)."""
+    by_key: dict[str, tuple[str, frozenset[str]]] = {}
+    for e in entries:
+        rows = frozenset(f.spec.model for f in entries if f.family == e.family)
+        by_key[e.family] = (_family_label(entries, e.family), rows)
+    for e in entries:
+        by_key.setdefault(compact_name(e.spec.model), (e.spec.model, frozenset({e.spec.model})))
+    tokens = _tokens(name)
+    query = "".join(t for t in tokens if t not in _VARIANT_WORDS) or "".join(tokens)
+    keys = [key for key in by_key if _same_series(query, key)]
+    hint: list[str] = []
+    named: set[str] = set()
+    for key in difflib.get_close_matches(query, keys, n=5, cutoff=0.6):
+        label, rows = by_key[key]
+        if not rows & named:
+            hint.append(label)
+            named |= rows
+    return hint
 
 
 def _unknown(name: str, entries: tuple[_Entry, ...]) -> UnknownKeyError:
-    by_key = {e.family: _family_label(entries, e.family) for e in entries} | {
-        compact_name(e.spec.model): e.spec.model for e in entries
-    }
-    close = difflib.get_close_matches(compact_name(name), list(by_key), n=5, cutoff=0.6)
-    hint = list(dict.fromkeys(by_key[c] for c in close))
+    hint = _suggestions(name, entries)
     known = ", ".join(sorted({e.spec.model for e in entries}))
-    did_you_mean = f"did you mean {', '.join(hint)}? " if hint else ""
+    did_you_mean = f"did you mean {', '.join(hint)}? " if hint else "no close name; "
     return UnknownKeyError(
         f"hardware={name!r} is not in the power table; {did_you_mean}known: {known}. "
         "For other hardware pass its power in watts (power_w=)"
+    )
+
+
+def _variant_missing(name: str, entries: tuple[_Entry, ...], family: str) -> UnknownKeyError:
+    """A variant of a model the table has (``RTX 3090 Ti``): not in the table; the base is."""
+    base = _family_label(entries, family)
+    rows = [e.spec for e in entries if e.family == family]
+    has = f"{base} ({rows[0].power_w:g} W)" if len(rows) == 1 else f"{base}: {_listing(rows)}"
+    return UnknownKeyError(
+        f"hardware={name!r}: that variant is not in the power table, only the {has}. A "
+        f"variant is another part with its own power: pass its power_w=, or "
+        f"hardware={base!r} to use the base model's figure"
     )
 
 
@@ -239,10 +309,13 @@ def hardware_candidates(name: str | HardwareSpec) -> tuple[HardwareSpec, ...]:
     memories = [float(m.group(1)) for t in tokens if (m := _MEMORY.fullmatch(t))]
     forms = [t for t in tokens if _FORM.fullmatch(t)]
     other = [t for t in tokens if t not in found and not _MEMORY.fullmatch(t) and t not in forms]
+    if other and set(other) <= _VARIANT_WORDS and len(memories) <= 1 and len(forms) <= 1:
+        raise _variant_missing(name, entries, found[0])
     if other or len(memories) > 1 or len(forms) > 1:
         raise UnknownKeyError(
             f"hardware={name!r}: did not understand {other or memories + forms} (give one "
-            "model, optionally one memory size such as 80GB and one form factor: SXM, PCIe, NVL)"
+            "model, optionally one memory size such as 80GB and one form factor: SXM, PCIe, "
+            "NVL, OAM)"
         )
     family = [e for e in entries if e.family == found[0]]
     fits = [
@@ -273,10 +346,12 @@ def hardware_spec(name: str | HardwareSpec) -> HardwareSpec:
         ConfigurationError: Ambiguous (the message lists the parts it fits).
     """
     fits = list(hardware_candidates(name))
-    named_form = isinstance(name, str) and any(_FORM.fullmatch(t) for t in _tokens(name))
-    if len(fits) > 1 and not named_form:
-        sxm = [s for s in fits if s.form_factor.upper().startswith("SXM")]
-        fits = sxm or fits
+    named = set(_tokens(name)) if isinstance(name, str) else set()
+    if len(fits) > 1:
+        fits = [s for s in fits if not _entry(s).forms & (_ONE_SYSTEM_FORMS - named)] or fits
+    if len(fits) > 1 and not any(_FORM.fullmatch(t) for t in named):
+        modules = [s for s in fits if s.form_factor.upper().startswith(_MODULE_FORMS)]
+        fits = modules or fits
     if len(fits) > 1 and len({s.power_w for s in fits}) == 1:
         fits = [min(fits, key=lambda s: s.memory_gb or math.inf)]
     if len(fits) > 1:

@@ -19,6 +19,13 @@ accents ignored:
 
 Codes win over names, and countries over other names: "Georgia" is the country, the US
 state is ``"US-GA"``. A number is grams CO2e per kWh; an :class:`Intensity` passes through.
+
+A published figure is never served silently when it cannot be a grid average: a country's
+0 g/kWh is served as the estimate from its generation mix (``"CAF"``), figures implausible
+for their mix are served but flagged (``"TKM"``), and cloud regions without a figure of
+their own are mapped to their country's (``"aws:eu-south-1"``, ``"seeweb:fro2"``). The
+``source`` of the :class:`Intensity` says so, and every report prints it (see
+``data/README.md``).
 :func:`regions` lists every key, :func:`data_sources` the origin and license of the data,
 and :func:`intensity_from_mix` computes an intensity from a generation mix.
 """
@@ -119,7 +126,11 @@ def _catalogue() -> _tables.Catalogue:
         basis=STRUBELL_2019.basis,
         short_source="the paper (EPA 2018)",
     )
-    return _tables.build_catalogue([preset])
+    return _tables.build_catalogue([preset], from_mix=_mix_g_per_kwh)
+
+
+def _mix_g_per_kwh(mix: Mapping[str, float]) -> float:
+    return intensity_from_mix(mix).g_per_kwh
 
 
 def _as_intensity(region: Region) -> Intensity:
@@ -142,6 +153,11 @@ def _unknown_key_message(key: str, catalogue: _tables.Catalogue) -> str:
     folded = normalize_key(key)
     if not folded:
         return f"carbon_intensity={key!r}: the key is empty; {_HOW_TO_FIND}"
+    if folded in catalogue.refused:
+        return (
+            f"carbon_intensity={key!r}: {catalogue.refused[folded]}; pass a number in g "
+            f"CO2e/kWh or the key of a neighbouring grid ({_HOW_TO_FIND})"
+        )
     if folded in catalogue.no_data:
         return (
             f"carbon_intensity={key!r} is {catalogue.no_data[folded]}, but the shipped tables "

@@ -185,7 +185,8 @@ class PriceTable:
         what = hardware.model if isinstance(hardware, HardwareSpec) else hardware
         raise UnknownKeyError(
             f"price table {self.name} ({self.date}) has no single price for hardware={what!r}; "
-            f"it prices: {priced}. Choose another table or pass prices={{name: (low, high)}}"
+            f"it prices: {priced}. Choose another table, or give your own price per "
+            "device-hour: prices=2.5 (in Python also prices={name: (low, high)})"
         )
 
     def describe(self) -> str:
@@ -205,9 +206,9 @@ _TPU_BOARD = (
     "$1.35..$4.50 = $2,074..$6,912)."
 )
 _GCP_2026_LEFT_OUT = (
-    "A100 80GB and H100 are left out: the same catalog gives them us-central1 prices "
-    "(on-demand $1.85 and $4.20) far below its other US regions ($4.42; $9.80-$11.03) "
-    "that could not be checked against Google's own price page. Pass your own prices."
+    "A100 80GB and H100 are left out: the catalog's H100 on-demand $4.20 (also in us-west1 "
+    "and us-west4) comes with spot prices above it elsewhere ($10.02, $7.61), and its A100 "
+    "80GB spot price is 85% of on-demand (the other GPUs': 40% or less); pass your own price"
 )
 
 #: The prices behind the cloud compute cost column of Strubell et al. (ACL 2019), Table 3.

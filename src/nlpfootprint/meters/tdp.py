@@ -11,23 +11,33 @@ positive number (``"27.29.5"``, ``0.0``) are skipped and counted, never guessed.
 
 Names are matched the way ``/proc/cpuinfo`` writes them. Both the query and every table
 name are normalised: lower case; ``(R)``, ``(TM)``, ``®``, ``™`` dropped; everything from
-``@`` on (the clock) dropped; parenthesised notes, clock speeds, ``64-Core``, ``Quad-Core``,
-``12th Gen``, ``with Radeon Graphics`` and the words ``CPU``, ``Processor``, ``Genuine``
-dropped. Then:
+``@`` on (the clock) dropped; spaces around hyphens closed up (``FX(tm)-8350`` is
+``fx-8350``); parenthesised notes, clock speeds, ``64-Core``, ``Quad-Core``, ``Dual Core``,
+``12th Gen``, ``with Radeon Graphics``, an APU's ``R7, 12 Compute Cores 4C+8G`` and the
+words ``CPU``, ``Processor``, ``Genuine`` dropped; a Sandy Bridge ``E31230`` gets its
+hyphen (``e3-1230``). A first-generation Core name is then spelled as the table spells it
+(``Core(TM) i7 CPU  920`` is ``core i7-920``, ``i5 CPU  M 520`` is ``core i5-520m``,
+``i7 CPU  Q 720`` is ``core i7-720q`` or ``-720qm``, all spellings that match having to
+agree). Then:
 
 1. **exact**: the normalised names are equal
    (``"Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"`` is ``"Intel Xeon Gold 6248"``);
 2. **model number**: otherwise the model number (the last word holding a digit, other
    than a one- or two-digit tier such as the ``9`` of ``Ryzen 9``, plus any ``v2``..``v6``
-   suffix: ``6248``, ``i7-8700k``, ``e5-2698 v4``, ``5950x``) must equal the model number
-   of a table row of the *same vendor* (Intel, AMD, Apple), and the remaining words
-   (family, tier) of one name must all appear in the other, so ``Ryzen 7 5950X`` matches
-   no ``Ryzen 9 5950X``. Among several such rows the one sharing most words and adding
-   fewest wins.
+   suffix, and for Apple the variant: ``6248``, ``i7-8700k``, ``e5-2698 v4``, ``5950x``,
+   ``m1 pro``) must equal the model number of a table row of the *same vendor* (Intel,
+   AMD, Apple), and every other word of the reported name (family, tier) must appear in
+   the row, save ``APU``, ``Dual`` and a stray ``0``; the row may add words, save
+   those that mark a variant (``HE``, ``EE``, ``SE``, ``SFF``, ``LV``, ``Mobile``,
+   ``PRO``, ``Ultra``, ``Max``, ``BE``...: ``_cpunames.VARIANT_WORDS``). So
+   ``Ryzen 7 5950X`` matches no ``Ryzen 9 5950X``, ``Apple M1 Pro`` no ``Apple M1``,
+   ``Athlon II X4 650`` no ``Athlon 650``, ``Mobile Sempron 3000+`` no desktop
+   ``Sempron 3000+`` and ``Opteron 2350`` no ``Opteron 2350 HE``. Among several such
+   rows the one sharing most words and adding fewest wins.
 
 A name without a model number (``"Intel(R) Xeon(R) Processor"``, what many VMs report) or
 whose best candidates disagree on the TDP never matches: the caller then says it assumed a
-default, instead of quoting a random part's TDP.
+default, instead of quoting a random part's TDP. A wrong match is worse than a miss.
 """
 
 from __future__ import annotations
@@ -47,12 +57,21 @@ from typing import Literal
 
 import attrs
 
+from nlpfootprint.meters._cpunames import (
+    families_agree,
+    model_key,
+    normalize_cpu_name,
+    spellings,
+    split_name,
+)
+
 __all__ = [
     "TDP_TABLE_SOURCE",
     "MatchKind",
     "TdpMatch",
     "TdpRow",
     "TdpTable",
+    "cpu_is_virtual",
     "cpu_model_name",
     "cpu_socket_count",
     "load_tdp_table",
@@ -64,19 +83,8 @@ __all__ = [
 #: Where the shipped TDP figures come from, as reports print it.
 TDP_TABLE_SOURCE = "codecarbon cpu_power.csv, Intel/AMD spec pages"
 _TABLE_FILE = "cpu_tdp.csv"
-_VENDORS = ("intel", "amd", "apple")
 
 MatchKind = Literal["exact", "model number"]
-
-_TRADEMARK = re.compile(r"\((?:r|tm|c)\)|[®™]")
-_PARENTHESISED = re.compile(r"\([^)]*\)")
-_RADEON = re.compile(r"\b(?:with|w/)?\s*radeon\b.*$")
-_CLOCK = re.compile(r"\b\d+(?:\.\d+)?\s*[mg]hz\b")
-_CORES = re.compile(r"\b(?:\d+|dual|triple|quad|six|eight)-cores?\b")
-_GENERATION = re.compile(r"\b\d+(?:st|nd|rd|th) gen\b")
-_NOISE_WORDS = frozenset({"cpu", "processor", "processors", "genuine"})
-_VERSION = re.compile(r"v\d+")
-_TIER = re.compile(r"\d{1,2}")
 
 
 def _read_cpuinfo(root: Path) -> str:
@@ -147,55 +155,19 @@ def cpu_socket_count(root: str | os.PathLike[str] = "/") -> int:
     return max(1, len(ids))
 
 
-def normalize_cpu_name(name: str) -> str:
-    """Reduce a CPU model name to the words that identify the part.
+def cpu_is_virtual(root: str | os.PathLike[str] = "/") -> bool:
+    """Whether this is a virtual machine: the x86 ``hypervisor`` flag in ``/proc/cpuinfo``.
 
-    Examples:
-        >>> normalize_cpu_name("Intel(R) Xeon(R) CPU E5-2698 v4 @ 2.20GHz")
-        'intel xeon e5-2698 v4'
-        >>> normalize_cpu_name("AMD EPYC 7763 64-Core Processor")
-        'amd epyc 7763'
+    The flag is what a hypervisor sets in the CPUID it shows its guests (KVM, Xen HVM,
+    Hyper-V, VMware: every cloud VM on x86). False where it is absent: bare metal, and also
+    where it cannot be seen (no ``/proc/cpuinfo``, or an Arm VM, whose cpuinfo has no such
+    flag); pass ``EstimatedCpuMeter(virtual=True)`` there.
     """
-    text = _TRADEMARK.sub(" ", name.lower())
-    text = text.partition("@")[0]
-    text = _PARENTHESISED.sub(" ", text)
-    text = _RADEON.sub(" ", text)
-    for pattern in (_CLOCK, _CORES, _GENERATION):
-        text = pattern.sub(" ", text)
-    words = text.replace(",", " ").split()
-    return " ".join(w for w in words if w not in _NOISE_WORDS)
-
-
-@attrs.frozen
-class _Parts:
-    vendor: str | None
-    model: str | None
-    family: frozenset[str]
-
-
-def _split(normalized: str) -> _Parts:
-    """Vendor, model number and the remaining words of a normalised name."""
-    words = normalized.split()
-    vendor = next((w for w in words if w in _VENDORS), None)
-    index = next(
-        (
-            i
-            for i in range(len(words) - 1, -1, -1)
-            if any(c.isdigit() for c in words[i])
-            and not _VERSION.fullmatch(words[i])
-            and not _TIER.fullmatch(words[i])
-        ),
-        None,
-    )
-    if index is None:
-        return _Parts(vendor, None, frozenset(w for w in words if w != vendor))
-    used = {index}
-    model = words[index]
-    if index + 1 < len(words) and _VERSION.fullmatch(words[index + 1]):
-        model += " " + words[index + 1]
-        used.add(index + 1)
-    family = frozenset(w for i, w in enumerate(words) if i not in used and w != vendor)
-    return _Parts(vendor, model, family)
+    for line in _read_cpuinfo(Path(root)).splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags" and "hypervisor" in value.split():
+            return True
+    return False
 
 
 @attrs.frozen
@@ -238,6 +210,14 @@ def _unique(rows: Iterable[TdpRow], how: MatchKind, source: str) -> TdpMatch | N
     return TdpMatch(name=found[0].name, tdp_w=found[0].tdp_w, how=how, source=source)
 
 
+def _agreed(matches: Iterable[TdpMatch | None]) -> TdpMatch | None:
+    """The first of the matches of a name's spellings when all found agree on the TDP."""
+    found = [match for match in matches if match is not None]
+    if not found or len({match.tdp_w for match in found}) > 1:
+        return None
+    return found[0]
+
+
 @attrs.frozen
 class TdpTable:
     """CPU TDPs by model name, with the rows that could not be used.
@@ -264,7 +244,7 @@ class TdpTable:
         for row in self.rows:
             normalized = normalize_cpu_name(row.name)
             by_name.setdefault(normalized, []).append(row)
-            parts = _split(normalized)
+            parts = split_name(normalized)
             if parts.vendor is not None and parts.model is not None:
                 by_model.setdefault((parts.vendor, parts.model), []).append((row, parts.family))
         object.__setattr__(self, "_by_name", by_name)
@@ -272,18 +252,21 @@ class TdpTable:
 
     def lookup(self, model_name: str) -> TdpMatch | None:
         """The row ``model_name`` matches (see the module docstring), or None."""
-        normalized = normalize_cpu_name(model_name)
+        return _agreed(map(self._lookup_spelling, spellings(normalize_cpu_name(model_name))))
+
+    def _lookup_spelling(self, normalized: str) -> TdpMatch | None:
+        """The row one normalised spelling of a name matches, or None."""
         if not normalized:
             return None
         if normalized in self._by_name:
             return _unique(self._by_name[normalized], "exact", self.source)
-        parts = _split(normalized)
+        parts = split_name(normalized)
         if parts.vendor is None or parts.model is None:
             return None
         agreeing = [
             (len(parts.family & family), -len(family - parts.family), row)
             for row, family in self._by_model.get((parts.vendor, parts.model), [])
-            if family <= parts.family or parts.family <= family
+            if families_agree(parts.family, family)
         ]
         if not agreeing:
             return None
@@ -358,23 +341,25 @@ def _table_lines() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _candidates(normalized: str) -> TdpTable:
-    """The rows of the shipped table that can match a name normalised to ``normalized``.
+    """The rows of the shipped table that can match a spelling normalised to ``normalized``.
 
-    Normalising only lower-cases, deletes and splits (nothing it removes is closed up),
-    so every word of a normalised table name is a substring of its lower-cased name. A
-    name matches a row exactly only if the two normalise alike, and by model number only
-    if they share the model number, so the rows holding the query's model number (or, with
-    none, all of its words) are all those :meth:`TdpTable.lookup` can return: parsing
-    just them gives the same answer as the whole table, without normalising 4,900 names.
+    Normalising never joins two runs of letters and digits (it lower-cases, replaces what it
+    drops with a space, closes up spaces beside a hyphen, splits ``E31230``), so every such
+    run of a normalised table name is a substring of its lower-cased line. A spelling
+    matches a row exactly only if the two normalise alike, and by model number only if they
+    share the model number, so the rows holding the longest run of its model number (or,
+    with none, every run of its words) are all those :meth:`TdpTable.lookup` can return:
+    parsing just them gives the same answer as the whole table, without normalising 4,900
+    names.
     """
-    parts = _split(normalized)
+    parts = split_name(normalized)
     lines, lower = _table_lines()
     if parts.model is not None:
-        key = parts.model.split()[0]
+        key = model_key(parts.model)
         numbers = [n for n, text in enumerate(lower) if n and key in text]
     else:  # only an exact match is possible, with a row that has no model number either
-        words = normalized.split()
-        numbers = [n for n in NO_MODEL_ROWS if all(word in lower[n] for word in words)]
+        runs = re.findall(r"[a-z0-9]+", normalized)
+        numbers = [n for n in NO_MODEL_ROWS if all(run in lower[n] for run in runs)]
     rows = []
     for number in numbers:
         for record in csv.reader([lines[number]]):
@@ -401,7 +386,8 @@ def lookup_tdp(model_name: str, *, table: TdpTable | None = None) -> TdpMatch | 
     """
     if table is not None:
         return table.lookup(model_name)
-    normalized = normalize_cpu_name(model_name)
-    if not normalized:
-        return None
-    return _candidates(normalized).lookup(model_name)
+    return _agreed(
+        _candidates(spelling)._lookup_spelling(spelling)
+        for spelling in spellings(normalize_cpu_name(model_name))
+        if spelling
+    )

@@ -4,6 +4,13 @@ It mimics the parts of ``pynvml`` (nvidia-ml-py) the meter calls: functions with
 names and return shapes (energy in mJ, power in mW, limits in mW, bytes/str names), an
 ``NVMLError`` exception carrying the NVML return code in ``.value``, and the code
 constants. GPUs draw power as a function of a clock, so energy counters advance exactly.
+
+Per-process figures, for ``NvmlMeter(scope="process")``: ``sm_util`` gives each PID's SM
+utilisation, returned by ``nvmlDeviceGetProcessUtilization`` as one sample per busy PID
+stamped with the clock's time in microseconds (only samples newer than the caller's
+``lastSeenTimeStamp``; none: NVML_ERROR_NOT_FOUND); ``processes`` gives each compute
+process's ``usedGpuMemory`` in bytes (None: not available, as in some containers). Either
+left at None is not supported. Tests change them between readings.
 """
 
 from __future__ import annotations
@@ -23,6 +30,12 @@ NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
 NVML_ERROR_FUNCTION_NOT_FOUND = 13
 NVML_ERROR_GPU_IS_LOST = 15
+
+#: The fake's utilisation samples are stamped from here, in microseconds (NVML stamps them
+#: with the CPU's time since the epoch).
+_EPOCH_US = 1_700_000_000_000_000
+#: gpuInstanceId / computeInstanceId outside MIG mode.
+_NO_ID = 0xFFFFFFFF
 
 
 class NVMLError(Exception):
@@ -58,6 +71,11 @@ class FakeGpu:
     utilization: int | None = 50
     lost_after_reads: int | None = None
     mig: list[str] = field(default_factory=list)
+    #: SM utilisation (%) by PID, or None: per-process utilisation not supported.
+    sm_util: dict[int, int] | None = None
+    #: ``usedGpuMemory`` (bytes, or None: not available) by PID of the compute processes,
+    #: or None: the process list is not supported.
+    processes: dict[int, int | None] | None = None
     reads: int = 0
     start_mj: int = 123_456_789
 
@@ -155,6 +173,42 @@ def make_pynvml(
         if not gpu.power:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         return round(watts(gpu) * 1000)
+
+    def still_there(handle: _Handle) -> FakeGpu:
+        """The GPU, unless it is lost already (not counted as a reading)."""
+        gpu = handle.gpu
+        if gpu.lost_after_reads is not None and gpu.reads > gpu.lost_after_reads:
+            raise NVMLError(NVML_ERROR_GPU_IS_LOST)
+        return gpu
+
+    def nvmlDeviceGetProcessUtilization(
+        handle: _Handle, last_seen_us: int
+    ) -> list[types.SimpleNamespace]:
+        gpu = still_there(handle)
+        if gpu.sm_util is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        stamp = _EPOCH_US + round(now() * 1e6)
+        samples = [
+            types.SimpleNamespace(
+                pid=pid, timeStamp=stamp, smUtil=util, memUtil=0, encUtil=0, decUtil=0
+            )
+            for pid, util in gpu.sm_util.items()
+            if util > 0 and stamp > last_seen_us
+        ]
+        if not samples:
+            raise NVMLError(NVML_ERROR_NOT_FOUND)
+        return samples
+
+    def nvmlDeviceGetComputeRunningProcesses(handle: _Handle) -> list[types.SimpleNamespace]:
+        gpu = still_there(handle)
+        if gpu.processes is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        return [
+            types.SimpleNamespace(
+                pid=pid, usedGpuMemory=used, gpuInstanceId=_NO_ID, computeInstanceId=_NO_ID
+            )
+            for pid, used in gpu.processes.items()
+        ]
 
     def nvmlDeviceGetUtilizationRates(handle: _Handle) -> types.SimpleNamespace:
         gpu = check(handle)

@@ -61,6 +61,22 @@ def test_other_processes_load_is_said_with_both_figures() -> None:
     assert "--cpu-scope process" in warning
 
 
+def test_on_a_vm_this_trees_own_figure_is_charged_the_vms_share_too() -> None:
+    times = Times()
+    meter = EstimatedCpuMeter(
+        model="Intel(R) Xeon(R) Platinum 8358 CPU @ 2.60GHz",  # 250 W, 64 threads
+        virtual=True,
+        logical_cpus=4,
+        cpu_times=times.cpu_times,
+        process_cpu_seconds=times.tree,
+    )
+    times.busy += 10.0
+    times.mine += 4.0
+    (warning,) = meter.final_warnings()
+    # 4 CPU-s x (250 W x 4/64 threads) / 4 logical CPUs = 4 x 250 / 64 = 15.625 J
+    assert "this process tree's own CPU time gives 15.625 J" in warning
+
+
 @pytest.mark.parametrize(("busy", "mine"), [(10.0, 9.0), (0.5, 0.0)])
 def test_no_warning_for_a_run_that_had_the_cpu_to_itself_or_barely_used_it(
     busy: float, mine: float

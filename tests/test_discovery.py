@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 import nlpfootprint as nf
+from fake_amdsmi import FakeAmdGpu, make_amdsmi
 from fake_nvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, make_pynvml
+from nlpfootprint.meters.amd import AmdSmiMeter
 from nlpfootprint.meters.discovery import Backend, default_backends, detect
 from nlpfootprint.meters.estimated import EstimatedCpuMeter, EstimatedDramMeter
 from nlpfootprint.meters.nvml import NvmlMeter
@@ -102,6 +104,7 @@ def test_default_backends_are_measured_first() -> None:
     names = [(b.name, b.estimated) for b in default_backends()]
     assert names == [
         ("nvml", False),
+        ("amdsmi", False),
         ("rapl", False),
         ("estimated-cpu", True),
         ("estimated-dram", True),
@@ -115,6 +118,24 @@ def test_detection_as_json_lists_every_backend() -> None:
     finally:
         detection.close()
     names = {b["backend"] for b in data["backends"]}
-    assert names == {"nvml", "rapl", "estimated-cpu", "estimated-dram"}
+    assert names == {"nvml", "amdsmi", "rapl", "estimated-cpu", "estimated-dram"}
     for entry in data["backends"]:
         assert ("reason" in entry) == (entry["status"] == "not used")
+
+
+def test_a_measured_meter_whose_channel_ids_clash_is_skipped_with_the_way_out(
+    tmp_path: Path,
+) -> None:
+    amd = make_amdsmi([FakeAmdGpu()])
+    both = [
+        Backend("nvml", ("gpu",), lambda: NvmlMeter(nvml=make_pynvml([FakeGpu()]), environ={})),
+        Backend("amdsmi", ("gpu",), lambda: AmdSmiMeter(amdsmi=amd, environ={})),
+    ]
+    detection = detect(both)
+    try:
+        assert detection.used == ("nvml",)
+        assert "gpu:0 clash" in detection.skipped["amdsmi"]
+        assert "first_channel" in detection.skipped["amdsmi"]
+    finally:
+        detection.close()
+    assert amd.calls["shutdown"] == 1  # the meter left out was closed

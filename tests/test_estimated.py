@@ -51,6 +51,7 @@ GENERIC_VM_CPU = "Intel(R) Xeon(R) Processor"
 def machine_meter(times: FakeCpuTimes, **kwargs: Any) -> EstimatedCpuMeter:
     kwargs.setdefault("model", GENERIC_VM_CPU)
     kwargs.setdefault("sockets", 1)
+    kwargs.setdefault("virtual", False)  # bare metal, whatever machine runs the tests
     return EstimatedCpuMeter(cpu_times=times, **kwargs)
 
 
@@ -253,6 +254,7 @@ def test_process_scope_label_says_the_scope_and_no_idle_floor() -> None:
         sockets=1,
         process_cpu_seconds=FakeProcessSeconds(),
         logical_cpus=128,
+        virtual=False,
     )
     label = meter.channels[0].label
     assert "TDP 280 W (table: AMD EPYC 7763" in label
@@ -559,3 +561,123 @@ def test_the_proc_tree_memory_agrees_with_psutil_and_the_dram_meter_uses_it() ->
     meter = EstimatedDramMeter(scope="process")
     assert type(meter._rss_bytes).__name__ == "ProcTreeRssBytes"
     assert 0 < meter.read()[0] < meter.power_w
+
+
+# -- a VM's share of its package (issue 13, point 2), on fake /proc/cpuinfo trees ---------
+
+
+def cpuinfo_tree(root: Path, model: str, *, cpus: int, virtual: bool, sockets: int = 1) -> Path:
+    """A ``proc/cpuinfo`` as Linux writes it on x86: one block per logical CPU."""
+    flags = "fpu vme de pse tsc msr pae mce cx8 apic sep sse sse2 ht syscall nx lm"
+    if virtual:
+        flags += " hypervisor"
+    blocks = [
+        f"processor\t: {n}\nvendor_id\t: GenuineIntel\nmodel name\t: {model}\n"
+        f"physical id\t: {n * sockets // cpus}\nflags\t\t: {flags}\n"
+        for n in range(cpus)
+    ]
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "cpuinfo").write_text("\n".join(blocks))
+    return root
+
+
+XEON_8358 = "Intel(R) Xeon(R) Platinum 8358 CPU @ 2.60GHz"
+
+
+def test_a_vm_with_a_known_model_is_charged_its_share_of_the_package(tmp_path: Path) -> None:
+    tree = cpuinfo_tree(tmp_path, XEON_8358, cpus=2, virtual=True)
+    times = FakeCpuTimes()
+    meter = EstimatedCpuMeter(cpu_times=times, logical_cpus=2, root=tree)
+    start = meter.read()[0]
+    times.run(10.0, cpus=2, busy_fraction=1.0)
+    share_w = 250.0 * 2 / 64  # Platinum 8358: 250 W, 64 threads per package
+    assert meter.read()[0] - start == pytest.approx(share_w * 10.0)
+    (channel,) = meter.channels
+    assert channel.label.startswith(
+        f"{XEON_8358}: TDP 250 W (table: Intel Xeon Platinum 8358 (codecarbon cpu_power.csv, "
+        "Intel/AMD spec pages)) x 2/64 threads (VM share) = 7.81 W; machine scope"
+    )
+    assert channel.max_power_w == pytest.approx(share_w)
+    assert (meter.share.rule, meter.share.model_threads) == ("vm share", 64)
+    assert meter.notes == []
+
+
+def test_bare_metal_is_still_charged_whole_sockets(tmp_path: Path) -> None:
+    tree = cpuinfo_tree(tmp_path, XEON_8358, cpus=128, virtual=False, sockets=2)
+    times = FakeCpuTimes()
+    meter = EstimatedCpuMeter(cpu_times=times, logical_cpus=128, root=tree)
+    start = meter.read()[0]
+    times.run(10.0, cpus=128, busy_fraction=1.0)
+    assert meter.read()[0] - start == pytest.approx(2 * 250.0 * 10.0)
+    assert meter.channels[0].label.startswith(f"{XEON_8358}: 2 x TDP 250 W (table: ")
+    assert (meter.share.rule, meter.notes) == ("sockets", [])
+
+
+def test_a_vm_with_an_unknown_model_keeps_the_package_and_says_why(tmp_path: Path) -> None:
+    tree = cpuinfo_tree(tmp_path, GENERIC_VM_CPU, cpus=2, virtual=True)
+    times = FakeCpuTimes()
+    meter = EstimatedCpuMeter(cpu_times=times, logical_cpus=2, root=tree)
+    start = meter.read()[0]
+    times.run(10.0, cpus=2, busy_fraction=1.0)
+    assert meter.read()[0] - start == pytest.approx(DEFAULT_CPU_TDP_W * 10.0)
+    assert (
+        f"{GENERIC_VM_CPU}: 1 x TDP 85 W (assumed default), whole package: a VM with 2 vCPUs "
+        "whose share is unknown; machine scope"
+    ) in meter.channels[0].label
+    (note,) = meter.notes
+    assert f"a VM with 2 vCPUs, but its CPU model, {GENERIC_VM_CPU!r}, matches no part" in note
+    assert "(1 x 85 W, assumed default)" in note
+    assert "cpu_tdp_w=W (nlpfootprint run --cpu-tdp W)" in note
+
+
+def test_the_share_note_reaches_the_report(tmp_path: Path) -> None:
+    tree = cpuinfo_tree(
+        tmp_path, "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", cpus=2, virtual=True
+    )
+    meter = EstimatedCpuMeter(cpu_times=FakeCpuTimes(), logical_cpus=2, root=tree)
+    with nf.track_energy(meters=[meter], clock=FakeClock(), distributed=None) as tracker:
+        pass
+    assert any("300 W x 2 / the package's threads" in w for w in tracker.report.warnings)
+
+
+def test_a_given_tdp_and_thread_count_make_the_share() -> None:
+    meter = machine_meter(
+        FakeCpuTimes(),
+        tdp_w=300.0,
+        model="custom",
+        virtual=True,
+        model_threads=64,
+        logical_cpus=2,
+    )
+    assert meter.share.power_w == pytest.approx(9.375)
+    assert "TDP 300 W (given) x 2/64 threads (VM share) = 9.38 W" in meter.channels[0].label
+    with pytest.raises(ConfigurationError, match="model_threads=0"):
+        machine_meter(FakeCpuTimes(), virtual=True, model_threads=0)
+    with pytest.raises(ConfigurationError, match="virtual='yes'"):
+        machine_meter(FakeCpuTimes(), virtual="yes")
+
+
+def test_process_scope_on_a_vm_charges_each_cpu_second_one_threads_worth(
+    tmp_path: Path,
+) -> None:
+    tree = cpuinfo_tree(tmp_path, "AMD EPYC 7763 64-Core Processor", cpus=4, virtual=True)
+    seconds = FakeProcessSeconds()
+    meter = EstimatedCpuMeter(
+        scope="process", process_cpu_seconds=seconds, logical_cpus=4, root=tree
+    )
+    seconds.seconds += 10.0
+    assert meter.read()[0] == pytest.approx(280.0 / 128 * 10.0)
+
+
+def test_nlpfootprint_meters_prints_what_share_this_machine_is_charged() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "meters"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    if "estimated-cpu   used" not in result.stdout:
+        pytest.skip("the CPU is measured here, not estimated")
+    here = EstimatedCpuMeter(cpu_times=FakeCpuTimes(), process_cpu_seconds=FakeProcessSeconds())
+    assert f"{here.model}: {here.share.describe()};" in result.stdout
+    for note in here.notes:
+        assert f"note: {note}" in result.stdout

@@ -36,12 +36,16 @@ class Method(enum.StrEnum):
     COUNTER = "counter"  #: differences of a cumulative energy counter (exact)
     SAMPLED = "sampled"  #: power samples integrated over time
     ESTIMATED = "estimated"  #: a model (TDP x load, rated power, ...), not a measurement
+    #: a device's measured energy x this process tree's share of the device (the share is
+    #: estimated: SM utilisation, else memory; see :mod:`nlpfootprint.meters.gpushare`)
+    ATTRIBUTED = "attributed"
 
 
 class Backend(enum.StrEnum):
     """Which part of nlpfootprint (or of the user's code) produced the readings."""
 
     NVML = "nvml"
+    AMDSMI = "amdsmi"
     RAPL = "rapl"
     PYRAPL = "pyrapl"
     ESTIMATED = "estimated"
@@ -50,8 +54,10 @@ class Backend(enum.StrEnum):
 
     @property
     def display(self) -> str:
-        """The name a sentence uses (``NVML``, ``RAPL``, ``pyRAPL``; empty for the rest)."""
-        return {"nvml": "NVML", "rapl": "RAPL", "pyrapl": "pyRAPL"}.get(self.value, "")
+        """The name a sentence uses (``NVML``, ``amdsmi``, ``RAPL``, ``pyRAPL``; empty for the
+        rest)."""
+        names = {"nvml": "NVML", "amdsmi": "amdsmi", "rapl": "RAPL", "pyrapl": "pyRAPL"}
+        return names.get(self.value, "")
 
 
 class Basis(enum.StrEnum):
@@ -62,6 +68,7 @@ class Basis(enum.StrEnum):
     RATED_POWER = "rated_power"  #: a device's rated power from the hardware table
     GIVEN_POWER = "given_power"  #: a power the user stated
     MEMORY = "memory"  #: DRAM watts per GiB installed
+    PROCESS_SHARE = "process_share"  #: a GPU's measured energy x this process tree's share
 
 
 T = TypeVar("T", bound=enum.StrEnum)
@@ -175,8 +182,10 @@ class EstimateBasis:
         return None if data is None else cls(**data)
 
 
-def method_of(kind: str, *, estimated: bool) -> Method:
-    """The :class:`Method` of a channel of ``kind`` (energy or power)."""
+def method_of(kind: str, *, estimated: bool, basis: Basis | None = None) -> Method:
+    """The :class:`Method` of a channel of ``kind`` (energy or power), ``estimated`` or
+    not, resting on ``basis`` (an estimate's): ``attributed`` for a share of a measured
+    device (:attr:`Basis.PROCESS_SHARE`)."""
     if estimated:
-        return Method.ESTIMATED
+        return Method.ATTRIBUTED if basis is Basis.PROCESS_SHARE else Method.ESTIMATED
     return Method.COUNTER if kind == "energy" else Method.SAMPLED

@@ -225,8 +225,10 @@ class Channel:
 
     @property
     def method(self) -> Method:
-        """How this channel's energy is obtained (counter, sampled or estimated)."""
-        return method_of(self.kind, estimated=self.estimated)
+        """How this channel's energy is obtained (counter, sampled, estimated, or attributed:
+        a measured device's energy split by an estimated share)."""
+        basis = None if self.basis is None else self.basis.basis
+        return method_of(self.kind, estimated=self.estimated, basis=basis)
 
     @property
     def source(self) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "charged_machine_seconds",
     "ProcStatCpuTimes",
     "ProcTreeCpuSeconds",
+    "ProcTreePids",
     "ProcTreeRssBytes",
     "installed_bytes",
 ]
@@ -164,6 +165,24 @@ class ProcTreeCpuSeconds(_ProcTree):
 
     def __call__(self) -> float:
         return self._sum(self._ticks) / self._tick
+
+
+class ProcTreePids(_ProcTree):
+    """The PIDs of a process tree, the root first found (``NvmlMeter(scope="process")``
+    matches NVML's processes against them); the root alone once it has exited. See
+    :class:`_ProcTree` for the tree and the errors; ``proc`` is where ``/proc`` is."""
+
+    def __call__(self) -> frozenset[int]:
+        found = {self.pid}
+        pending = [self.pid]
+        while pending:
+            try:
+                children = self._children(pending.pop())
+            except OSError:  # exited meanwhile, or not ours to read
+                continue
+            pending.extend(child for child in children if child not in found)
+            found.update(children)
+        return frozenset(found)
 
 
 class ProcTreeRssBytes(_ProcTree):

@@ -1,10 +1,12 @@
 """Find the meters this machine offers, and say why the others were not used.
 
-:func:`detect` tries each backend in order of preference: NVIDIA GPUs through NVML, CPU
-packages and DRAM through RAPL, and only then the estimates for whatever domain nothing
-measured (CPU from TDP x utilisation, DRAM from installed memory). Every backend not used
-comes back with its reason -- no driver, no GPU, no powercap tree, permission denied with
-the fix -- so ``meters="auto"`` never settles for an estimate silently.
+:func:`detect` tries each backend in order of preference: NVIDIA GPUs through NVML, AMD
+GPUs through amdsmi, CPU packages and DRAM through RAPL, and only then the estimates for
+whatever domain nothing measured (CPU from TDP x utilisation, DRAM from installed memory).
+A measured meter whose channel ids clash with one already used is skipped. Every backend
+not used comes back with its reason -- no driver, no bindings, no GPU, no powercap tree,
+permission denied with the fix -- so ``meters="auto"`` never settles for an estimate
+silently.
 ``nlpfootprint meters`` prints the same as a table.
 """
 
@@ -91,12 +93,12 @@ class Detection:
             meter.close()
 
 
-def _nvml_meter() -> PowerMeter:
+def _nvml_meter(scope: str = "machine") -> PowerMeter:
     from nlpfootprint.errors import MeterUnavailableError
     from nlpfootprint.meters.nvml import NvmlMeter
 
     try:
-        return NvmlMeter()
+        return NvmlMeter(scope=scope)
     except MeterUnavailableError as err:
         driver = Path("/proc/driver/nvidia").exists() or Path("/dev/nvidia0").exists()
         if "bindings are not installed" in str(err) and not driver:
@@ -104,6 +106,12 @@ def _nvml_meter() -> PowerMeter:
                 "no NVIDIA GPU driver on this machine (no /proc/driver/nvidia, no /dev/nvidia0)"
             ) from err
         raise
+
+
+def _amd_meter() -> PowerMeter:
+    from nlpfootprint.meters.amd import AmdSmiMeter
+
+    return AmdSmiMeter()
 
 
 def _rapl_meter() -> PowerMeter:
@@ -125,13 +133,14 @@ def _estimated_dram() -> PowerMeter:
 
 
 def default_backends(
-    *, cpu_scope: str = "machine", cpu_tdp_w: float | None = None
+    *, cpu_scope: str = "machine", cpu_tdp_w: float | None = None, gpu_scope: str = "machine"
 ) -> list[Backend]:
     """The backends :func:`detect` tries: measured ones first, then the estimates (the CPU
-    estimate in ``cpu_scope``, at ``cpu_tdp_w`` when given)."""
+    estimate in ``cpu_scope``, at ``cpu_tdp_w`` when given; NVIDIA GPUs in ``gpu_scope``)."""
     estimated_cpu = functools.partial(_estimated_cpu, cpu_scope, cpu_tdp_w)
     return [
-        Backend("nvml", ("gpu",), _nvml_meter),
+        Backend("nvml", ("gpu",), functools.partial(_nvml_meter, gpu_scope)),
+        Backend("amdsmi", ("gpu",), _amd_meter),
         Backend("rapl", ("cpu", "dram"), _rapl_meter),
         Backend("estimated-cpu", ("cpu",), estimated_cpu, estimated=True),
         Backend("estimated-dram", ("dram",), _estimated_dram, estimated=True),
@@ -150,14 +159,28 @@ def _backends_arg(backends: object) -> list[Backend]:
     return list(backends)
 
 
+def _clash(meter: PowerMeter, found: Sequence[PowerMeter]) -> str:
+    """Why ``meter`` cannot join ``found`` (a channel id already taken), or ''."""
+    taken = {c.id for m in found for c in m.channels}
+    ids = [c.id for c in meter.channels if c.id in taken]
+    if not ids:
+        return ""
+    return (
+        f"its channels {', '.join(ids)} clash with those of a meter already used (a machine "
+        "with NVIDIA and AMD GPUs: pass meters=[NvmlMeter(), AmdSmiMeter(first_channel=N)])"
+    )
+
+
 def detect(
     backends: Sequence[Backend] | None = None,
     *,
     cpu_scope: str = "machine",
     cpu_tdp_w: float | None = None,
+    gpu_scope: str = "machine",
 ) -> Detection:
     """Create the best meters available here (``cpu_scope`` and ``cpu_tdp_w``: for the CPU
-    estimate of the default backends).
+    estimate of the default backends; ``gpu_scope``: for NVIDIA GPUs, ``"process"`` to
+    charge this process tree's share of each, see ``NvmlMeter(scope=)``).
 
     Measured backends are tried first; an estimated backend is used only for a domain no
     measured meter covers. A backend that fails (unavailable, permission denied, an OS
@@ -173,7 +196,7 @@ def detect(
     notes: list[str] = []
     covered: set[str] = set()
     chosen = (
-        default_backends(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
+        default_backends(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w, gpu_scope=gpu_scope)
         if backends is None
         else _backends_arg(backends)
     )
@@ -192,8 +215,18 @@ def detect(
         except Exception as err:  # a backend's bug must not stop the user's run
             skipped[backend.name] = f"failed unexpectedly: {type(err).__name__}: {err}"
             continue
+        clash = _clash(meter, meters)
+        if clash:
+            meter.close()
+            skipped[backend.name] = clash
+            continue
         meters.append(meter)
         used.append(backend.name)
         covered.update(str(c.domain) for c in meter.channels)
         notes += [str(n) for n in getattr(meter, "notes", ())]
+        if gpu_scope == "process" and backend.name == "amdsmi":
+            notes.append(
+                "gpu_scope='process' applies to NVIDIA GPUs only: the AMD GPUs' channels are "
+                "their whole devices' energy, whoever used them"
+            )
     return Detection(meters=tuple(meters), used=tuple(used), skipped=skipped, notes=tuple(notes))

@@ -2,7 +2,10 @@
 
 CPU (:class:`EstimatedCpuMeter`) is an *energy counter* built from the operating system's
 CPU-time counters, so it is exact between any two reads and does not depend on how often
-it is read. Each logical CPU stands for ``TDP x sockets / logical CPUs`` watts.
+it is read. Each logical CPU stands for ``TDP x packages / logical CPUs`` watts, where
+``packages`` is the number of sockets on bare metal and, on a virtual machine whose CPU
+model's thread count is known, its share ``logical CPUs / threads per package``
+(:mod:`nlpfootprint.meters.cpushare`); written ``TDP x sockets`` below.
 
 * ``scope="machine"`` (default): the whole machine, every process's load. The package is
   modelled as drawing a floor of :data:`IDLE_FRACTION_OF_TDP` (12 %) of TDP when idle and
@@ -41,9 +44,10 @@ import platform
 from collections.abc import Callable
 from typing import Any, Literal
 
-from nlpfootprint.checks import nonnegative, positive
+from nlpfootprint.checks import flag, nonnegative, positive, whole_number
 from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.cpushare import PackageShare, package_share
 from nlpfootprint.meters.cputimes import (
     ProcStatCpuTimes,
     ProcTreeCpuSeconds,
@@ -51,7 +55,13 @@ from nlpfootprint.meters.cputimes import (
     charged_machine_seconds,
     installed_bytes,
 )
-from nlpfootprint.meters.tdp import TdpMatch, cpu_model_name, cpu_socket_count, lookup_tdp
+from nlpfootprint.meters.tdp import (
+    TdpMatch,
+    cpu_is_virtual,
+    cpu_model_name,
+    cpu_socket_count,
+    lookup_tdp,
+)
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
 from nlpfootprint.units import format_energy_j
 
@@ -205,11 +215,21 @@ class EstimatedCpuMeter:
             :meth:`final_warnings`); default :func:`process_tree_cpu_seconds` of the
             creating process.
         logical_cpus: Number of logical CPUs of the machine.
+        virtual: Whether the machine is a VM; default :func:`cpu_is_virtual` (the x86
+            ``hypervisor`` flag). A VM is charged its share of the package when the
+            model's thread count is known (:mod:`~nlpfootprint.meters.cpushare`).
+        model_threads: Logical CPUs of one package of the model, for a VM's share;
+            default from the shipped thread-count table.
+        root: The file tree whose ``proc/cpuinfo`` gives the defaults of ``model``,
+            ``sockets`` and ``virtual`` (a test's fake tree); default ``/``.
 
     Attributes:
-        tdp_w: The TDP used, in watts.
+        tdp_w: The TDP used, in watts (one package's).
         tdp_source: ``"given"``, ``"table: <row> (<source>)"`` or ``"assumed default"``.
         tdp_match: The table row, when the TDP came from the table.
+        share: How much of the TDP is charged, and why (a
+            :class:`~nlpfootprint.meters.cpushare.PackageShare`).
+        notes: For a VM charged its whole package: which TDP, why, and what to pass.
     """
 
     reads_inline = True
@@ -225,15 +245,33 @@ class EstimatedCpuMeter:
         cpu_times: Callable[[], Any] | None = None,
         process_cpu_seconds: Callable[[], float] | None = None,
         logical_cpus: int | None = None,
+        virtual: bool | None = None,
+        model_threads: int | None = None,
+        root: str | os.PathLike[str] = "/",
     ) -> None:
         self.scope = _check_scope(scope)
-        self.model = cpu_model_name() if model is None else model
+        self.model = cpu_model_name(root) if model is None else model
         self.tdp_w, self.tdp_source, self.tdp_match = _resolve_tdp(tdp_w, self.model)
-        self.sockets = cpu_socket_count() if sockets is None else int(positive("sockets", sockets))
+        self.sockets = (
+            cpu_socket_count(root) if sockets is None else int(positive("sockets", sockets))
+        )
         self.idle_fraction = self._check_idle_fraction(idle_fraction)
         if logical_cpus is None:
             logical_cpus = os.cpu_count() or 1
         self._logical = int(positive("logical_cpus", logical_cpus))
+        if model_threads is not None:
+            model_threads = whole_number("model_threads", model_threads, minimum=1)
+        self.share: PackageShare = package_share(
+            self.model,
+            self.tdp_w,
+            self.tdp_source,
+            sockets=self.sockets,
+            logical_cpus=self._logical,
+            virtual=cpu_is_virtual(root) if virtual is None else flag("virtual", virtual),
+            model_threads=model_threads,
+            tdp_match=self.tdp_match,
+        )
+        self.notes = self.share.notes()
         self._seconds: Callable[[], float]
         self._source: ProcStatCpuTimes | None = None
         self._tree: Callable[[], float] | None = None
@@ -267,7 +305,7 @@ class EstimatedCpuMeter:
                 basis=EstimateBasis(
                     Basis.TDP, rated_w=self.tdp_w, source=self.tdp_source, scope=self.scope
                 ),
-                max_power_w=self.tdp_w * self.sockets,
+                max_power_w=self.share.power_w,
             ),
         )
 
@@ -295,7 +333,7 @@ class EstimatedCpuMeter:
         others = max(busy - mine, 0.0)
         if busy < SHARE_MIN_BUSY_S or others <= OTHERS_SHARE_WARN * busy:
             return []
-        own_j = mine * self.tdp_w * self.sockets / self._logical
+        own_j = mine * self.share.power_w / self._logical
         return [
             f"cpu:0 is estimated in machine scope, which charges every process's CPU time to "
             f"this run: other processes used {100 * others / busy:.0f}% of the busy CPU time "
@@ -307,7 +345,7 @@ class EstimatedCpuMeter:
         ]
 
     def _label(self) -> str:
-        head = f"{self.model}: {self.sockets} x TDP {self.tdp_w:g} W ({self.tdp_source})"
+        head = f"{self.model}: {self.share.describe()}"
         if self.scope == "process":
             return (
                 f"{head}; process scope: CPU time of this process and its children over "
@@ -326,7 +364,7 @@ class EstimatedCpuMeter:
     def read(self) -> list[float]:
         """Estimated CPU joules since the meter was created (never decreasing)."""
         seconds = float(self._seconds()) - self._origin
-        energy_j = self.tdp_w * self.sockets * seconds / self._logical
+        energy_j = self.share.power_w * seconds / self._logical
         self._last_j = max(self._last_j, energy_j)
         return [self._last_j]
 

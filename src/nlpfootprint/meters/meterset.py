@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.meters.base import Channel, PowerMeter, as_meter, check_channel_ids
@@ -40,6 +40,7 @@ class MeterSet:
         *,
         cpu_scope: str = "machine",
         cpu_tdp_w: float | None = None,
+        gpu_scope: str = "machine",
     ) -> None:
         self.summary: str | None = None
         self.owned = spec == "auto"
@@ -48,10 +49,12 @@ class MeterSet:
 
             # the options only where given: a detect() replaced by a test double (or a
             # user's) that takes none keeps working with the defaults
-            if (cpu_scope, cpu_tdp_w) == ("machine", None):
-                detection = detect()
-            else:
-                detection = detect(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
+            options: dict[str, Any] = {}
+            if (cpu_scope, cpu_tdp_w) != ("machine", None):
+                options.update(cpu_scope=cpu_scope, cpu_tdp_w=cpu_tdp_w)
+            if gpu_scope != "machine":
+                options["gpu_scope"] = gpu_scope
+            detection = detect(**options)
             self.summary = detection.summary()
             if not detection.meters:
                 raise ConfigurationError(

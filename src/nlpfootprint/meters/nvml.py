@@ -23,6 +23,14 @@ way CUDA reads it), else all. NVML numbers GPUs in PCI bus order; CUDA does too 
 so. A MIG instance has no power sensor of its own: its channel measures the whole physical
 GPU, and its label says that.
 
+``scope="process"`` charges each GPU's energy to this process tree only (a process and its
+descendants; ``pid=`` names another root): each channel is then an energy counter of the
+joules *attributed* to the tree, the device's energy x the tree's share of the device by
+SM utilisation, else by memory (:mod:`nlpfootprint.meters.gpushare`), of method
+``attributed``; the whole device's figure is kept beside it (:attr:`NvmlMeter.attribution`,
+and one line per GPU among the report's warnings). On a MIG instance the share is of the
+whole physical GPU, among the processes of all its instances.
+
 NVML errors are translated here, once, into the library's errors. ``pynvml`` (from the
 ``nvidia-ml-py`` distribution, extra ``nvidia``) is imported only when a meter is made;
 tests pass a module object of their own as ``nvml=``.
@@ -30,16 +38,17 @@ tests pass a module object of their own as ``nvml=``.
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
 import os
 import platform
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from nlpfootprint.checks import whole_number
+from nlpfootprint.clock import Clock, MonotonicClock
 from nlpfootprint.errors import (
     ConfigurationError,
     MeterError,
@@ -47,11 +56,15 @@ from nlpfootprint.errors import (
     MeterUnavailableError,
 )
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.gpushare import GpuAttribution, ShareAccount, tree_pids
+from nlpfootprint.meters.gpusync import cuda_sync_job
 from nlpfootprint.meters.nvml_devices import (
     device_order_note,
+    max_power_w,
     nvml_text,
     open_device,
     parse_visible_devices,
+    power_limit_w,
     wanted_devices,
 )
 from nlpfootprint.provenance import Backend, Basis, Device, EstimateBasis
@@ -113,15 +126,23 @@ class NvmlMeter:
         mode: ``"auto"`` (counter where supported, else power, else estimated),
             ``"counter"`` or ``"power"`` to insist on one way of reading (a GPU that does
             not support it is left out, with a note) -- e.g. to compare the two.
+        scope: ``"machine"`` (each GPU's whole energy, whoever used it) or ``"process"``
+            (the share attributed to this process tree; see the module docstring).
+        pid: In process scope, the root of the process tree (default: this process).
+        clock: Where process scope takes the times it integrates power over (default:
+            the monotonic clock; tests pass the tracker's ``FakeClock``).
 
     Raises:
         MeterUnavailableError: No pynvml, no driver, no GPU, or no visible GPU.
         MeterPermissionError: NVML refused access (containers: device nodes not mounted).
+        ConfigurationError: A ``mode``, ``scope`` or ``pid`` not among those allowed.
 
     Attributes:
         gpus: What was recorded about each measured GPU (:class:`GpuInfo`), channel order.
         notes: Caveats found when opening the GPUs (a GPU left out, device order).
         sync_cuda: Whether :meth:`sync` waits for queued CUDA work.
+        scope: ``"machine"`` or ``"process"``.
+        pid: The root of the process tree charged in process scope, else None.
     """
 
     def __init__(
@@ -132,9 +153,21 @@ class NvmlMeter:
         environ: Mapping[str, str] | None = None,
         sync_cuda: bool = True,
         mode: str = "auto",
+        scope: str = "machine",
+        pid: int | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if mode not in ("auto", "counter", "power"):
             raise ConfigurationError(f"mode={mode!r}: expected 'auto', 'counter' or 'power'")
+        if scope not in ("machine", "process"):
+            raise ConfigurationError(f"scope={scope!r}: expected 'machine' or 'process'")
+        self.scope = scope
+        self.pid = None
+        if scope == "process":
+            self.pid = os.getpid() if pid is None else whole_number("pid", pid, minimum=1)
+        elif pid is not None:
+            raise ConfigurationError(f"pid={pid!r} is for scope='process', not {scope!r}")
+        self._clock: Clock = MonotonicClock() if clock is None else clock
         self._mode = mode
         self._nvml = nvml if nvml is not None else _import_pynvml()
         self._error_type: type[BaseException] = getattr(self._nvml, "NVMLError", Exception)
@@ -153,6 +186,13 @@ class NvmlMeter:
             raise
         self._lost: set[int] = set()
         self._channels = tuple(map(self._channel, range(len(self.gpus)), self.gpus))
+        self._shares: tuple[ShareAccount, ...] = ()
+        self._tree = None if self.pid is None else tree_pids(self.pid)
+        if self.scope == "process":
+            self._shares = tuple(
+                ShareAccount(f"gpu:{i}", "energy" if mode == "counter" else "power")
+                for i, mode in enumerate(self._modes)
+            )
 
     # -- construction ---------------------------------------------------------------
 
@@ -191,11 +231,11 @@ class NvmlMeter:
         for entry in wanted:
             index, handle, uuid, mig = open_device(self._call, entry)
             name = nvml_text(self._call("nvmlDeviceGetName", handle, context=f"GPU {index} name"))
-            limit_w = self._power_limit_w(handle)
+            limit_w = power_limit_w(self._nvml, handle, self._error_type)
             mode = self._probe(handle, index, name, limit_w)
             if mode is None:
                 continue
-            most_w = self._max_power_w(handle, limit_w)
+            most_w = max_power_w(self._nvml, handle, limit_w, self._error_type)
             infos.append(GpuInfo(index, name, uuid, limit_w, mode, mig, most_w))
             self._handles.append(handle)
             self._modes.append(mode)
@@ -208,25 +248,6 @@ class NvmlMeter:
         note = device_order_note({g.name for g in infos}, wanted, env)
         if note is not None:
             self.notes.append(note)
-
-    def _power_limit_w(self, handle: Any) -> float | None:
-        for name in ("nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit"):
-            try:
-                return float(getattr(self._nvml, name)(handle)) / 1000.0
-            except (self._error_type, AttributeError):
-                continue
-        return None
-
-    def _max_power_w(self, handle: Any, limit_w: float | None) -> float | None:
-        """The highest limit the GPU can be set to, at least ``limit_w``; None if unknown."""
-        known = [] if limit_w is None else [limit_w]
-        try:
-            _, top_mw = self._nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)
-            known.append(float(top_mw) / 1000.0)
-        except (self._error_type, AttributeError, TypeError, ValueError):
-            pass
-        positive = [w for w in known if math.isfinite(w) and w > 0]
-        return max(positive) if positive else None
 
     def _probe(self, handle: Any, index: int, name: str, limit_w: float | None) -> str | None:
         """Pick how to read one GPU: counter, power, estimated, or None (note why)."""
@@ -274,21 +295,32 @@ class NvmlMeter:
         limit = f", limit {gpu.power_limit_w:g} W" if gpu.power_limit_w is not None else ""
         mig = "; MIG instance: whole-GPU readings" if gpu.mig else ""
         estimated = gpu.mode == "estimated"
-        return Channel(
-            id=f"gpu:{position}",
-            domain="gpu",
-            kind="energy" if gpu.mode == "counter" else "power",
-            label=f"{gpu.name} ({gpu.uuid}{limit}): {how}{mig}",
-            estimated=estimated,
-            backend=Backend.NVML,
-            device=Device(name=gpu.name, index=gpu.index, uuid=gpu.uuid, host=platform.node()),
-            basis=EstimateBasis(
+        process = self.scope == "process"
+        basis = None
+        if estimated:
+            basis = EstimateBasis(
                 Basis.POWER_LIMIT_X_UTILISATION,
                 rated_w=gpu.power_limit_w,
                 source="the GPU's enforced power limit (NVML)",
+                scope="process" if process else None,
             )
-            if estimated
-            else None,
+        elif process:
+            basis = EstimateBasis(Basis.PROCESS_SHARE, source=how, scope="process")
+        if process:
+            whole = "the whole GPU's (all its MIG instances')" if gpu.mig else "the GPU's"
+            how += (
+                f", attributed to process tree {self.pid} by its share of {whole} use "
+                "(SM utilisation, else memory)"
+            )
+        return Channel(
+            id=f"gpu:{position}",
+            domain="gpu",
+            kind="energy" if gpu.mode == "counter" or process else "power",
+            label=f"{gpu.name} ({gpu.uuid}{limit}): {how}{mig}",
+            estimated=basis is not None,
+            backend=Backend.NVML,
+            device=Device(name=gpu.name, index=gpu.index, uuid=gpu.uuid, host=platform.node()),
+            basis=basis,
             max_power_w=gpu.max_power_w,
         )
 
@@ -299,8 +331,20 @@ class NvmlMeter:
         """One channel per measured GPU, ``gpu:0``.. in the order chosen."""
         return self._channels
 
+    @property
+    def attribution(self) -> tuple[GpuAttribution, ...]:
+        """In process scope, per GPU: the joules attributed to the process tree and the
+        whole device's, since the first reading (empty in machine scope)."""
+        return tuple(share.snapshot() for share in self._shares)
+
+    def final_warnings(self) -> list[str]:
+        """In process scope, one line per GPU: the attributed energy beside the whole
+        device's, and how it was split (the tracker adds them to the report)."""
+        return [share.describe() for share in self.attribution]
+
     def read(self) -> list[float]:
-        """Joules (counter GPUs) or watts (the others); NaN for a GPU that failed now.
+        """Joules (counter GPUs, and every GPU in process scope: the joules attributed) or
+        watts (the others); NaN for a GPU that failed now.
 
         Raises:
             MeterError: Every GPU failed (the tracker records a gap).
@@ -308,6 +352,7 @@ class NvmlMeter:
         nv = self._nvml
         values: list[float] = []
         errors: list[str] = []
+        tree = None if self._tree is None else functools.cache(self._tree)  # once a reading
         for position, (handle, mode, gpu) in enumerate(
             zip(self._handles, self._modes, self.gpus, strict=True)
         ):
@@ -319,6 +364,8 @@ class NvmlMeter:
                 else:
                     util = nv.nvmlDeviceGetUtilizationRates(handle)
                     value = (gpu.power_limit_w or 0.0) * float(util.gpu) / 100.0
+                if tree is not None:
+                    value = self._attributed(handle, self._shares[position], value, tree)
             except self._error_type as err:
                 problem = self._translate(err, f"reading GPU {gpu.index} ({gpu.name}, {gpu.uuid})")
                 errors.append(str(problem))
@@ -333,6 +380,30 @@ class NvmlMeter:
             raise MeterError("; ".join(errors))
         return values
 
+    def _attributed(
+        self, handle: Any, account: ShareAccount, value: float, tree: Callable[[], frozenset[int]]
+    ) -> float:
+        """The joules attributed so far to the process tree on one GPU, after its reading
+        ``value`` (see :mod:`~nlpfootprint.meters.gpushare`); a lost GPU raises."""
+        t = self._clock.now()
+        samples = self._figures("nvmlDeviceGetProcessUtilization", handle, account.cursor)
+        processes = self._figures("nvmlDeviceGetComputeRunningProcesses", handle)
+        share = account.share(account.fresh(samples), processes, tree)
+        return account.add(t, value, share)
+
+    def _figures(self, name: str, handle: Any, *args: Any) -> list[Any] | None:
+        """What an NVML per-process function returns, or None where it says nothing (not
+        supported, no samples since the cursor, no permission, an old pynvml); a lost GPU
+        raises."""
+        try:
+            return list(getattr(self._nvml, name)(handle, *args))
+        except self._error_type as err:
+            if _code(err) == _GPU_IS_LOST:
+                raise
+            return None
+        except (AttributeError, TypeError):
+            return None
+
     def sync(self) -> None:
         """Wait for queued CUDA work, if torch has initialised CUDA and ``sync_cuda``."""
         self.sync_job()()
@@ -345,12 +416,7 @@ class NvmlMeter:
         for the *current* device's queue, and a worker thread's current device is GPU 0,
         not the one this process (a DDP rank, after ``set_device``) works on.
         """
-        torch = sys.modules.get("torch") if self.sync_cuda else None
-        cuda = getattr(torch, "cuda", None)
-        if cuda is None or not (cuda.is_available() and cuda.is_initialized()):
-            return _nothing
-        device = cuda.current_device()
-        return lambda: cuda.synchronize(device)
+        return cuda_sync_job(self.sync_cuda)
 
     def close(self) -> None:
         """Shut NVML down (once)."""
@@ -363,11 +429,8 @@ class NvmlMeter:
 
     def __repr__(self) -> str:
         gpus = ", ".join(f"{g.index}:{g.mode}" for g in getattr(self, "gpus", ()))
-        return f"NvmlMeter([{gpus}])"
-
-
-def _nothing() -> None:
-    """A sync with nothing to wait for."""
+        scope = f", scope='process', pid={self.pid}" if getattr(self, "pid", None) else ""
+        return f"NvmlMeter([{gpus}]{scope})"
 
 
 def _import_pynvml() -> Any:

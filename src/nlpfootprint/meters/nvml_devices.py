@@ -1,4 +1,5 @@
-"""Which GPUs an NVML meter measures: ``gpus=``, else ``CUDA_VISIBLE_DEVICES``, else all.
+"""Which GPUs an NVML meter measures (``gpus=``, else ``CUDA_VISIBLE_DEVICES``, else all),
+and the power limits NVML states for each.
 
 ``CUDA_VISIBLE_DEVICES`` is read the way CUDA reads it (indices, ``GPU-<uuid>`` prefixes and
 ``MIG-<uuid>`` forms). Used by :class:`~nlpfootprint.meters.nvml.NvmlMeter`, which passes its
@@ -7,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,9 +17,11 @@ from nlpfootprint.errors import ConfigurationError, MeterUnavailableError
 __all__ = [
     "NvmlCall",
     "device_order_note",
+    "max_power_w",
     "nvml_text",
     "open_device",
     "parse_visible_devices",
+    "power_limit_w",
     "wanted_devices",
 ]
 
@@ -140,3 +144,28 @@ def device_order_note(names: set[str], wanted: Sequence[str], env: Mapping[str, 
             " is set, so the measured GPUs may not be the ones CUDA uses"
         )
     return None
+
+
+def power_limit_w(nvml: Any, handle: Any, error_type: type[BaseException]) -> float | None:
+    """A GPU's enforced power limit in watts, or None when NVML does not say (``error_type``:
+    the bindings' ``NVMLError``)."""
+    for name in ("nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetPowerManagementLimit"):
+        try:
+            return float(getattr(nvml, name)(handle)) / 1000.0
+        except (error_type, AttributeError):
+            continue
+    return None
+
+
+def max_power_w(
+    nvml: Any, handle: Any, limit_w: float | None, error_type: type[BaseException]
+) -> float | None:
+    """The highest limit the GPU can be set to, at least ``limit_w``; None if unknown."""
+    known = [] if limit_w is None else [limit_w]
+    try:
+        _, top_mw = nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)
+        known.append(float(top_mw) / 1000.0)
+    except (error_type, AttributeError, TypeError, ValueError):
+        pass
+    positive = [w for w in known if math.isfinite(w) and w > 0]
+    return max(positive) if positive else None

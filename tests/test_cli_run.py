@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -14,6 +16,7 @@ import pytest
 
 import nlpfootprint as nf
 from helpers import wait_until
+from nlpfootprint.report import Outcome
 from nlpfootprint.runlog import load_run
 
 
@@ -275,13 +278,32 @@ def test_a_failed_command_is_said_so_in_the_report_and_the_log(
     assert says in result.stderr  # the report printed at the end
     logged = nf.Report.from_log(log)  # the log's summary
     assert any(says in w for w in logged.warnings), logged.warnings
+    # in fields, not only in words: the heading says FAILED, the JSON and CSV have the status
+    assert logged.outcome is not None
+    assert not logged.outcome.ok
+    signal_number = status - 128 if status > 128 else None
+    assert logged.outcome.signal == signal_number
+    assert logged.outcome.exit_status == (None if signal_number else status)
+    heading = result.stderr.split("nlpfootprint report", 1)[1].splitlines()[0]
+    assert "FAILED" in heading
+    assert says in heading
+    as_json = json.loads(cli("report", str(log), "--format", "json").stdout)
+    assert as_json["outcome"]["ok"] is False
+    assert as_json["outcome"]["signal"] == signal_number
+    rows = list(csv.DictReader(io.StringIO(cli("report", str(log), "--format", "csv").stdout)))
+    assert rows[0]["ended_ok"] == "False"
+    assert rows[0]["exit_status"] == ("" if signal_number else str(status))
 
 
 def test_a_command_that_succeeds_has_no_such_warning(tmp_path: Path) -> None:
     log = tmp_path / "run.jsonl"
     result = cli("run", "--log", str(log), "--", sys.executable, "-c", "pass")
     assert result.returncode == 0
-    assert not any("the command" in w for w in nf.Report.from_log(log).warnings)
+    logged = nf.Report.from_log(log)
+    assert not any("the command" in w for w in logged.warnings)
+    assert logged.outcome == Outcome(True, "the command exited with status 0", exit_status=0)
+    assert "FAILED" not in result.stderr
+    assert "the command exited with status 0" in result.stderr  # the 'ended' row
 
 
 def test_run_makes_the_logs_folder(tmp_path: Path) -> None:

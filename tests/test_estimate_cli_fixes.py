@@ -117,3 +117,15 @@ def test_an_unpriced_h100_says_why_each_table_lacks_it() -> None:
     assert "not computed: price table gcp-2019" in out
     assert "nor does gcp-2026" in out
     assert "H100 are left out" in out
+
+
+def test_the_cost_note_of_an_unpriced_device_names_flags_not_parameters() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", "estimate", "--hardware", "H100", "--hours", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    cost = next(line for line in result.stdout.splitlines() if "cloud cost" in line)
+    assert "--hardware 'H100 SXM5'" in cost
+    assert "--prices 2.5" in cost
+    assert "hardware=" not in cost

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import nlpfootprint as nf
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.provenance import Device
@@ -172,3 +174,28 @@ def test_latex_and_csv_totals_say_their_warnings_on_stderr(tmp_path: Path) -> No
         )
         assert lines[1].startswith("warning: total over 2 runs: cost ")
         assert "no price for inner.jsonl" in lines[1]
+
+
+def test_a_total_with_a_failed_run_in_it_is_headed_failed_and_names_it(tmp_path: Path) -> None:
+    write_log(tmp_path / "ok.jsonl", seconds=60, started_at="2024-05-01T12:00:00+00:00")
+    clock = FakeClock()
+
+    def crashed() -> None:  # its block raised: its log's summary says so
+        with nf.track_energy(
+            meters=[FakeMeter.constant(100.0)], clock=clock, log=tmp_path / "crashed.jsonl"
+        ):
+            clock.advance(30)
+            raise MemoryError("CUDA out of memory")
+
+    with pytest.raises(MemoryError):
+        crashed()
+    result = cli("report", "ok.jsonl", "crashed.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    total = result.stdout.split("nlpfootprint report: total over 2 runs", 1)[1]
+    assert total.splitlines()[0].lstrip().startswith("[FAILED: raised MemoryError")
+    assert "crashed.jsonl did not end cleanly (raised MemoryError: CUDA out of memory)" in total
+    as_json = json.loads(
+        cli("report", "ok.jsonl", "crashed.jsonl", "--format", "json", cwd=tmp_path).stdout
+    )
+    assert as_json["runs"][0]["outcome"]["ok"] is True
+    assert as_json["total"]["outcome"]["ok"] is False

@@ -18,6 +18,7 @@ from nlpfootprint._lazy import lazy_names
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (some 15 ms)
 if TYPE_CHECKING:  # what type checkers and IDEs see: the names, eagerly
     from nlpfootprint.assumptions import Assumptions
+    from nlpfootprint.baseline import load_baseline, measure_baseline
     from nlpfootprint.clock import Clock, MonotonicClock
     from nlpfootprint.errors import (
         ConfigurationError,
@@ -32,7 +33,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the names, eagerly
         UnknownRegionError,
     )
     from nlpfootprint.estimate import CostRange, cloud_cost, estimate
+    from nlpfootprint.flops import count_step_flops, training_flops
     from nlpfootprint.hardware import HardwareSpec, hardware_spec
+    from nlpfootprint.idle import Baseline
     from nlpfootprint.intensity import (
         DEFAULT_INTENSITY,
         STRUBELL_2019,
@@ -50,6 +53,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the names, eagerly
     from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method
     from nlpfootprint.report import ChannelReport, Report
     from nlpfootprint.runlog import RunLog, load_run
+    from nlpfootprint.series import IntensitySeries
     from nlpfootprint.settings import TrackerSettings
     from nlpfootprint.tracker import EnergyTracker, current_tracker, track_energy
     from nlpfootprint.version import __version__
@@ -59,6 +63,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the names, eagerly
 _LAZY: dict[str, str] = {
     # nlpfootprint.assumptions
     "Assumptions": "nlpfootprint.assumptions",
+    # nlpfootprint.baseline
+    "load_baseline": "nlpfootprint.baseline",
+    "measure_baseline": "nlpfootprint.baseline",
     # nlpfootprint.clock
     "Clock": "nlpfootprint.clock",
     "MonotonicClock": "nlpfootprint.clock",
@@ -77,9 +84,14 @@ _LAZY: dict[str, str] = {
     "cloud_cost": "nlpfootprint.estimate",
     "CostRange": "nlpfootprint.estimate",
     "estimate": "nlpfootprint.estimate",
+    # nlpfootprint.flops
+    "count_step_flops": "nlpfootprint.flops",
+    "training_flops": "nlpfootprint.flops",
     # nlpfootprint.hardware
     "hardware_spec": "nlpfootprint.hardware",
     "HardwareSpec": "nlpfootprint.hardware",
+    # nlpfootprint.idle
+    "Baseline": "nlpfootprint.idle",
     # nlpfootprint.intensity
     "carbon_intensity": "nlpfootprint.intensity",
     "data_sources": "nlpfootprint.intensity",
@@ -111,6 +123,8 @@ _LAZY: dict[str, str] = {
     # nlpfootprint.runlog
     "load_run": "nlpfootprint.runlog",
     "RunLog": "nlpfootprint.runlog",
+    # nlpfootprint.series
+    "IntensitySeries": "nlpfootprint.series",
     # nlpfootprint.settings
     "TrackerSettings": "nlpfootprint.settings",
     # nlpfootprint.tracker
@@ -124,6 +138,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "Assumptions",
     "Backend",
+    "Baseline",
     "Channel",
     "ChannelReport",
     "Clock",
@@ -139,6 +154,7 @@ __all__ = [
     "EstimateBasis",
     "HardwareSpec",
     "Intensity",
+    "IntensitySeries",
     "MeterError",
     "MeterPermissionError",
     "MeterUnavailableError",
@@ -159,16 +175,20 @@ __all__ = [
     "__version__",
     "carbon_intensity",
     "cloud_cost",
+    "count_step_flops",
     "current_tracker",
     "data_sources",
     "detect",
     "estimate",
     "hardware_spec",
     "intensity_from_mix",
+    "load_baseline",
     "load_run",
+    "measure_baseline",
     "price_table",
     "regions",
     "track_energy",
+    "training_flops",
 ]
 
 

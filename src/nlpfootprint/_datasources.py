@@ -38,7 +38,9 @@ DATA_SOURCES: tuple[DataSource, ...] = (
     DataSource(
         file="carbon_intensity_countries.csv",
         what="Carbon intensity of electricity generation (lifecycle, g CO2e/kWh) of 214 "
-        "countries and 24 aggregates, latest year per entity",
+        "countries and 24 aggregates, latest year per entity. Central African Republic's "
+        "0 g/kWh is served as 24 g/kWh, the estimate from its generation mix; 5 values "
+        "implausible for a gas-fired grid (TKM, UZB, BHR, BRN, LBY) are kept but flagged",
         origin="Our World in Data energy data, variable carbon_intensity_elec (Ember yearly "
         "electricity data and the Energy Institute Statistical Review), OWID chart export "
         "of about April 2026",
@@ -60,16 +62,20 @@ DATA_SOURCES: tuple[DataSource, ...] = (
     ),
     DataSource(
         file="cloud_regions.csv",
-        what="Grid carbon intensity of cloud regions: Google Cloud (44), AWS (22), Azure "
-        "(32), CoreWeave (3), OVH (2), Scaleway (1), Seeweb (1)",
+        what="Grid carbon intensity of cloud regions: Google Cloud (44), AWS (30, 8 of them "
+        "mapped to their country's figure), Azure (32), CoreWeave (3), OVH (2), Scaleway "
+        "(1), Seeweb (1, mapped to Italy's figure)",
         origin="Google Cloud rows: GoogleCloudPlatform/region-carbon-info, 2024 "
-        "location-based grid intensity. Other rows: ML CO2 Impact calculator "
+        "location-based grid intensity. Mapped rows: the country table's figure for the "
+        "region's country. Other rows: ML CO2 Impact calculator "
         "(mlco2/impact data/impact.csv), older grid averages of mixed sources",
-        license="Apache-2.0 (Google Cloud rows); MIT (other rows)",
-        year="2024 (Google Cloud, Seeweb); compiled 2019 (AWS, Azure) and 2022 (CoreWeave, "
-        "OVH, Scaleway) from data of 2016-2022: stale",
-        attribution="Google Cloud region carbon information (2024); Lacoste et al. (2019), "
-        "Quantifying the Carbon Emissions of Machine Learning, ML CO2 Impact calculator",
+        license="Apache-2.0 (Google Cloud rows); CC BY 4.0 (mapped rows); MIT (other rows)",
+        year="2024 (Google Cloud); the country's year, 2024-2025 (mapped rows); compiled "
+        "2019 (AWS, Azure: stale) and 2022 (CoreWeave, OVH, Scaleway) from data of 2016-2022",
+        attribution="Google Cloud region carbon information (2024); Ember (2026), Energy "
+        "Institute (2025), processed by Our World in Data (mapped rows); Lacoste et al. "
+        "(2019), Quantifying the Carbon Emissions of Machine Learning, ML CO2 Impact "
+        "calculator",
     ),
     DataSource(
         file="emission_factors_by_source.csv",
@@ -92,13 +98,25 @@ DATA_SOURCES: tuple[DataSource, ...] = (
     ),
     DataSource(
         file="hardware_power.csv",
-        what="Maximum board or module power (TDP) of NVIDIA GPUs (K80 to B200, GH200) and "
-        "Google TPUs v2-v4 (measured average power for v2 and v3), for estimates",
+        what="Maximum board or module power (TDP) of NVIDIA GPUs (K80 to B200, GH200, A10G "
+        "to RTX 4090), AMD Instinct MI250/MI250X/MI300X, Intel Gaudi 2 and 3, and Google "
+        "TPUs v2-v4 (measured average power for v2 and v3), for estimates",
         origin="Vendor datasheets and product briefs, named per row in `source`; "
-        "corroborated against mlco2/impact data/gpus.csv (MIT) and spec pages where noted",
+        "corroborated against mlco2/impact data/gpus.csv (MIT), nvidia-smi and rocm-smi "
+        "output and spec pages where noted",
         license="Figures reproduced as facts, with the vendor document cited per row",
         year="by release (2014-2025), in the `released` column",
-        attribution="NVIDIA and Google product documentation, as cited per row",
+        attribution="NVIDIA, AMD, Intel and Google product documentation, as cited per row",
+    ),
+    DataSource(
+        file="gpu_peak_flops.csv",
+        what="Peak dense TFLOP/s (FP32, TF32, BF16, FP16, FP8) of 16 NVIDIA and AMD "
+        "accelerators (V100 to H200, MI300X), the peak a report's MFU is measured against",
+        origin="Vendor datasheets and architecture whitepapers, named per row in `source`; "
+        "rates quoted with structured sparsity halved to dense",
+        license="Figures reproduced as facts, with the vendor document cited per row",
+        year="by release (2017-2024); compiled 2026-12",
+        attribution="NVIDIA and AMD product documentation, as cited per row",
     ),
     DataSource(
         file="cpu_tdp.csv",
@@ -109,5 +127,15 @@ DATA_SOURCES: tuple[DataSource, ...] = (
         year="not dated (as shipped in codecarbon 3.3.2)",
         attribution="CPU TDP table from CodeCarbon 3.3.2 (cpu_power.csv), compiled from "
         "Intel and AMD specification pages",
+    ),
+    DataSource(
+        file="cpu_threads.csv",
+        what="Cores and threads per package of 210 Intel and AMD server, workstation and "
+        "desktop processors, for a virtual machine's share of its package's TDP",
+        origin="Entered by nlpfootprint from Intel ARK and AMD product pages, cited per row "
+        "in `source`; names spelled as in cpu_tdp.csv",
+        license="Figures reproduced as facts, with the vendor page cited per row",
+        year="compiled 2026-12; parts released 2012-2024",
+        attribution="Intel ARK and AMD product specifications, as cited per row",
     ),
 )

@@ -22,12 +22,14 @@ from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 __all__ = [
     "DISTRIBUTED_MODES",
     "MAX_COUNT",
+    "MAX_FLOPS",
     "MAX_FLOAT_SAFE_INT",
     "MAX_G_PER_KWH",
     "MAX_INTERVAL_S",
     "MAX_GATHER_TIMEOUT_S",
     "MAX_LOG_FLUSH_S",
     "MAX_POWER_W",
+    "MAX_PEAK_FLOPS_PER_S",
     "MAX_PRICE_PER_KWH",
     "MAX_PUE",
     "MAX_READ_TIMEOUT_S",
@@ -37,6 +39,7 @@ __all__ = [
     "distributed_mode",
     "finite_number",
     "flag",
+    "flops_value",
     "fraction",
     "g_per_kwh_value",
     "instance",
@@ -93,6 +96,15 @@ MAX_GATHER_TIMEOUT_S = 86400.0
 #: energy was 620 EJ in 2023, Energy Institute Statistical Review 2024: 19.6 TW on average).
 #: Generous on purpose, as the bounds on readings are; a larger figure is no machine's.
 MAX_POWER_W = 1e15
+#: The most floating-point operations one ``tracker.step(flops=...)`` counts: 10**40, some
+#: 10**14 times the largest training runs estimated so far (a few 10**25 FLOP), so that a
+#: larger figure is a slip (a rate, or a product taken twice); sums of a run's counts stay
+#: far within a float's range.
+MAX_FLOPS = 1e40
+#: The largest peak rate ``peak_flops_per_s`` takes, FLOP/s over all the devices measured:
+#: 10**24, some ten thousand times a hundred thousand of the fastest accelerators' dense
+#: 8-bit peak (about 2e15 each); a larger figure is likely in FLOP/h or summed twice.
+MAX_PEAK_FLOPS_PER_S = 1e24
 
 T = TypeVar("T")
 
@@ -307,6 +319,17 @@ def step_counts(n: object, tokens: object) -> tuple[int, int | None]:
     if tokens is None:
         return steps, None
     return steps, whole_number("tokens", tokens, what="a whole number of tokens", maximum=MAX_COUNT)
+
+
+def flops_value(name: str, value: object, *, maximum: float = MAX_FLOPS) -> float:
+    """Return a count of floating-point operations as a float: a finite number from 0 to
+    ``maximum`` (:data:`MAX_FLOPS`). Integers of any size, floats, numpy scalars and 0-d
+    tensors (``.item()`` is taken) are accepted; ``bool`` is a type error."""
+    item = getattr(value, "item", None)
+    if getattr(value, "ndim", None) == 0 and callable(item):  # a 0-d array or tensor
+        value = item()
+    number = nonnegative(name, value)
+    return at_most(name, value, number, maximum, "FLOP; is it a rate, or counted twice?")
 
 
 def flag(name: str, value: object) -> bool:

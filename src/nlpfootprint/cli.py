@@ -17,16 +17,15 @@ by its reader (``nlpfootprint regions | head -1``) ends the command quietly, wit
 from __future__ import annotations
 
 import argparse
-import ast
-import contextlib
 import importlib
 import os
 import re
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
+from nlpfootprint.commands import LITERAL as _LITERAL
+from nlpfootprint.commands import cli_words
 from nlpfootprint.errors import NlpFootprintError
 from nlpfootprint.render.common import printable
 from nlpfootprint.version import package_version
@@ -34,7 +33,7 @@ from nlpfootprint.version import package_version
 __all__ = ["COMMANDS", "build_parser", "cli_words", "main"]
 
 #: The subcommands, in the order ``--help`` lists them (modules of nlpfootprint.commands).
-COMMANDS = ("demo", "run", "report", "meters", "estimate", "regions")
+COMMANDS = ("demo", "run", "report", "advise", "meters", "baseline", "estimate", "regions")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,49 +142,6 @@ def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
             long = [o for o in action.option_strings if o.startswith("--")]
             flags[action.dest] = (long or action.option_strings)[0]
     return flags
-
-
-#: A Python literal as the library's checks print a value: a quoted string, or a number
-#: (``-3.0``, ``1e+300``, ``10**400``, ``inf``, ``nan``).
-_LITERAL = r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|[-+]?(?:\d[\w.+*]*|inf|nan)(?![\w])"""
-#: Where a parameter's name may start: not inside a word, a flag, a path or a key.
-_NOT_AFTER = r"(?<![\w./\\:=-])"
-
-
-def cli_words(message: str, flags: Mapping[str, str]) -> str:
-    """``message`` with each parameter of ``flags`` (``{dest: flag}``) named by its flag.
-
-    ``power_w=-3.0`` becomes ``--power-w -3.0``, ``hardware='TPU v3'`` becomes
-    ``--hardware 'TPU v3'`` (the value as a shell takes it), a bare ``power_w=`` or
-    ``cpu_power_w`` becomes ``--power-w`` or ``--cpu-power-w``. A parameter given a Python
-    value no flag takes (``prices={name: (low, high)}``) and names the command has no flag
-    for are left as they are.
-    """
-    names = sorted((d for d in flags if d.isidentifier()), key=len, reverse=True)
-    if not names:
-        return message
-    alternatives = "|".join(re.escape(n) for n in names)
-    assigned = re.compile(
-        rf"{_NOT_AFTER}(?P<name>{alternatives})=(?P<value>{_LITERAL})?(?![{{\[(])"
-    )
-
-    def flag_value(match: re.Match[str]) -> str:
-        flag = flags[match["name"]]
-        value = match["value"]
-        if value is None:
-            after = match.string[match.end() : match.end() + 1]
-            return f"{flag} " if after in ("'", '"') else flag
-        if value[0] in "'\"":
-            with contextlib.suppress(ValueError, SyntaxError):
-                value = shlex.quote(str(ast.literal_eval(value)))
-        return f"{flag} {value}"
-
-    message = assigned.sub(flag_value, message)
-    bare = [re.escape(n) for n in names if "_" in n]  # unmistakably Python names
-    if bare:
-        pattern = rf"{_NOT_AFTER}(?P<name>{'|'.join(bare)})(?![\w=-])"
-        message = re.sub(pattern, lambda m: flags[m["name"]], message)
-    return message
 
 
 #: argparse's message for a value a flag's ``type=`` refused: ``argument --a/-b: <why>``.

@@ -276,7 +276,8 @@ def _given(power_w: float) -> EstimateBasis:
 
 def _device_channel(spec: HardwareSpec, count: int, utilization: float, s: float) -> ChannelReport:
     ids = "0" if count == 1 else f"0-{count - 1}"
-    domain = "gpu" if spec.vendor.upper() == "NVIDIA" else "other"
+    # NVIDIA and AMD parts are GPUs; TPUs and Gaudi accelerators are not.
+    domain = "gpu" if spec.vendor.upper() in {"NVIDIA", "AMD"} else "other"
     label = (
         f"{count} x {spec.model} at {spec.power_w:g} W ({spec.power_metric}) x utilization "
         f"{utilization:g} ({spec.source})"

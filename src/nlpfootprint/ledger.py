@@ -4,8 +4,8 @@ A live run and a replayed run log both pour their readings into a :class:`Ledger
 the two give the same totals by construction. The ledger keeps, per channel, the energy
 integral (counters unwrapped, power integrated), counts of readings, failures and refused
 values, the seconds not covered by readings on both sides (gaps) and counter resets; for
-the run, the steps and tokens counted and how energy per step varied between sampling
-rounds. Nothing grows with the length of the run. It builds no report and writes no file.
+the run, the steps, tokens and FLOPs counted and how energy per step varied between
+sampling rounds. Nothing grows with the length of the run. It builds no report and writes no file.
 
 Every value is judged before it counts. One that is not a finite number >= 0, a counter
 past its wrap range, a power above what the device can draw
@@ -34,7 +34,15 @@ import attrs
 from nlpfootprint.accounting import CounterIntegrator, PowerIntegrator, WeightedStats
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.meters.base import COUNTER_SLACK_S, Channel
-from nlpfootprint.totals import ChannelTotals, LedgerState, StepEnergy, StepStats, Totals
+from nlpfootprint.totals import (
+    ChannelTotals,
+    LedgerState,
+    StepEnergy,
+    StepStats,
+    Totals,
+    add_flops,
+    flops_since,
+)
 from nlpfootprint.trace import BoundedTrace, TraceData
 
 __all__ = ["ChannelTotals", "Ledger", "LedgerState", "StepEnergy", "StepStats", "Totals"]
@@ -159,7 +167,10 @@ class Ledger:
         self.last_t: float | None = None
         self.steps = 0
         self.tokens = 0
+        #: FLOPs counted with ``tracker.step(flops=...)``; None until a step gives some.
+        self.flops: float | None = None
         self._round_counts = (0, 0)
+        self._round_flops: float | None = None
         self._stats = WeightedStats()
         self._span_stats = WeightedStats()  # since the last checkpoint
         self._span_base = self._totals()
@@ -286,6 +297,7 @@ class Ledger:
         """
         with self._lock:
             self._round_counts = (self.steps, self.tokens)
+            self._round_flops = self.flops
             last_energy, last_steps = self._mark
             steps = self.steps - last_steps
             if steps <= 0:
@@ -302,18 +314,38 @@ class Ledger:
         with self._lock:
             return self._round_counts
 
+    def round_totals(self) -> tuple[int, int, float | None]:
+        """(steps, tokens, FLOPs) as the latest round accounted them (what a run log
+        records; FLOPs None until a step gave some)."""
+        with self._lock:
+            return (*self._round_counts, self._round_flops)
+
     # -- the user's side -------------------------------------------------------------
 
-    def count(self, steps: int, tokens: int | None = None) -> None:
-        """Add training steps and tokens (counts only grow: a negative one is refused)."""
-        if steps < 0 or (tokens or 0) < 0:
+    def count(self, steps: int, tokens: int | None = None, flops: float | None = None) -> None:
+        """Add training steps, tokens and FLOPs (counts only grow: a negative one, or
+        FLOPs that are not a finite number, are refused)."""
+        if steps < 0 or (tokens or 0) < 0 or not (flops is None or 0 <= flops < math.inf):
             raise ConfigurationError(
-                f"steps={steps!r}, tokens={tokens!r}: step and token counts only grow"
+                f"steps={steps!r}, tokens={tokens!r}, flops={flops!r}: step, token and FLOP "
+                "counts only grow (by finite amounts)"
             )
         with self._lock:
             self.steps += steps
             if tokens:
                 self.tokens += tokens
+            if flops is not None:
+                self.flops = add_flops(self.flops, float(flops))
+
+    def count_to(self, steps: int, tokens: int, flops: float | None) -> None:
+        """Raise the counts to a run log's totals (its FLOPs taken as written, so that a
+        replay has the very figure the run had; None leaves them); a fall is refused."""
+        with self._lock:
+            now = (self.steps, self.tokens, self.flops or 0.0)
+        self.count(steps - now[0], tokens - now[1], None if flops is None else flops - now[2])
+        if flops is not None:
+            with self._lock:
+                self.flops = float(flops)
 
     def totals(self) -> Totals:
         """Cumulative figures now (for window boundaries)."""
@@ -321,7 +353,9 @@ class Ledger:
             return self._totals()
 
     def _totals(self) -> Totals:
-        return Totals(tuple(a.totals() for a in self._accounts), self.steps, self.tokens)
+        return Totals(
+            tuple(a.totals() for a in self._accounts), self.steps, self.tokens, self.flops
+        )
 
     def closing(self, end_t: float) -> tuple[tuple[ChannelTotals, ...], list[str]]:
         """Per-channel figures for a run ending at ``end_t`` (an open gap closed there),
@@ -380,6 +414,7 @@ class Ledger:
                     tuple(n.since(b) for n, b in zip(now.channels, base.channels, strict=True)),
                     now.steps - base.steps,
                     now.tokens - base.tokens,
+                    flops_since(now.flops, base.flops),
                 ),
                 _frozen(self._span_stats),
                 self._span_start if self._span_start is not None else self.first_t,

@@ -24,15 +24,17 @@ import attrs
 
 from nlpfootprint import accounting
 from nlpfootprint.assumptions import Assumptions, amount, count
-from nlpfootprint.checks import MAX_COUNT, MAX_FLOAT_SAFE_INT, whole_number
+from nlpfootprint.checks import MAX_COUNT, MAX_FLOAT_SAFE_INT, flops_value, whole_number
 from nlpfootprint.errors import (
     ConfigurationError,
     ConfigurationTypeError,
     NlpFootprintError,
     ReportFormatError,
 )
+from nlpfootprint.idle import BASELINE_WARNING, Baseline, power_map
 from nlpfootprint.intensity import Intensity
 from nlpfootprint.ledger import Ledger
+from nlpfootprint.peaks import Efficiency, Peak, find_peak
 from nlpfootprint.report_dict import (
     MAX_WINDOW_DEPTH,
     SCHEMA,
@@ -42,12 +44,28 @@ from nlpfootprint.report_dict import (
     report_fields,
     report_to_dict,
 )
-from nlpfootprint.report_parts import PARTIAL_COVERAGE, ChannelReport, JobInfo, Projection
+from nlpfootprint.report_parts import (
+    PARTIAL_COVERAGE,
+    ChannelReport,
+    JobInfo,
+    Outcome,
+    Projection,
+)
+from nlpfootprint.series import WARNING_PREFIX as SERIES_WARNING
+from nlpfootprint.series import (
+    IntensityArg,
+    IntensitySeries,
+    Weighting,
+    as_series,
+    segments_from_trace,
+    weighted_intensity,
+)
 from nlpfootprint.totals import LedgerState, StepEnergy
 from nlpfootprint.trace import TraceData
 from nlpfootprint.units import format_duration, format_energy_j, format_mass_kg
 
 if TYPE_CHECKING:
+    from nlpfootprint.advice import Advice
     from nlpfootprint.equivalents import Equivalent, RegionResult
 
 __all__ = [
@@ -55,12 +73,18 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_PATTERN",
     "Assumptions",
+    "Baseline",
     "ChannelReport",
     "JobInfo",
+    "Outcome",
     "Projection",
     "Report",
     "StepEnergy",
 ]
+
+
+def _optional_flops(value: object) -> float | None:
+    return None if value is None else flops_value("flops", value, maximum=math.inf)
 
 
 #: The figures proportional to energy, which a projection's band applies to.
@@ -90,10 +114,23 @@ class Report:
         job: For a distributed job (``torchrun``, ``srun``, ``mpirun``), which job and
             which part of it: the whole job on rank 0, each device once, with the ranks
             that did not report (see :class:`~nlpfootprint.report_parts.JobInfo`).
+        outcome: How the measured block or command ended (completed, raised, the command's
+            exit status or signal); None when ``stop()`` was called without a ``with``
+            block (see :class:`~nlpfootprint.report_parts.Outcome`).
+        flops: Floating-point operations counted with ``tracker.step(flops=...)``; None
+            when no step gave any.
+        efficiency: How to read them: their method, the precision and any peak given
+            (see :class:`~nlpfootprint.peaks.Efficiency`).
+        baseline: The idle power of each channel, when the run was given one
+            (``track_energy(baseline=...)``, :meth:`with_baseline`): the dynamic figures
+            are counted above it (see :class:`~nlpfootprint.idle.Baseline`).
 
     Derived (properties): ``energy_j``, ``energy_kwh``, ``facility_energy_kwh``,
     ``co2e_kg``, ``co2e_lbs``, ``cost_usd``, ``mean_power_w``, ``energy_j_by_domain``,
-    ``energy_j_by_host``, ``j_per_step``, ``j_per_token``, ``method``, ``coverage``.
+    ``energy_j_by_host``, ``j_per_step``, ``j_per_token``, ``method``, ``coverage``,
+    ``flops_per_j``, ``tokens_per_j``, ``peak``, ``mfu``, ``dynamic_energy_j``,
+    ``dynamic_energy_kwh``, ``dynamic_co2e_kg``. The paper's figures (``energy_kwh``,
+    ``co2e_kg``, ...) are always the total; the dynamic ones stand beside them.
     """
 
     duration_s: float = attrs.field(validator=amount)
@@ -111,6 +148,12 @@ class Report:
     projection: Projection | None = None
     step_energy: StepEnergy | None = None
     job: JobInfo | None = None
+    outcome: Outcome | None = None
+    flops: float | None = attrs.field(default=None, converter=_optional_flops)
+    efficiency: Efficiency = attrs.field(factory=Efficiency)
+    baseline: Baseline | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(Baseline))
+    )
 
     # -- derived figures -------------------------------------------------------------
 
@@ -145,6 +188,31 @@ class Report:
         price = self.assumptions.price_per_kwh
         return (
             None if price is None else accounting.electricity_cost(self.facility_energy_kwh, price)
+        )
+
+    @property
+    def dynamic_energy_j(self) -> float | None:
+        """IT energy above the idle baseline in joules (None without a baseline): each
+        channel's energy less its idle power x its duration, at least 0; a channel the
+        baseline does not name counts in full."""
+        return None if self.baseline is None else self.baseline.dynamic_j(self.channels)
+
+    @property
+    def dynamic_energy_kwh(self) -> float | None:
+        """:attr:`dynamic_energy_j` in kWh (None without a baseline)."""
+        dynamic = self.dynamic_energy_j
+        return None if dynamic is None else accounting.joules_to_kwh(dynamic)
+
+    @property
+    def dynamic_co2e_kg(self) -> float | None:
+        """The emissions of the dynamic energy, x PUE x carbon intensity, in kg CO2e
+        (None without a baseline)."""
+        dynamic = self.dynamic_energy_kwh
+        if dynamic is None:
+            return None
+        a = self.assumptions
+        return accounting.co2e_kg(
+            accounting.facility_energy_kwh(dynamic, a.pue), a.intensity.g_per_kwh
         )
 
     @property
@@ -190,18 +258,46 @@ class Report:
         return self.energy_j / self.tokens if self.tokens else None
 
     @property
+    def flops_per_j(self) -> float | None:
+        """Counted FLOPs per IT joule; None without FLOPs or energy."""
+        energy = self.energy_j
+        return self.flops / energy if self.flops is not None and energy > 0 else None
+
+    @property
+    def tokens_per_j(self) -> float | None:
+        """Counted tokens per IT joule; None without tokens or energy."""
+        energy = self.energy_j
+        return self.tokens / energy if self.tokens and energy > 0 else None
+
+    @property
+    def peak(self) -> Peak | None:
+        """The peak FLOP rate MFU is measured against: ``peak_flops_per_s`` given, or the
+        sum of the GPUs' peaks for the precision from the table; None when unknown."""
+        return find_peak(self.efficiency, self.channels)[0]
+
+    @property
+    def mfu(self) -> float | None:
+        """Model FLOPs utilisation: the FLOP rate achieved (FLOPs / duration) over
+        :attr:`peak`; None without FLOPs, duration or a known peak."""
+        peak = self.peak
+        if self.flops is None or peak is None or self.duration_s <= 0:
+            return None
+        return self.flops / self.duration_s / peak.flops_per_s
+
+    @property
     def method(self) -> str:
         """Where the energy figures come from.
 
         ``measured`` (counters or sampled power only), ``estimated`` (estimates only),
-        ``mixed``, or ``none`` when no channel produced a reading.
+        ``mixed`` (some estimated, or attributed: a shared GPU's measured energy split by
+        an estimated share), or ``none`` when no channel produced a reading.
         """
         sources = {c.source for c in self.channels if c.energy_j or c.readings}
         if not sources:
             return "none"
         if sources == {"estimated"}:
             return "estimated"
-        return "mixed" if "estimated" in sources else "measured"
+        return "mixed" if sources & {"estimated", "attributed"} else "measured"
 
     # -- transformations -------------------------------------------------------------
 
@@ -209,29 +305,85 @@ class Report:
         self,
         *,
         pue: float | None = None,
-        carbon_intensity: Intensity | float | str | None = None,
+        carbon_intensity: IntensityArg = None,
         price_per_kwh: float | None = None,
     ) -> Report:
         """The same measurement accounted under other assumptions (None keeps the current).
+
+        ``carbon_intensity`` may be an :class:`~nlpfootprint.series.IntensitySeries` (or
+        the path of a CSV file of one): each interval's energy is then weighted by that
+        interval's intensity (the report's power trace placed at its start time), and the
+        report's intensity is the
+        energy-weighted mean, with the plain mean and the series named in its source.
+        Windows take the run's weighted mean.
 
         >>> from nlpfootprint.report import Report, ChannelReport
         >>> r = Report(3600.0, (ChannelReport("gpu:0", "gpu", "power", "sampled", "", 3.6e6),))
         >>> r.with_assumptions(pue=1.1, carbon_intensity=100).co2e_kg
         0.11000000000000001
+
+        Raises:
+            ConfigurationError: A series for a report without a power trace or a start
+                time (an estimate, a projection, a sum of runs).
         """
+        warnings = self.warnings
+        if carbon_intensity is not None:  # the last series' warnings go with its figures
+            warnings = tuple(w for w in warnings if not w.startswith(SERIES_WARNING))
+        series = as_series(carbon_intensity)
+        intensity: Intensity | float | str | None
+        if series is not None:
+            weighting = self.weighted_by(series)
+            intensity = weighting.intensity
+            warnings = (*warnings, *weighting.warnings)
+        else:
+            intensity = carbon_intensity  # type: ignore[assignment]  # not a series: a key
         new = self.assumptions.replaced(
-            pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
+            pue=pue, carbon_intensity=intensity, price_per_kwh=price_per_kwh
         )
         return attrs.evolve(
             self,
             assumptions=new,
+            warnings=warnings,
             windows=tuple(
-                w.with_assumptions(
-                    pue=pue, carbon_intensity=carbon_intensity, price_per_kwh=price_per_kwh
-                )
+                w.with_assumptions(pue=pue, carbon_intensity=intensity, price_per_kwh=price_per_kwh)
                 for w in self.windows
             ),
         )
+
+    def with_baseline(self, baseline: Baseline | Mapping[str, float] | None) -> Report:
+        """The same measurement with its dynamic energy counted above ``baseline``: a
+        :class:`~nlpfootprint.idle.Baseline`, or a mapping of channel id to idle watts
+        (taken as given); None removes it. Its windows take it too.
+
+        The warnings about an earlier baseline give way to this one's: the channels it
+        does not name (counted in full), the ids it names that the run has not, and each
+        channel that drew less than its idle power (counted as 0).
+
+        >>> gpu = ChannelReport("gpu:0", "gpu", "power", "sampled", "", 1000.0, duration_s=10.0)
+        >>> Report(10.0, (gpu,)).with_baseline({"gpu:0": 62.0}).dynamic_energy_j  # 100 W
+        380.0
+        """
+        if baseline is not None and not isinstance(baseline, Baseline):
+            baseline = Baseline(power_map(baseline, "baseline"), "given")
+        warnings = [w for w in self.warnings if not w.startswith(BASELINE_WARNING)]
+        if baseline is not None:
+            warnings += baseline.check(self)
+        return attrs.evolve(_with_baseline(self, baseline), warnings=tuple(warnings))
+
+    def weighted_by(self, series: IntensitySeries) -> Weighting:
+        """This run's energy weighted by ``series`` over its wall-clock time: the
+        energy-weighted mean intensity, the plain mean, and the share outside the series.
+
+        Raises:
+            ConfigurationError: No power trace or start time to place the energy in time
+                (an estimate, a projection, a sum of runs), or a projected report.
+        """
+        if self.projection is not None:
+            raise ConfigurationError(
+                "an intensity series weights a measurement over its own time: weight the "
+                "measured report, then project it"
+            )
+        return weighted_intensity(segments_from_trace(self.trace, self.started_at), series)
 
     def project(
         self,
@@ -271,7 +423,8 @@ class Report:
             f"(x{factor:.3g} of what was measured)"
         )
         counts = (self.steps * factor, self.tokens * factor)
-        scaled = (factor, self.duration_s * factor, self.energy_j * factor)
+        flops = None if self.flops is None else self.flops * factor
+        scaled = (factor, self.duration_s * factor, self.energy_j * factor, flops or 0.0)
         finite = all(math.isfinite(x) for x in scaled)  # the total bounds every channel
         if not finite or max(counts) > MAX_FLOAT_SAFE_INT:
             raise too_large
@@ -288,6 +441,7 @@ class Report:
             channels=tuple(c.scaled(factor) for c in self.channels),
             steps=round(counts[0]),
             tokens=round(counts[1]),
+            flops=flops,
             windows=(),
             trace=None,
             warnings=(*self.warnings, note),
@@ -360,6 +514,7 @@ class Report:
             assumptions=assumptions,
             steps=state.totals.steps,
             tokens=state.totals.tokens,
+            flops=state.totals.flops,
             warnings=(*warnings, *state.warnings(end_t)),
             step_energy=state.step_stats.energy(),
             **fields,
@@ -421,7 +576,7 @@ class Report:
         path: str | os.PathLike[str],
         *,
         pue: float | None = None,
-        carbon_intensity: Intensity | float | str | None = None,
+        carbon_intensity: IntensityArg = None,
         price_per_kwh: float | None = None,
         from_samples: bool = False,
     ) -> Report:
@@ -453,6 +608,19 @@ class Report:
         from nlpfootprint.equivalents import compare_regions
 
         return compare_regions(self, keys)
+
+    def advise(
+        self,
+        *,
+        series: IntensitySeries | None = None,
+        regions: Sequence[str | float] | None = None,
+    ) -> Advice:
+        """When (``series``: every start where the run fits) and where (``regions``: their
+        yearly figures) the same run would emit least: see :func:`nlpfootprint.advice.advise`.
+        """
+        from nlpfootprint.advice import advise
+
+        return advise(self, series=series, regions=regions)
 
     def __str__(self) -> str:
         from nlpfootprint.render.text import render_text
@@ -509,3 +677,12 @@ class Report:
         from nlpfootprint.render.plot import plot_report
 
         return plot_report(self, path, ax=ax)
+
+
+def _with_baseline(report: Report, baseline: Baseline | None) -> Report:
+    """``report`` and its windows, at every level, with ``baseline`` (warnings as they are)."""
+    return attrs.evolve(
+        report,
+        baseline=baseline,
+        windows=tuple(_with_baseline(w, baseline) for w in report.windows),
+    )

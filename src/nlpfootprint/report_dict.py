@@ -23,8 +23,10 @@ import attrs
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError, NlpFootprintError, ReportFormatError
+from nlpfootprint.idle import Baseline
 from nlpfootprint.legacy import upgrade_report
-from nlpfootprint.report_parts import ChannelReport, JobInfo, Projection
+from nlpfootprint.peaks import Efficiency
+from nlpfootprint.report_parts import ChannelReport, JobInfo, Outcome, Projection
 from nlpfootprint.totals import StepEnergy
 from nlpfootprint.trace import TraceData
 
@@ -106,6 +108,12 @@ _FIGURES = (
     "tokens",
     "j_per_step",
     "j_per_token",
+    "flops",
+    "flops_per_j",
+    "tokens_per_j",
+    "mfu",
+    "dynamic_energy_kwh",
+    "dynamic_co2e_kg",
 )
 
 
@@ -132,6 +140,10 @@ def report_to_dict(report: Any) -> dict[str, Any]:
         "projection": _part(report.projection),
         "step_energy": _part(report.step_energy),
         "job": _part(getattr(report, "job", None)),
+        "outcome": _part(getattr(report, "outcome", None)),
+        "efficiency": report.efficiency.to_dict(),
+        "peak": _part(report.peak),  # derived: what MFU is measured against
+        "baseline": _part(getattr(report, "baseline", None)),
         # derived, at the top level (an older reader ignores unknown keys there)
         "coverage": {
             "run": report.coverage,
@@ -159,7 +171,7 @@ def report_fields(data: object) -> dict[str, Any]:
     try:
         d = upgrade_report(data) if int(match[1]) == 1 else data
         trace, projection, steps = d.get("trace"), d.get("projection"), d.get("step_energy")
-        job = d.get("job")
+        job, outcome = d.get("job"), d.get("outcome")
         _check_types(d)
         return {
             "duration_s": d["duration_s"],
@@ -177,6 +189,10 @@ def report_fields(data: object) -> dict[str, Any]:
             "projection": None if projection is None else Projection(**projection),
             "step_energy": None if steps is None else StepEnergy(**steps),
             "job": None if job is None else JobInfo.from_dict(job),
+            "outcome": None if outcome is None else Outcome.from_dict(outcome),
+            "flops": d.get("flops"),  # reports before FLOPs have neither key
+            "efficiency": Efficiency.from_dict(d.get("efficiency")),
+            "baseline": Baseline.from_dict(d.get("baseline")),  # None before baselines
         }
     except (  # what a hostile dict can make the parts' from_dict raise
         KeyError,
@@ -251,6 +267,8 @@ _DERIVED = (
     "cost_usd",
     "j_per_step",
     "j_per_token",
+    "flops_per_j",
+    "mfu",
 )
 
 

@@ -7,6 +7,7 @@ estimate, its basis. Renderers read these fields; the label is for people only.
 
 from __future__ import annotations
 
+import signal as _signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "ChannelReport",
     "JobInfo",
     "MissingRank",
+    "Outcome",
     "Projection",
     "RankPart",
     "StepEnergy",
@@ -44,7 +46,8 @@ class ChannelReport:
         domain: ``gpu``, ``cpu``, ``dram`` or ``other`` (a :class:`~nlpfootprint.Domain`,
             equal to the plain string).
         kind: ``energy`` (a counter) or ``power`` (sampled watts).
-        source: ``counter``, ``sampled`` or ``estimated``: how the energy was obtained (a
+        source: ``counter``, ``sampled``, ``estimated`` or ``attributed`` (a shared GPU's
+            measured energy x this process tree's share): how the energy was obtained (a
             :class:`~nlpfootprint.provenance.Method`; ``method`` is the same).
         label: What the channel is, for people (device name, estimation model).
         energy_j: Energy over the report's duration, in joules.
@@ -86,7 +89,7 @@ class ChannelReport:
 
     @basis.validator
     def _check_basis(self, _attribute: object, basis: EstimateBasis | None) -> None:
-        if basis is not None and self.source is not Method.ESTIMATED:
+        if basis is not None and self.source not in (Method.ESTIMATED, Method.ATTRIBUTED):
             raise ConfigurationError(
                 f"channel {self.id!r} has an estimate basis ({basis.basis}) but was {self.source}"
             )
@@ -309,3 +312,91 @@ class JobInfo:
         )
         fields["missing"] = tuple(MissingRank(**m) for m in fields.get("missing", ()))
         return cls(**fields)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return _signal.Signals(number).name
+    except ValueError:
+        return "an unknown signal"
+
+
+def _optional_int(_instance: object, attribute: attrs.Attribute[int | None], value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{attribute.name}: expected an integer or None, got {value!r:.80}")
+
+
+@attrs.frozen
+class Outcome:
+    """How the measured block, or the command ``nlpfootprint run`` ran, ended.
+
+    A report whose run failed says so in its heading, so that a crashed job's figures are
+    not read as a clean run's. Build one with :meth:`completed`, :meth:`of_exception` or
+    :meth:`of_returncode`.
+
+    Attributes:
+        ok: True when the block ran to its end (the command exited with status 0).
+        detail: How it ended, in words: ``"completed"``, ``"raised ValueError: ..."``,
+            ``"the command exited with status 3"``, ``"the command was ended by SIGKILL
+            (signal 9)"``.
+        exit_status: The command's exit status, when a command (or ``sys.exit``) ended it.
+        signal: The number of the signal that ended the command, when one did.
+    """
+
+    ok: bool = attrs.field(validator=attrs.validators.instance_of(bool))
+    detail: str = attrs.field(validator=attrs.validators.instance_of(str))
+    exit_status: int | None = attrs.field(default=None, validator=_optional_int)
+    signal: int | None = attrs.field(default=None, validator=_optional_int)
+
+    @classmethod
+    def completed(cls) -> Outcome:
+        """The block ran to its end."""
+        return cls(ok=True, detail="completed")
+
+    @classmethod
+    def of_returncode(cls, returncode: int) -> Outcome:
+        """A command's end from its return code (negative: the signal that ended it).
+
+        >>> Outcome.of_returncode(-9).detail
+        'the command was ended by SIGKILL (signal 9)'
+        """
+        if returncode < 0:
+            number = -returncode
+            return cls(
+                ok=False,
+                detail=f"the command was ended by {_signal_name(number)} (signal {number})",
+                signal=number,
+            )
+        return cls(
+            ok=returncode == 0,
+            detail=f"the command exited with status {returncode}",
+            exit_status=returncode,
+        )
+
+    @classmethod
+    def of_exception(cls, exc: BaseException) -> Outcome:
+        """The end of a block that raised ``exc``: ``sys.exit(0)`` is a clean end, a
+        ``subprocess.CalledProcessError`` gives its command's status or signal."""
+        if isinstance(exc, SystemExit):
+            code = exc.code
+            if code is None or code == 0:
+                return cls(ok=True, detail="completed (SystemExit: status 0)", exit_status=0)
+            status = code if isinstance(code, int) and not isinstance(code, bool) else 1
+            return cls(
+                ok=False, detail=f"exited with status {status} (SystemExit)", exit_status=status
+            )
+        returncode = getattr(exc, "returncode", None)
+        if isinstance(returncode, int) and not isinstance(returncode, bool) and returncode != 0:
+            ended = cls.of_returncode(returncode)
+            return attrs.evolve(ended, detail=f"raised {type(exc).__name__}: {ended.detail}")
+        what = str(exc)
+        return cls(ok=False, detail=f"raised {type(exc).__name__}{f': {what}' if what else ''}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        """Read :meth:`to_dict` output back."""
+        return cls(**data)

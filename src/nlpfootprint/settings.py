@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypedDict, TypeVar
 
 import attrs
 
 from nlpfootprint.assumptions import PAPER_PUE, Assumptions
+from nlpfootprint.baseline import baseline_seconds, load_baseline
 from nlpfootprint.checks import (
     MIN_INTERVAL_S,
     at_most,
@@ -32,8 +33,12 @@ from nlpfootprint.checks import (
 )
 from nlpfootprint.clock import Clock
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
+from nlpfootprint.flops import FlopsMethod
+from nlpfootprint.idle import Baseline, power_map
 from nlpfootprint.intensity import Intensity, resolve_intensity
 from nlpfootprint.meters.base import PowerMeter
+from nlpfootprint.peaks import Efficiency, Precision, peak_flops_value, precision_value
+from nlpfootprint.series import IntensitySeries, as_series
 
 __all__ = ["MIN_INTERVAL_S", "TrackerOptions", "TrackerSettings", "spell_out_options"]
 
@@ -49,7 +54,7 @@ class TrackerOptions(TypedDict, total=False):
     meters: Meters
     interval_s: float
     pue: float
-    carbon_intensity: Intensity | float | str | None
+    carbon_intensity: Intensity | float | str | IntensitySeries | os.PathLike[str] | None
     price_per_kwh: float | None
     clock: Clock | None
     name: str | None
@@ -62,6 +67,12 @@ class TrackerOptions(TypedDict, total=False):
     gather_timeout_s: float
     cpu_scope: Literal["machine", "process"]
     cpu_tdp_w: float | None
+    gpu_scope: Literal["machine", "process"]
+    precision: Precision | None
+    peak_flops_per_s: float | None
+    flops_method: FlopsMethod
+    baseline: Literal["measure"] | Mapping[str, float] | Baseline | str | os.PathLike[str] | None
+    baseline_s: float
 
 
 def _meters(_instance: object, _attribute: object, meters: Any) -> None:
@@ -81,8 +92,13 @@ def _meters(_instance: object, _attribute: object, meters: Any) -> None:
             )
 
 
-def _intensity(_instance: object, _attribute: object, value: Any) -> None:
+def _intensity(value: Any) -> Any:
+    """A series (or a CSV file of one) as an IntensitySeries; anything else checked."""
+    series = as_series(value)  # raises, naming the file
+    if series is not None:
+        return series
     resolve_intensity(value)  # raises, naming the value
+    return value
 
 
 def _price(value: object) -> float | None:
@@ -132,6 +148,18 @@ def _cpu_scope(_instance: object, _attribute: object, scope: Any) -> None:
         )
 
 
+def _gpu_scope(_instance: object, _attribute: object, scope: Any) -> None:
+    if scope not in ("machine", "process"):
+        raise ConfigurationError(
+            f"gpu_scope={scope!r}: expected 'machine' (each GPU's whole energy: GPUs of your "
+            "own) or 'process' (this process tree's share of each: shared GPUs)"
+        )
+
+
+def _flops_method(_instance: object, _attribute: object, method: Any) -> None:
+    Efficiency(flops_method=method)  # raises, naming the value
+
+
 def _cpu_tdp(value: object) -> float | None:
     if value is None:
         return None
@@ -140,6 +168,37 @@ def _cpu_tdp(value: object) -> float | None:
 
 def _distributed(_instance: object, _attribute: object, mode: Any) -> None:
     distributed_mode(mode)
+
+
+#: How long ``baseline="measure"`` measures unless told.
+_BASELINE_S = 5.0
+
+
+def _baseline(value: object) -> Baseline | Literal["measure"] | None:
+    """``"measure"``, a Baseline, a mapping taken as given, or a file read now."""
+    if value is None or isinstance(value, Baseline):
+        return value
+    if isinstance(value, str) and value == "measure":
+        return "measure"
+    if isinstance(value, Mapping):
+        return Baseline(power_map(value, "baseline"), "given")  # the error names the entry
+    if isinstance(value, str | os.PathLike):
+        try:
+            return load_baseline(value, name="baseline")
+        except ConfigurationError as err:
+            raise ConfigurationError(
+                f"{err} (baseline= takes 'measure', a mapping of channel id to idle watts, "
+                "or the path of a baseline file or run log)"
+            ) from err
+    raise ConfigurationTypeError(
+        f"baseline={value!r:.80}: expected 'measure', a mapping of channel id to idle watts "
+        f"(such as {{'gpu:0': 62.0}}), a Baseline, or the path of a baseline file or run "
+        f"log, got {type(value).__name__}"
+    )
+
+
+def _baseline_s(value: object) -> float:
+    return baseline_seconds(value, "baseline_s")
 
 
 @attrs.frozen(kw_only=True)
@@ -155,7 +214,11 @@ class TrackerSettings:
             paper's).
         carbon_intensity: Grid intensity in g CO2e/kWh, an
             :class:`~nlpfootprint.Intensity`, or a key (``"FRA"``, ``"gcp:europe-west4"``,
-            ``"strubell2019"``). Default: the world average, said in the report.
+            ``"strubell2019"``). Default: the world average, said in the report. Or an
+            hourly (or finer) series: an :class:`~nlpfootprint.series.IntensitySeries`,
+            or the path of a CSV file of one; the finished report weights each
+            interval's energy by that interval's intensity (snapshots use the series'
+            yearly fallback).
         price_per_kwh: Electricity price per kWh (at most 1,000,000); without it the report
             has no cost.
         clock: Time source; pass a :class:`~nlpfootprint.testing.FakeClock` in tests (no
@@ -198,14 +261,41 @@ class TrackerSettings:
             says so, with both figures, when other processes used more than 20% of the
             busy CPU time.
         cpu_tdp_w: The CPU package's TDP in watts for that estimate (default: from the CPU
-            model, else an assumed 85 W, said in the report).
+            model, else an assumed 85 W, said in the report). On a VM whose model's
+            thread count is known, the VM's share of it is charged; otherwise all of it.
+        gpu_scope: Where NVIDIA GPUs are measured (``meters="auto"``): ``"machine"``
+            (default: each GPU's whole energy) or ``"process"`` (the share of each GPU's
+            energy attributed to this process tree by its SM utilisation, else its memory:
+            GPUs shared with other jobs; see ``NvmlMeter(scope="process")``).
+        precision: The number format the training's matrix products run in (``"fp32"``,
+            ``"tf32"``, ``"bf16"``, ``"fp16"``, ``"fp8"``), for the report's MFU: the
+            GPUs' peak for it comes from the shipped table (None, the default: no MFU
+            unless ``peak_flops_per_s`` is given). The training callbacks set it from the
+            trainer when it is not given.
+        peak_flops_per_s: The peak FLOP rate to measure MFU against, over all the
+            devices measured (it wins over the table); None: from the table.
+        flops_method: How the FLOPs given with ``tracker.step(flops=...)`` are obtained,
+            for the report to say: ``"given"`` (default), ``"counted"`` (with
+            FlopCounterMode) or ``"estimated"`` (6 N D, :func:`~nlpfootprint.training_flops`).
+        baseline: The idle power that the report's dynamic energy is counted above
+            (``report.dynamic_energy_kwh``; the paper's figures stay total): ``"measure"``
+            reads the meters for ``baseline_s`` seconds at start, before the block runs
+            (the block waits that long; leave the machine idle; with a
+            :class:`~nlpfootprint.testing.FakeClock` the clock is advanced instead); a
+            mapping of channel id to watts (``{"gpu:0": 62.0}``) is taken as given; a path
+            names a baseline file (``nlpfootprint baseline --out``) or a run log (its
+            channels' mean power), read when the settings are made. A channel the
+            baseline does not name is counted in full, and the report says so. None
+            (default): no dynamic figures.
+        baseline_s: How long ``baseline="measure"`` measures, more than 0 s and at most
+            an hour (default 5); only with ``baseline="measure"``.
     """
 
     meters: Meters = attrs.field(default="auto", validator=_meters)
     interval_s: float = attrs.field(default=1.0, converter=interval_value)
     pue: float = attrs.field(default=PAPER_PUE, converter=pue_value)
-    carbon_intensity: Intensity | float | str | None = attrs.field(
-        default=None, validator=_intensity
+    carbon_intensity: Intensity | float | str | IntensitySeries | None = attrs.field(
+        default=None, converter=_intensity
     )
     price_per_kwh: float | None = attrs.field(default=None, converter=_price)
     clock: Clock | None = attrs.field(default=None, validator=_clock)
@@ -221,6 +311,12 @@ class TrackerSettings:
     gather_timeout_s: float = attrs.field(default=60.0, converter=gather_timeout_value)
     cpu_scope: Literal["machine", "process"] = attrs.field(default="machine", validator=_cpu_scope)
     cpu_tdp_w: float | None = attrs.field(default=None, converter=_cpu_tdp)
+    gpu_scope: Literal["machine", "process"] = attrs.field(default="machine", validator=_gpu_scope)
+    precision: Precision | None = attrs.field(default=None, converter=precision_value)
+    peak_flops_per_s: float | None = attrs.field(default=None, converter=peak_flops_value)
+    flops_method: FlopsMethod = attrs.field(default="given", validator=_flops_method)
+    baseline: Baseline | Literal["measure"] | None = attrs.field(default=None, converter=_baseline)
+    baseline_s: float = attrs.field(default=_BASELINE_S, converter=_baseline_s)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.meters, str) and (
@@ -229,6 +325,18 @@ class TrackerSettings:
             raise ConfigurationError(
                 "cpu_scope= and cpu_tdp_w= set the CPU estimate of meters='auto'; with meters "
                 "of your own, give them to EstimatedCpuMeter(tdp_w, scope=...) instead"
+            )
+        if not isinstance(self.meters, str) and self.gpu_scope != "machine":
+            raise ConfigurationError(
+                "gpu_scope= sets the NVIDIA meter of meters='auto'; with meters of your own, "
+                "give it to NvmlMeter(scope=...) instead"
+            )
+        if self.baseline != "measure" and self.baseline_s != _BASELINE_S:
+            why = "not asked for" if self.baseline is None else "given, not measured"
+            raise ConfigurationError(
+                f"baseline_s={self.baseline_s!r}: sets how long baseline='measure' measures the "
+                f"idle power, but the baseline is {why} (give baseline='measure' too, or leave "
+                "baseline_s out)"
             )
 
     @classmethod
@@ -243,11 +351,19 @@ class TrackerSettings:
             )
         return cls(**options)
 
+    def efficiency(self) -> Efficiency:
+        """What the report is to say about its FLOPs (method, precision, peak)."""
+        return Efficiency(self.flops_method, self.precision, self.peak_flops_per_s)
+
     def assumptions(self) -> Assumptions:
         """The accounting assumptions these settings state."""
         return Assumptions.build(
             pue=self.pue,
-            carbon_intensity=self.carbon_intensity,
+            # a series weights the finished report (EnergyTracker.stop); until then, and
+            # in snapshots, its yearly fallback
+            carbon_intensity=self.carbon_intensity.fallback
+            if isinstance(self.carbon_intensity, IntensitySeries)
+            else self.carbon_intensity,
             price_per_kwh=self.price_per_kwh,
             meters="auto" if isinstance(self.meters, str) else "given",
         )

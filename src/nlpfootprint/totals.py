@@ -16,7 +16,29 @@ import attrs
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.meters.base import Channel
 
-__all__ = ["ChannelTotals", "LedgerState", "StepEnergy", "StepStats", "Totals"]
+__all__ = [
+    "ChannelTotals",
+    "LedgerState",
+    "StepEnergy",
+    "StepStats",
+    "Totals",
+    "add_flops",
+    "flops_since",
+]
+
+
+def add_flops(a: float | None, b: float | None) -> float | None:
+    """Two FLOP counts added; None (none counted) only when both are None."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def flops_since(now: float | None, then: float | None) -> float | None:
+    """The FLOPs counted between two instants; None when none were counted by the later."""
+    if now is None:
+        return None
+    return now - (then or 0.0)
 
 
 @attrs.frozen
@@ -65,11 +87,13 @@ class ChannelTotals:
 
 @attrs.frozen
 class Totals:
-    """Cumulative figures at one instant: per channel, plus steps and tokens."""
+    """Cumulative figures at one instant: per channel, plus steps, tokens and FLOPs (None
+    when no step gave any)."""
 
     channels: tuple[ChannelTotals, ...]
     steps: int
     tokens: int
+    flops: float | None = None
 
 
 @attrs.frozen
@@ -129,7 +153,7 @@ class LedgerState:
 
     Attributes:
         channels: The channels, in order.
-        totals: Their figures, in the same order, with steps and tokens.
+        totals: Their figures, in the same order, with steps, tokens and FLOPs.
         step_stats: Energy per step across sampling rounds.
         first_t: The first reading's time (None: no reading).
         last_t: The last reading's time (None: no reading).
@@ -176,6 +200,7 @@ class LedgerState:
             "totals": [attrs.astuple(t) for t in self.totals.channels],
             "steps": self.totals.steps,
             "tokens": self.totals.tokens,
+            "flops": self.totals.flops,
             "step_stats": attrs.astuple(self.step_stats),
             "first_t": self.first_t,
             "last_t": self.last_t,
@@ -190,7 +215,7 @@ class LedgerState:
             raise ValueError(f"{len(channels)} channel(s) but {len(totals)} totals")
         return cls(
             channels,
-            Totals(totals, int(data["steps"]), int(data["tokens"])),
+            Totals(totals, int(data["steps"]), int(data["tokens"]), _flops(data.get("flops"))),
             StepStats(*data["step_stats"]),
             data["first_t"],
             data["last_t"],
@@ -219,10 +244,10 @@ class LedgerState:
         """Combine two states exactly.
 
         * Disjoint channels (two processes of one job, measured over the same time): the
-          channels are put side by side; tokens add (each process counts its own); steps
-          are the larger count (the processes of a data-parallel job step together). The
-          energy-per-step spread of the sum cannot be known from the parts, so it is
-          dropped.
+          channels are put side by side; tokens and FLOPs add (each process counts its
+          own); steps are the larger count (the processes of a data-parallel job step
+          together). The energy-per-step spread of the sum cannot be known from the
+          parts, so it is dropped.
         * The same channels over consecutive spans (``other`` after ``self``, as
           :meth:`Ledger.checkpoint` cuts them): every figure adds, and the step statistics
           combine exactly.
@@ -240,6 +265,7 @@ class LedgerState:
                     self.totals.channels + other.totals.channels,
                     max(self.totals.steps, other.totals.steps),
                     self.totals.tokens + other.totals.tokens,
+                    add_flops(self.totals.flops, other.totals.flops),
                 ),
                 StepStats(),
                 *span,
@@ -263,10 +289,23 @@ class LedgerState:
                 ),
                 self.totals.steps + other.totals.steps,
                 self.totals.tokens + other.totals.tokens,
+                add_flops(self.totals.flops, other.totals.flops),
             ),
             self.step_stats.then(other.step_stats),
             *span,
         )
+
+
+def _flops(value: object) -> float | None:
+    """A state's FLOPs as sent (None, or a finite number >= 0; ValueError otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"flops={value!r} is not a number")
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"flops={value!r} is not a count of FLOPs (finite, >= 0)")
+    return number
 
 
 def _span(a: LedgerState, b: LedgerState) -> tuple[float | None, float | None]:

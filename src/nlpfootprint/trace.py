@@ -4,11 +4,18 @@ Energy increments are binned on a regular time grid. When the grid would exceed 
 capacity, neighbouring bins are merged in pairs and the bin width doubles, so the trace
 always covers the whole run at the finest resolution that fits. Merging adds energies, so
 the trace's total energy always equals what was added.
+
+The trace also keeps when each named window (``tracker.window("eval")``) ran, for the plot
+to shade: at most :data:`MAX_WINDOW_SPANS` spans per window. Beyond that, neighbouring
+spans are merged in pairs and each later span takes as many entries as the merged ones
+hold (2, then 4, ...), so the spans stay evenly spread over the run, each covering its
+entries and the time between them; :attr:`WindowSpans.entries` keeps the true count.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,10 +23,181 @@ import attrs
 
 from nlpfootprint.meters.base import Domain
 
-__all__ = ["BoundedTrace", "TraceData"]
+__all__ = ["MAX_WINDOW_SPANS", "BoundedTrace", "TraceData", "WindowSpanLog", "WindowSpans"]
 
 _DOMAINS = tuple(Domain)
 _DOMAIN_INDEX: dict[str, int] = {d: i for i, d in enumerate(_DOMAINS)}
+
+#: The most spans kept per window (beyond it, neighbouring spans merge in pairs).
+MAX_WINDOW_SPANS = 256
+
+
+def _seconds(what: str, values: object) -> tuple[float, ...]:
+    """``values`` as a tuple of finite floats (TypeError or ValueError naming ``what``)."""
+    if not isinstance(values, list | tuple):
+        raise TypeError(f"{what}: expected a list of seconds, got {type(values).__name__}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError(f"{what}: {v!r} is not a finite number of seconds")
+        out.append(float(v))
+    return tuple(out)
+
+
+@attrs.frozen
+class WindowSpans:
+    """When the entries of one named window ran, in seconds since the run started.
+
+    Attributes:
+        name: The window's name.
+        start_s: Start of each span.
+        end_s: End of each span.
+        entries: How many times the window was entered and left. More than there are
+            spans when neighbouring spans were merged (past :data:`MAX_WINDOW_SPANS`): a
+            span then covers several entries and the time between them.
+        parents: The names of the windows it ran inside, outermost first (none: a window
+            of the run itself).
+    """
+
+    name: str
+    start_s: tuple[float, ...]
+    end_s: tuple[float, ...]
+    entries: int
+    parents: tuple[str, ...] = ()
+
+    @property
+    def merged(self) -> bool:
+        """True when some spans cover several entries."""
+        return self.entries > len(self.start_s)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The parents' names, then its own."""
+        return (*self.parents, self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready lists."""
+        return {
+            "name": self.name,
+            "parents": list(self.parents),
+            "start_s": list(self.start_s),
+            "end_s": list(self.end_s),
+            "entries": self.entries,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WindowSpans:
+        """Read :meth:`to_dict` output back.
+
+        Raises:
+            TypeError, ValueError: A field is missing its type, a time is not finite, a
+                span ends before it starts, or there are more spans than entries.
+        """
+        name, parents, entries = data["name"], data.get("parents", []), data["entries"]
+        if not isinstance(name, str):
+            raise TypeError(f"window span name: expected a string, got {type(name).__name__}")
+        if not isinstance(parents, list | tuple) or not all(isinstance(p, str) for p in parents):
+            raise TypeError(f"window {name!r}: parents must be a list of names")
+        starts = _seconds(f"window {name!r} start_s", data["start_s"])
+        ends = _seconds(f"window {name!r} end_s", data["end_s"])
+        if len(starts) != len(ends) or any(e < s for s, e in zip(starts, ends, strict=True)):
+            raise ValueError(f"window {name!r}: each span needs a start and an end after it")
+        if isinstance(entries, bool) or not isinstance(entries, int) or entries < len(starts):
+            raise ValueError(
+                f"window {name!r}: entries={entries!r} must be a whole number of at least "
+                f"its {len(starts)} spans"
+            )
+        return cls(name, starts, ends, entries, tuple(parents))
+
+
+class _Spans:
+    """The spans of one window as they are recorded (see :class:`WindowSpanLog`)."""
+
+    __slots__ = ("ends", "entries", "group", "in_last", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.entries = 0
+        self.group = 1  # entries per span (a power of 2)
+        self.in_last = 0  # entries in the last span
+
+    def add(self, start_s: float, end_s: float, capacity: int) -> None:
+        self.entries += 1
+        if self.starts and self.in_last < self.group:
+            self.ends[-1] = max(self.ends[-1], end_s)
+            self.in_last += 1
+            return
+        if len(self.starts) >= capacity:  # every span full: merge them in pairs
+            self.starts = self.starts[0::2]
+            self.ends = self.ends[1::2]
+            self.group *= 2
+        self.starts.append(start_s)
+        self.ends.append(end_s)
+        self.in_last = 1
+
+
+class WindowSpanLog:
+    """When each named window ran: at most ``capacity`` spans per window, however many
+    entries (see the module's docstring for how they merge).
+
+    >>> log = WindowSpanLog(capacity=2)
+    >>> for t in range(5):
+    ...     log.record(("eval",), 10.0 * t, 10.0 * t + 1)
+    >>> (spans,) = log.spans()
+    >>> spans.start_s, spans.end_s, spans.entries
+    ((0.0, 40.0), (31.0, 41.0), 5)
+    """
+
+    __slots__ = ("_by_path", "_lock", "capacity")
+
+    def __init__(self, capacity: int = MAX_WINDOW_SPANS) -> None:
+        if (
+            isinstance(capacity, bool)
+            or not isinstance(capacity, int)
+            or capacity < 2
+            or capacity % 2
+        ):
+            raise ValueError(f"capacity={capacity!r}: must be an even integer >= 2")
+        self.capacity = capacity
+        self._by_path: dict[tuple[str, ...], _Spans] = {}
+        self._lock = threading.Lock()  # recorded in the user's thread, read in any
+
+    def record(self, path: tuple[str, ...], start_s: float, end_s: float) -> None:
+        """One entry of the window ``path`` (its parents' names, then its own) ran from
+        ``start_s`` to ``end_s``.
+
+        Raises:
+            ValueError: ``path`` is empty, a time is not finite, or the entry ends before
+                it starts.
+        """
+        if not path:
+            raise ValueError("a window span needs the window's name")
+        if not (math.isfinite(start_s) and math.isfinite(end_s)) or end_s < start_s:
+            raise ValueError(
+                f"window {path[-1]!r}: span ({start_s!r}, {end_s!r}) must be finite and "
+                "end after it starts"
+            )
+        with self._lock:
+            spans = self._by_path.get(path)
+            if spans is None:
+                spans = self._by_path[tuple(path)] = _Spans()
+            spans.add(start_s, end_s, self.capacity)
+
+    def spans(self, origin: float = 0.0) -> tuple[WindowSpans, ...]:
+        """The windows' spans so far, in seconds since ``origin``, in the order the windows
+        first ended."""
+        with self._lock:
+            return tuple(
+                WindowSpans(
+                    name=path[-1],
+                    start_s=tuple(t - origin for t in s.starts),
+                    end_s=tuple(t - origin for t in s.ends),
+                    entries=s.entries,
+                    parents=path[:-1],
+                )
+                for path, s in self._by_path.items()
+            )
 
 
 @attrs.frozen
@@ -30,11 +208,14 @@ class TraceData:
         start_s: Start of each bin, in seconds since the run started.
         width_s: Width of each bin in seconds (the last bin may be shorter).
         power_w: Mean power in each bin, per domain present in the run.
+        windows: When each named window ran (none for a run without windows, a replayed
+            log and a report written before windows were kept here).
     """
 
     start_s: tuple[float, ...]
     width_s: tuple[float, ...]
     power_w: dict[str, tuple[float, ...]]
+    windows: tuple[WindowSpans, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready lists."""
@@ -42,15 +223,22 @@ class TraceData:
             "start_s": list(self.start_s),
             "width_s": list(self.width_s),
             "power_w": {k: list(v) for k, v in self.power_w.items()},
+            "windows": [w.to_dict() for w in self.windows],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TraceData:
-        """Read :meth:`to_dict` output back."""
+        """Read :meth:`to_dict` output back (a dict without ``windows`` has none)."""
+        windows = data.get("windows", [])
+        if not isinstance(windows, list | tuple) or not all(
+            isinstance(w, Mapping) for w in windows
+        ):
+            raise TypeError("trace windows: expected a list of window span dicts")
         return cls(
             start_s=tuple(data["start_s"]),
             width_s=tuple(data["width_s"]),
             power_w={k: tuple(v) for k, v in data["power_w"].items()},
+            windows=tuple(WindowSpans.from_dict(w) for w in windows),
         )
 
     def energy_j(self) -> float:
@@ -78,7 +266,18 @@ class BoundedTrace:
     (4.0, 500.0)
     """
 
-    __slots__ = ("_energy", "_hi", "_last", "_lo", "bin_s", "capacity", "end", "origin", "used")
+    __slots__ = (
+        "_energy",
+        "_hi",
+        "_last",
+        "_lo",
+        "bin_s",
+        "capacity",
+        "end",
+        "origin",
+        "used",
+        "windows",
+    )
 
     def __init__(self, origin: float, bin_s: float = 1.0, capacity: int = 2048) -> None:
         if (
@@ -100,6 +299,8 @@ class BoundedTrace:
         # the bin the latest segment ended in, and its edges: a segment inside it (the
         # usual next one) is added there at once
         self._last, self._lo, self._hi = 0, math.inf, -math.inf
+        #: When the named windows ran (recorded by the tracker as each entry ends).
+        self.windows = WindowSpanLog()
 
     @classmethod
     def for_run(cls, interval_s: float, trace_points: int) -> BoundedTrace:
@@ -190,4 +391,9 @@ class BoundedTrace:
             bins = self._energy.get(domain)
             if bins is not None and any(bins[:n]):
                 power[str(domain)] = tuple(e / w for e, w in zip(bins, widths, strict=False))
-        return TraceData(start_s=tuple(starts), width_s=tuple(widths), power_w=power)
+        return TraceData(
+            start_s=tuple(starts),
+            width_s=tuple(widths),
+            power_w=power,
+            windows=self.windows.spans(self.origin),
+        )

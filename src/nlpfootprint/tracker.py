@@ -21,23 +21,27 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import ParamSpec, Self, SupportsIndex, TypeVar, Unpack, overload
+from typing import ParamSpec, Self, SupportsFloat, SupportsIndex, TypeVar, Unpack, overload
 
 import attrs
 
-from nlpfootprint.checks import flag, step_counts
+from nlpfootprint.baseline import measure_idle
+from nlpfootprint.checks import flag, flops_value, step_counts
 from nlpfootprint.clock import Clock, ManualClock, MonotonicClock
 from nlpfootprint.decorate import TrackedFunction, current_tracker, decorate, started
 from nlpfootprint.distributed.context import RankContext
 from nlpfootprint.distributed.session import JobSession
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, TrackerStateError
+from nlpfootprint.idle import Baseline
 from nlpfootprint.ledger import Ledger
 from nlpfootprint.meters.meterset import MeterSet
 from nlpfootprint.report import Report
+from nlpfootprint.report_parts import Outcome
 from nlpfootprint.runlog import RunLogWriter, log_settings
 from nlpfootprint.sampler import Sampler, Sink
+from nlpfootprint.series import IntensitySeries
 from nlpfootprint.settings import Meters, TrackerOptions, TrackerSettings, spell_out_options
-from nlpfootprint.trace import BoundedTrace
+from nlpfootprint.trace import BoundedTrace, WindowSpanLog
 from nlpfootprint.windows import OpenWindow, WindowHandle, WindowStack
 
 __all__ = [
@@ -97,22 +101,30 @@ class EnergyTracker:
                 options = {**options, "meters": settings}
             self.settings = TrackerSettings.of(**options)
         self._assumptions = self.settings.assumptions()
+        self._efficiency = self.settings.efficiency()
         self.interval_s: float = self.settings.interval_s
         self.name = self.settings.name
         self._clock: Clock = self.settings.clock or MonotonicClock()
         self._meterset: MeterSet | None = None
         self._ledger: Ledger | None = None
         self._windows = WindowStack()
+        self._window_spans: WindowSpanLog | None = None  # when each window ran, for plots
         self._sampler: Sampler | None = None
         self._log: RunLogWriter | None = None
         self._started_at: str | None = None
         self._report: Report | None = None
         self._warnings: list[str] = []
+        self._outcome: Outcome | None = None  # how the block or command ended
         self._stop_lock = threading.Lock()
         self._warned_abandoned = False
         self._pid: int | None = None  # the process that started it
         self._job: JobSession | None = None  # its rank in a distributed job
         self._warned_in_child: int | None = None
+        #: The idle power the report's dynamic energy is counted above (measured at start
+        #: for baseline="measure").
+        self._baseline: Baseline | None = (
+            None if self.settings.baseline == "measure" else self.settings.baseline
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -171,7 +183,10 @@ class EnergyTracker:
             )
         settings = self.settings
         meterset = self._meterset = MeterSet(
-            settings.meters, cpu_scope=settings.cpu_scope, cpu_tdp_w=settings.cpu_tdp_w
+            settings.meters,
+            cpu_scope=settings.cpu_scope,
+            cpu_tdp_w=settings.cpu_tdp_w,
+            gpu_scope=settings.gpu_scope,
         )
         self._pid = os.getpid()
         try:
@@ -185,8 +200,11 @@ class EnergyTracker:
             job.restrict(meterset, self._warn)
         if meterset.summary is not None:
             self._assumptions = attrs.evolve(self._assumptions, meters=meterset.summary)
+        if settings.baseline == "measure":
+            self._measure_baseline(meterset)
         self._started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         trace = BoundedTrace.for_run(self.interval_s, self.settings.trace_points)
+        self._window_spans = trace.windows
         ledger = self._ledger = Ledger(
             meterset.meter_channels,
             meter_names=meterset.names(),
@@ -224,6 +242,20 @@ class EnergyTracker:
             self._warn(warning)
         return self
 
+    def _measure_baseline(self, meterset: MeterSet) -> None:
+        """Read the meters idle for ``baseline_s`` before the run starts (a FakeClock is
+        advanced by it); the meters are closed if that fails or is interrupted."""
+        try:
+            self._baseline = measure_idle(
+                meterset.meters,
+                self.settings.baseline_s,
+                clock=self._clock,
+                read_timeout_s=self.settings.read_timeout_s,
+            )
+        except BaseException:
+            meterset.close(lambda _: None, self.settings.read_timeout_s)
+            raise
+
     def _open_log(self, ledger: Ledger, path: str | os.PathLike[str]) -> RunLogWriter:
         """Open the run log (creating the folders missing above it) and write its header
         (the channels, the settings); an unusable path is a ConfigurationError saying why."""
@@ -234,7 +266,7 @@ class EnergyTracker:
                 path,
                 flush_s=settings.log_flush_s,
                 clock=self._clock,
-                counts=ledger.round_counts,
+                counts=ledger.round_totals,
                 meter_channels=meterset.meter_channels,
                 meter_names=meterset.names(),
                 settings=log_settings(
@@ -242,6 +274,8 @@ class EnergyTracker:
                     interval_s=self.interval_s,
                     name=self.name,
                     trace_points=settings.trace_points,
+                    efficiency=settings.efficiency(),
+                    baseline=self._baseline,
                 ),
                 command=settings.log_command,
                 started_at=self._started_at,
@@ -298,6 +332,7 @@ class EnergyTracker:
                     self._report = job.finish(
                         own, self._ledger.state(end_t), end_t, self._assumptions
                     )
+                self._report = self._weighted(self._report)
                 if self._log is not None:
                     logged = self._report if job is None else job.log_summary(self._report)
                     self._log.summary(logged.to_dict())
@@ -307,6 +342,24 @@ class EnergyTracker:
             if interrupted is not None:
                 raise interrupted
             return self._report
+
+    def _weighted(self, report: Report) -> Report:
+        """``report`` with its energy weighted by the intensity series, when one was given
+        (a report that cannot be placed in time keeps the series' yearly fallback, said)."""
+        series = self.settings.carbon_intensity
+        if not isinstance(series, IntensitySeries):
+            return report
+        try:
+            return report.with_assumptions(carbon_intensity=series)
+        except ConfigurationError as err:
+            return attrs.evolve(
+                report,
+                warnings=(
+                    *report.warnings,
+                    f"the intensity series was not applied ({err}); CO2e is at its yearly "
+                    f"fallback {series.fallback.describe()}",
+                ),
+            )
 
     def _end_sampling(self) -> None:
         """Sync, close the open windows on a reading, stop the sampler after a last one."""
@@ -351,12 +404,44 @@ class EnergyTracker:
     ) -> None:
         if self._forked():
             return  # a forked child leaves the block: the parent's tracker is not its own
-        if exc is not None and self._sampler is not None:
-            self._warnings.append(
-                f"the tracked block raised {type(exc).__name__}: {exc}; energy up to then is "
-                "reported"
-            )
+        if self._sampler is not None and self._report is None:
+            if exc is not None:
+                self._set_outcome(Outcome.of_exception(exc), block=True)
+            elif self._outcome is None:
+                self._outcome = Outcome.completed()
         self.stop()
+
+    def record_exit(self, returncode: int) -> None:
+        """Record how the measured command ended, before the tracker stops: its exit status
+        (0 is a clean end), or minus the number of the signal that ended it, as
+        :attr:`subprocess.Popen.returncode` gives. The report's ``outcome`` and heading
+        say so (``nlpfootprint run`` calls this with its child's return code).
+
+        Raises:
+            ConfigurationTypeError: ``returncode`` is not an integer.
+            TrackerStateError: The tracker has not started, or has stopped (its report,
+                and its log's summary, are final).
+        """
+        if self._sampler is None or self._report is not None:
+            raise TrackerStateError(
+                "record_exit() records how the measured command ended: call it while the "
+                "tracker runs, before it stops"
+            )
+        if isinstance(returncode, bool) or not isinstance(returncode, int):
+            raise ConfigurationTypeError(
+                f"record_exit(returncode={returncode!r}): expected an integer (an exit status, "
+                "or minus a signal number)"
+            )
+        self._set_outcome(Outcome.of_returncode(returncode), block=False)
+
+    def _set_outcome(self, outcome: Outcome, *, block: bool) -> None:
+        """Keep the first failure: a command's status stays when the block then raises."""
+        if self._outcome is not None and not self._outcome.ok:
+            return
+        self._outcome = outcome
+        if not outcome.ok:
+            what = f"the tracked block {outcome.detail}" if block else outcome.detail
+            self._warnings.append(f"{what}; energy up to then is reported")
 
     @property
     def report(self) -> Report:
@@ -377,14 +462,24 @@ class EnergyTracker:
             raise TrackerStateError(f"{what} needs a running tracker")
         return self._ledger
 
-    def step(self, n: SupportsIndex = 1, tokens: SupportsIndex | None = None) -> None:
+    def step(
+        self,
+        n: SupportsIndex = 1,
+        tokens: SupportsIndex | None = None,
+        flops: SupportsFloat | None = None,
+    ) -> None:
         """Count ``n`` training steps (and ``tokens`` processed) for per-step figures: any
-        whole number, numpy integers and 0-d integer tensors included."""
+        whole number, numpy integers and 0-d integer tensors included; and ``flops``, the
+        floating-point operations they took (a number >= 0, an int or float of any size,
+        a 0-d tensor too: :func:`~nlpfootprint.training_flops` estimates them,
+        :func:`~nlpfootprint.flops.count_step_flops` counts one step's), for the report's
+        FLOPs, FLOP/J and MFU."""
         n, tokens = step_counts(n, tokens)  # whole numbers to 10**18
+        counted = None if flops is None else flops_value("flops", flops)  # finite, >= 0
         if self._forked():
             self._ignored_in_child("step()")
             return
-        self._running_ledger("step()").count(n, tokens)
+        self._running_ledger("step()").count(n, tokens, counted)
 
     def sample(self) -> None:
         """Take a reading now (with a FakeClock, the way to sample between advances)."""
@@ -433,8 +528,16 @@ class EnergyTracker:
 
     def _window_entry(self, window: OpenWindow) -> Report:
         assert self._ledger is not None
+        end_t = self._reading_time()
+        if self._window_spans is not None:
+            self._window_spans.record(window.path, window.start_t, end_t)
         return window.report(
-            self._ledger, self._reading_time(), self._assumptions, interval_s=self.interval_s
+            self._ledger,
+            end_t,
+            self._assumptions,
+            interval_s=self.interval_s,
+            efficiency=self._efficiency,
+            baseline=self._baseline,
         )
 
     def snapshot(self, *, read: bool = True) -> Report:
@@ -463,7 +566,7 @@ class EnergyTracker:
         warnings = [*self._warnings, *sampler.warnings()]
         if self._log is not None:
             warnings += self._log.errors
-        return Report.from_ledger(
+        report = Report.from_ledger(
             ledger,
             end_t,
             assumptions=self._assumptions,
@@ -472,7 +575,10 @@ class EnergyTracker:
             name=self.name,
             started_at=self._started_at,
             interval_s=self.interval_s,
+            outcome=self._outcome,
+            efficiency=self._efficiency,
         )
+        return report if self._baseline is None else report.with_baseline(self._baseline)
 
     # -- decorator -------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ __all__ = [
     "format_duration",
     "format_energy_j",
     "format_energy_kwh",
+    "format_flops",
+    "format_flops_per",
     "format_lbs",
     "format_mass_kg",
     "format_money",
@@ -83,15 +85,27 @@ def significant(value: float, digits: int = 4) -> str:
     return f"{round(value, decimals):,.{decimals}f}"
 
 
-def _laddered(value: float, ladder: tuple[tuple[str, float], ...], digits: int = 4) -> str:
-    """``value`` in the first unit of ``ladder`` it reaches once rounded (0.99996 kWh is
-    1.000 kWh, not 1,000.0 Wh), to ``digits`` significant figures."""
+def _rung(
+    value: float, ladder: tuple[tuple[str, float], ...], digits: int = 4
+) -> tuple[str, float]:
+    """The first (unit, size) of ``ladder`` that ``value`` reaches once rounded to ``digits``
+    significant figures (0.99996 kWh is 1.000 kWh, not 1,000.0 Wh); else the last."""
     rounded = float(f"{value:.{digits}g}")
     for unit, size in ladder:
         if abs(rounded) >= size:
-            return f"{significant(value / size, digits)} {unit}"
-    unit, size = ladder[-1]
+            return unit, size
+    return ladder[-1]
+
+
+def _laddered(value: float, ladder: tuple[tuple[str, float], ...], digits: int = 4) -> str:
+    """``value`` in its unit of ``ladder`` (see :func:`_rung`), to ``digits`` significant
+    figures."""
+    unit, size = _rung(value, ladder, digits)
     return f"{significant(value / size, digits)} {unit}"
+
+
+#: The units of energy in a report, from kWh (kWh, Wh, mWh, uWh) and their size in kWh.
+_KWH_LADDER = (("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6), ("uWh", 1e-9))
 
 
 def format_energy_kwh(energy_kwh: float) -> str:
@@ -99,7 +113,7 @@ def format_energy_kwh(energy_kwh: float) -> str:
     significant figures: ``0.000652778`` gives ``0.6528 Wh``."""
     if not energy_kwh:
         return "0 kWh"
-    return _laddered(energy_kwh, (("kWh", 1.0), ("Wh", 1e-3), ("mWh", 1e-6), ("uWh", 1e-9)))
+    return _laddered(energy_kwh, _KWH_LADDER)
 
 
 def format_mass_kg(mass_kg: float) -> str:
@@ -130,15 +144,57 @@ def format_money(amount: float, currency: str) -> str:
     return f"< 0.000001 {currency}"
 
 
+#: SI prefixes for rates of floating-point operations (kFLOP/s .. EFLOP/s).
+_FLOP_LADDER = (
+    ("E", 1e18),
+    ("P", 1e15),
+    ("T", 1e12),
+    ("G", 1e9),
+    ("M", 1e6),
+    ("k", 1e3),
+    ("", 1.0),
+)
+
+
+def format_flops(flops: float) -> str:
+    """A count of floating-point operations as papers write it: in scientific notation
+    from a million on (``4.20e22 FLOP``), else whole (``384 FLOP``).
+
+    >>> format_flops(4.2e22), format_flops(7.44e17), format_flops(384.0), format_flops(0.0)
+    ('4.20e22 FLOP', '7.44e17 FLOP', '384 FLOP', '0 FLOP')
+    """
+    if abs(flops) < 1e6 or not math.isfinite(flops):
+        return f"{flops:,.0f} FLOP"
+    mantissa, exponent = f"{flops:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)} FLOP"
+
+
+def format_flops_per(value: float, per: str) -> str:
+    """A rate of floating-point operations with an SI prefix, to 4 significant figures:
+    ``format_flops_per(9.894e14, "s")`` gives ``989.4 TFLOP/s``; per joule, ``GFLOP/J``.
+
+    >>> format_flops_per(9.894e14, "s"), format_flops_per(3.2e11, "J"), format_flops_per(0.0, "s")
+    ('989.4 TFLOP/s', '320.0 GFLOP/J', '0 FLOP/s')
+    """
+    if not value or not math.isfinite(value):
+        return f"{value:g} FLOP/{per}"
+    prefix, size = _rung(value, _FLOP_LADDER)
+    return f"{significant(value / size)} {prefix}FLOP/{per}"
+
+
 def format_prose_number(value: float) -> str:
     """A figure for a sentence: one decimal with thousands separators, or 3 significant digits."""
     return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def energy_axis(total_kwh: float) -> tuple[float, str]:
-    """The divisor (from kWh) and unit for an axis of energy reaching ``total_kwh``."""
-    if total_kwh >= 10_000:
-        return 1000.0, "MWh"
-    if total_kwh >= 1:
+    """The divisor (from kWh) and unit for an axis of energy reaching ``total_kwh``: the
+    unit :func:`format_energy_kwh` gives that total in, so a plot and its report agree.
+
+    >>> energy_axis(2.5), energy_axis(0.0065), energy_axis(3e-6), energy_axis(0.0)
+    ((1.0, 'kWh'), (0.001, 'Wh'), (1e-06, 'mWh'), (1.0, 'kWh'))
+    """
+    if not total_kwh or not math.isfinite(total_kwh):
         return 1.0, "kWh"
-    return 1e-3, "Wh"
+    unit, size = _rung(total_kwh, _KWH_LADDER)
+    return size, unit

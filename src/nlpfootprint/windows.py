@@ -13,10 +13,12 @@ import attrs
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import ConfigurationError, TrackerStateError
+from nlpfootprint.idle import Baseline
 from nlpfootprint.ledger import Ledger
+from nlpfootprint.peaks import Efficiency
 from nlpfootprint.report import Report
 from nlpfootprint.report_parts import ChannelReport
-from nlpfootprint.totals import Totals
+from nlpfootprint.totals import Totals, add_flops, flops_since
 
 __all__ = ["OpenWindow", "WindowHandle", "WindowStack", "accounted_alike", "merge_entries"]
 
@@ -47,11 +49,28 @@ class OpenWindow:
     start: Totals
     handle: WindowHandle
     children: dict[str, Report] = attrs.field(factory=dict)
+    #: The names of the windows open around it when it was entered, outermost first.
+    parents: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The parents' names, then its own (what its spans are kept under)."""
+        return (*self.parents, self.name)
 
     def report(
-        self, ledger: Ledger, end_t: float, assumptions: Assumptions, *, interval_s: float
+        self,
+        ledger: Ledger,
+        end_t: float,
+        assumptions: Assumptions,
+        *,
+        interval_s: float,
+        efficiency: Efficiency | None = None,
+        baseline: Baseline | None = None,
     ) -> Report:
-        """This entry of the window, from its start to ``end_t`` (what ``ledger`` counted)."""
+        """This entry of the window, from its start to ``end_t`` (what ``ledger`` counted;
+        ``efficiency`` says how its FLOPs are read, as the run's; ``baseline`` is the
+        run's idle power, which the window's dynamic energy is counted above, over the
+        window's own duration)."""
         end = ledger.totals()
         duration = end_t - self.start_t
         return Report(
@@ -65,9 +84,12 @@ class OpenWindow:
             assumptions=assumptions,
             steps=end.steps - self.start.steps,
             tokens=end.tokens - self.start.tokens,
+            flops=flops_since(end.flops, self.start.flops),
             windows=tuple(self.children.values()),
             name=self.name,
             interval_s=interval_s,
+            efficiency=efficiency if efficiency is not None else Efficiency(),
+            baseline=baseline,
         )
 
 
@@ -86,10 +108,12 @@ def accounted_alike(a: Report, b: Report) -> bool:
 def merge_entries(a: Report, b: Report) -> Report:
     """Two reports added up: two entries of one window, or two runs of a sweep.
 
-    Channels of the same id are summed; durations, steps and tokens add; ``count`` says
-    how many entries there are; windows of the same name merge. Both must be accounted
-    under the same assumptions. The sum keeps no trace or step spread, and a projection
-    only when both had the same one.
+    Channels of the same id are summed; durations, steps, tokens and FLOPs add; ``count``
+    says how many entries there are; windows of the same name merge. Both must be
+    accounted under the same assumptions. The sum keeps no trace or step spread, the
+    FLOPs' method, precision and peak only when both had the same, a projection only when
+    both had the same one, an idle baseline when both had the same one, and an outcome
+    when both had the same one or one failed (the first failure).
     """
     if not accounted_alike(a, b):
         raise ConfigurationError(
@@ -115,11 +139,19 @@ def merge_entries(a: Report, b: Report) -> Report:
         channels=tuple(channels.values()),
         steps=a.steps + b.steps,
         tokens=a.tokens + b.tokens,
+        flops=add_flops(a.flops, b.flops),
+        # FLOPs read alike, or no peak for the sum (its MFU would mix two peaks)
+        efficiency=a.efficiency if a.efficiency == b.efficiency else Efficiency(),
         count=a.count + b.count,
         windows=tuple(children.values()),
         trace=None,
         step_energy=None,
         projection=a.projection if a.projection == b.projection else None,
+        baseline=a.baseline if a.baseline == b.baseline else None,
+        # the same end, or the first failure: a sum with a failed run in it is not clean
+        outcome=a.outcome
+        if a.outcome == b.outcome
+        else next((o for o in (a.outcome, b.outcome) if o is not None and not o.ok), None),
     )
 
 
@@ -141,7 +173,10 @@ class WindowStack:
     def push(self, name: str, start_t: float, start: Totals) -> WindowHandle:
         """Enter a window."""
         handle = WindowHandle(name)
-        self._open.append(OpenWindow(name=name, start_t=start_t, start=start, handle=handle))
+        parents = tuple(w.name for w in self._open)
+        self._open.append(
+            OpenWindow(name=name, start_t=start_t, start=start, handle=handle, parents=parents)
+        )
         return handle
 
     def pop(self, make_entry: Callable[[OpenWindow], Report]) -> Report:

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -606,6 +606,18 @@ ARGUMENTS = [
         lambda v: _short_run(clock=v) if v is not None else None,  # None: a real clock
         lambda v: v is None,
     ),
+    Argument(
+        "track_energy",
+        "baseline",
+        _tracked("baseline"),
+        lambda v: v is None or isinstance(v, str | os.PathLike | Mapping | nf.Baseline),
+    ),
+    Argument(
+        "track_energy",
+        "baseline_s",
+        lambda v: _short_run(baseline="measure", baseline_s=v),  # a FakeClock: no waiting
+        _number,
+    ),
     Argument("window", "name", _windowed, _text),
     Argument(
         "detect",
@@ -939,18 +951,29 @@ def cli_flags() -> Iterator[tuple[str, str]]:
 
 #: Flags that take a file path: hostile paths would write files anywhere, so those are
 #: checked case by case in test_cli.py and by the cases below.
-PATH_FLAGS = {("run", "--log"), ("demo", "--json"), ("demo", "--log"), ("report", "--plot")}
+PATH_FLAGS = {
+    ("run", "--log"),
+    ("demo", "--json"),
+    ("demo", "--log"),
+    ("report", "--plot"),
+    ("baseline", "--out"),
+}
+#: Flags whose every value allowed is that long a wait (up to an hour): their bounds are
+#: checked case by case in test_baseline.py.
+WAITING_FLAGS = {("baseline", "--seconds")}
 #: What each command is run with around the flag under test.
 BASES = {
     "estimate": ["estimate", "--hardware", "V100", "--hours", "1", "--json"],
     "report": ["report", "LOG", "--format", "json"],
+    "advise": ["advise", "LOG", "--format", "json", "--regions", "FRA"],
     "regions": ["regions", "--json"],
     "demo": ["demo", "--steps", "1", "--seconds", "0.2", "--log", ""],
     "run": ["run", "--no-status", "--log", "CHILD_LOG"],
+    "baseline": ["baseline", "--seconds", "0.2", "--json"],
 }
 #: Commands that measure this machine for real when the flag is accepted (slower).
-MEASURING = ("demo", "run")
-FLAGS = [f for f in cli_flags() if f not in PATH_FLAGS]
+MEASURING = ("demo", "run", "baseline")
+FLAGS = [f for f in cli_flags() if f not in PATH_FLAGS | WAITING_FLAGS]
 
 
 def flag_argv(command: str, flag: str, text: str, run_log: Path) -> list[str]:
@@ -969,7 +992,8 @@ def flag_argv(command: str, flag: str, text: str, run_log: Path) -> list[str]:
 
 @pytest.mark.scenario(
     "input.any-cli-flag",
-    "Any text given to any flag of estimate, report or regions either works (finite JSON) "
+    "Any text given to any flag of estimate, report, advise or regions either works (finite "
+    "JSON) "
     "or exits with status 2 and one line naming the flag, never a traceback.",
 )
 @pytest.mark.parametrize(
@@ -995,7 +1019,7 @@ def test_any_text_for_any_flag_works_or_is_a_one_line_usage_error(
 @pytest.mark.slow
 @pytest.mark.scenario(
     "input.any-cli-flag-measuring",
-    "Any text given to any flag of the measuring commands (run, demo) either runs or "
+    "Any text given to any flag of the measuring commands (run, demo, baseline) either runs or "
     "exits with status 2 and one line naming the flag, before anything is measured.",
 )
 @pytest.mark.parametrize(

@@ -104,6 +104,10 @@ nf.carbon_intensity("FRA")
 report.equivalents()
 report.compare_regions(["USA", "FRA"])
 
+(here / "grid.csv").write_text(
+    "".join(f"{row}{chr(10)}" for row in ["timestamp,g_per_kwh"]
+            + [f"2020-01-01T{h:02d}:00:00Z,{100 + h}" for h in range(24)])
+)
 runs = {
     "": [["--help"], ["--version"]],
     "demo": [["demo", "--seconds", "1", "--log", str(here / "demo.jsonl"),
@@ -114,7 +118,11 @@ runs = {
                ("text", "markdown", "latex", "json", "csv")]
               + [["report", str(log), str(here / "demo.jsonl"), "--carbon-intensity", "DEU"]]
               + ([["report", str(log), "--plot", str(here / "cli.png")]] if plot else []),
+    "advise": [["advise", str(log), "--series", str(here / "grid.csv"), "--regions",
+                "FRA,DEU", "--format", f] for f in ("text", "json")],
     "meters": [["meters"], ["meters", "--json"]],
+    "baseline": [["baseline", "--seconds", "0.2", "--out", str(here / "idle.json")],
+                 ["report", str(log), "--baseline", str(here / "idle.json")]],
     "estimate": [["estimate", "--hardware", "V100", "--count", "8", "--hours", "2"],
                  ["estimate", "--power-w", "300", "--hours", "1", "--json"]],
     "regions": [["regions"], ["regions", "--sources"], ["regions", "--search", "fra",

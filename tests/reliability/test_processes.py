@@ -567,8 +567,15 @@ def test_a_signalled_tracked_process_leaves_a_log_that_reads(
     assert report.energy_j == pytest.approx(200.0 * report.duration_s, rel=1e-9)
     if complete:
         assert report.steps > 0
-        raised = "KeyboardInterrupt" if sig == signal.SIGINT else "SystemExit"
-        assert any(f"raised {raised}" in w for w in report.warnings), report.warnings
+        ended = (
+            "raised KeyboardInterrupt"
+            if sig == signal.SIGINT
+            else f"exited with status {returncode} (SystemExit)"
+        )
+        assert any(ended in w for w in report.warnings), report.warnings
+        assert report.outcome is not None
+        assert not report.outcome.ok
+        assert ended in report.outcome.detail
         assert_one_run(path, pid=proc.pid, energy_j=report.energy_j, steps=report.steps)
     else:
         assert "did not finish cleanly" in report.warnings[0]

@@ -10,6 +10,7 @@ from nlpfootprint.checks import MAX_COUNT, fraction
 from nlpfootprint.commands import (
     add_accounting_options,
     checked,
+    cli_words,
     count_arg,
     nonnegative_arg,
     positive_arg,
@@ -134,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
 
     spec = None if args.hardware is None else hardware_spec(args.hardware)
     _check_power_flags(args)
+    if not isinstance(args.carbon_intensity, float | str | None):  # an hourly series
+        raise ConfigurationError(
+            "--carbon-intensity FILE.csv: an hourly series weights a measured run's energy "
+            "over its time; an estimate has no time. Give a number or a key here, and the "
+            "series to 'nlpfootprint report LOG' or 'nlpfootprint advise LOG' of a run"
+        )
     given = args.power_w is not None
     report = estimate(
         hours=args.hours,
@@ -190,6 +197,10 @@ def _check_power_flags(args: argparse.Namespace) -> None:
         )
 
 
+#: The parameters a cost's note may name, as this command's flags.
+_FLAGS = {"hardware": "--hardware", "prices": "--prices", "count": "--count", "hours": "--hours"}
+
+
 def _cloud_cost(
     args: argparse.Namespace, spec: HardwareSpec | None
 ) -> tuple[CostRange | None, PriceTable | None, str]:
@@ -212,14 +223,14 @@ def _cloud_cost(
     elif prices is not None and spec is not None:
         try:
             table = default_prices_for(spec) if not explicit else resolve_prices(prices)
-        except ConfigurationError as err:
-            return None, None, f"not computed: {err}"
+        except ConfigurationError as err:  # printed as the cost: in the command's words
+            return None, None, f"not computed: {cli_words(str(err), _FLAGS)}"
         try:
             cost = cloud_cost(spec, args.count, args.hours, prices=table)
         except ConfigurationError as err:
             if explicit:
                 raise
-            table, note = None, f"not computed: {err}"
+            table, note = None, f"not computed: {cli_words(str(err), _FLAGS)}"
     return cost, table, note
 
 

@@ -14,8 +14,9 @@ def register(sub: Any) -> None:
     meters: argparse.ArgumentParser = sub.add_parser(
         "meters",
         help="list the meters this machine offers, and why the others are not used",
-        description="Detect NVIDIA GPUs (NVML), CPU packages and DRAM (RAPL), and the "
-        "estimates used where nothing can be measured; print what would be measured, how, "
+        description="Detect NVIDIA GPUs (NVML), AMD GPUs (amdsmi), CPU packages and DRAM "
+        "(RAPL), and the estimates used where nothing can be measured; print what would be "
+        "measured, how, "
         "and why each backend not used was skipped.",
     )
     meters.add_argument("--json", action="store_true", help="print JSON instead of a table")

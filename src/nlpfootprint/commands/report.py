@@ -20,7 +20,15 @@ from typing import Any
 
 import attrs
 
-from nlpfootprint.commands import intensity_arg, nonnegative_arg, price_arg, pue_arg
+from nlpfootprint.commands import (
+    add_series_fallback,
+    intensity_arg,
+    nonnegative_arg,
+    price_arg,
+    pue_arg,
+    with_series_fallback,
+)
+from nlpfootprint.commands.baseline import baseline_file_arg
 from nlpfootprint.errors import ConfigurationError
 from nlpfootprint.report import Report
 from nlpfootprint.units import format_duration, format_money
@@ -50,10 +58,20 @@ def register(sub: Any) -> None:
         "--carbon-intensity",
         type=intensity_arg,
         default=None,
-        metavar="G_PER_KWH|KEY",
-        help="grid carbon intensity: g CO2e/kWh or a key (FRA, US-CA, gcp:europe-west4, ...)",
+        metavar="G_PER_KWH|KEY|FILE.csv",
+        help="grid carbon intensity: g CO2e/kWh, a key (FRA, US-CA, gcp:europe-west4, ...) "
+        "or a CSV file of hourly values (timestamp,g_per_kwh) to weight each hour's energy",
     )
     parser.add_argument("--price-per-kwh", type=price_arg, default=None, help="electricity price")
+    add_series_fallback(parser)
+    parser.add_argument(
+        "--baseline",
+        type=baseline_file_arg,
+        default=None,
+        metavar="FILE",
+        help="report dynamic energy above this idle baseline too: a baseline file "
+        "(nlpfootprint baseline --out FILE) or the run log of an idle run",
+    )
     parser.add_argument(
         "--project-hours",
         type=nonnegative_arg("hours"),
@@ -62,7 +80,11 @@ def register(sub: Any) -> None:
         help="project each run to H hours",
     )
     parser.add_argument(
-        "--plot", type=Path, default=None, metavar="PNG", help="plot power over time (one log)"
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="plot power over time (several logs: one line per run)",
     )
     parser.set_defaults(run=run)
 
@@ -225,6 +247,11 @@ def _total(runs: list[tuple[str, Report]], measured: list[Report]) -> _Total | N
         return None
     overlaps = _overlaps([(name, r) for (name, _), r in zip(runs, measured, strict=True)])
     warnings = [o.warning() for o in overlaps]
+    warnings += [
+        f"{name} did not end cleanly ({r.outcome.detail}): its figures are in the total"
+        for name, r in runs
+        if r.outcome is not None and not r.outcome.ok
+    ]
     if partial is not None:
         warnings.append(partial.warning())
     total = functools.reduce(merge_entries, reports)
@@ -307,21 +334,67 @@ def _check_plot_path(path: Path) -> None:
         )
 
 
+def _run_labels(reports: list[Report], paths: list[Path]) -> list[str]:
+    """The runs' names on a plot of several; where the names do not tell the runs apart
+    (one missing, or two alike), each log's file name without ``.jsonl`` (``.gz``), or
+    its path where two logs share a file name; a label still taken (a log given twice)
+    gets a number, `` (2)``, `` (3)``, ..."""
+    names = [r.name for r in reports]
+    if all(names) and len(set(names)) == len(names):
+        return [str(n) for n in names]
+    stems = [p.name.removesuffix(".gz").removesuffix(".jsonl") for p in paths]
+    labels: list[str] = []
+    for path, stem in zip(paths, stems, strict=True):
+        label = str(path) if stems.count(stem) > 1 else stem
+        number = 1
+        while (f"{label} ({number})" if number > 1 else label) in labels:
+            number += 1
+        labels.append(f"{label} ({number})" if number > 1 else label)
+    return labels
+
+
+def _plot(path: Path, measured: list[Report], logs: list[Path]) -> None:
+    """Plot one run (power by domain) or several (one line per run) to ``path``.
+
+    Raises:
+        ConfigurationError: A run has nothing to plot (the error names its log), or
+            matplotlib cannot write the figure.
+    """
+    from nlpfootprint.render.plot import plot_reports
+
+    try:
+        if len(measured) == 1:
+            measured[0].plot(path)
+        else:
+            plot_reports(measured, path, labels=_run_labels(measured, logs))
+    except ConfigurationError as err:
+        untraced = [
+            str(log)
+            for log, r in zip(logs, measured, strict=True)
+            if r.trace is None or not r.trace.start_s or not r.trace.power_w
+        ]
+        where = f"{', '.join(untraced)}: " if untraced else ""
+        raise ConfigurationError(f"--plot {path}: {where}{err}") from err
+    except ValueError as err:  # matplotlib: a figure it cannot write
+        raise ConfigurationError(f"--plot {path}: {err}") from err
+
+
 def run(args: argparse.Namespace) -> int:
     """Read, re-account, render; print only once everything asked for has worked."""
     if args.plot is not None:
         _check_plot_path(args.plot)
+    intensity = with_series_fallback(args.carbon_intensity, args.series_fallback)
     measured = [
         Report.from_log(
             path,
             pue=args.pue,
-            carbon_intensity=args.carbon_intensity,
+            carbon_intensity=intensity,
             price_per_kwh=args.price_per_kwh,
         )
         for path in args.logs
     ]
-    if args.plot is not None and len(measured) != 1:
-        raise ConfigurationError("--plot takes one log at a time")
+    if args.baseline is not None:
+        measured = [r.with_baseline(args.baseline) for r in measured]
     reports = measured
     if args.project_hours is not None:
         try:
@@ -332,10 +405,7 @@ def run(args: argparse.Namespace) -> int:
     total = _total(runs, measured)
     text = _rendered(reports, total, args.format)
     if args.plot is not None:
-        try:
-            measured[0].plot(args.plot)  # the measurement itself, never a projection
-        except ValueError as err:  # matplotlib: a figure it cannot write
-            raise ConfigurationError(f"--plot {args.plot}: {err}") from err
+        _plot(args.plot, measured, args.logs)  # the measurements, never a projection
     print(text)
     for warning in _total_warnings(total, args.format):
         print(warning, file=sys.stderr)

@@ -30,7 +30,13 @@ from types import FrameType
 from typing import Any
 
 from nlpfootprint.checks import interval_value, log_flush_value
-from nlpfootprint.commands import add_accounting_options, checked
+from nlpfootprint.commands import (
+    add_accounting_options,
+    add_series_fallback,
+    checked,
+    with_series_fallback,
+)
+from nlpfootprint.commands.baseline import baseline_s_arg, measure_or_file_arg
 from nlpfootprint.errors import ConfigurationError
 
 __all__ = ["register", "run"]
@@ -94,17 +100,42 @@ def register(sub: Any) -> None:
         "a dedicated node) or process (the command's own process tree: a shared machine)",
     )
     parser.add_argument(
+        "--gpu-scope",
+        choices=("machine", "process"),
+        default="machine",
+        help="where NVIDIA GPUs are measured: machine (each GPU's whole energy, default) or "
+        "process (the command's share of each, by SM utilisation, else memory: shared GPUs)",
+    )
+    parser.add_argument(
         "--cpu-tdp",
         type=float,
         default=None,
         dest="cpu_tdp_w",
         metavar="W",
-        help="the CPU package's TDP in watts for that estimate (default: from the CPU model)",
+        help="the CPU package's TDP in watts for that estimate (default: from the CPU model); "
+        "on a VM whose share of the package is known, the share of this TDP is charged",
     )
     parser.add_argument(
         "--no-status", action="store_true", help="no live status line, even on a terminal"
     )
+    parser.add_argument(
+        "--baseline",
+        type=measure_or_file_arg,
+        default=None,
+        metavar="measure|FILE",
+        help="report dynamic energy above an idle baseline too: 'measure' reads the meters "
+        "for --baseline-s seconds before the command starts (it waits that long), or FILE "
+        "(nlpfootprint baseline --out FILE, or a run log of an idle run)",
+    )
+    parser.add_argument(
+        "--baseline-s",
+        type=baseline_s_arg,
+        default=None,
+        metavar="S",
+        help="how long --baseline measure measures, more than 0 and at most 3600 (default 5)",
+    )
     add_accounting_options(parser)
+    add_series_fallback(parser)
     parser.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command to run"
     )
@@ -165,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = nf.track_energy(
         interval_s=args.interval_s,
         pue=args.pue,
-        carbon_intensity=args.carbon_intensity,
+        carbon_intensity=with_series_fallback(args.carbon_intensity, args.series_fallback),
         price_per_kwh=args.price_per_kwh,
         name=args.name or " ".join(" ".join(command).split()),
         log=log_path,
@@ -176,6 +207,9 @@ def run(args: argparse.Namespace) -> int:
         distributed=None,
         cpu_scope=args.cpu_scope,
         cpu_tdp_w=args.cpu_tdp_w,
+        gpu_scope=args.gpu_scope,
+        baseline=args.baseline,
+        **({} if args.baseline_s is None else {"baseline_s": args.baseline_s}),
     )
     returncode = _run_child(tracker, command, interactive=interactive, no_status=args.no_status)
     report = tracker.report
@@ -228,44 +262,21 @@ def _run_child(tracker: Any, command: list[str], *, interactive: bool, no_status
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     status: _Status | None = None
-    try:
-        with tracker:
-            try:
-                children.append(subprocess.Popen(command, start_new_session=not interactive))
-                for signum in held:
-                    forward(signum, None)
-                if sys.stderr.isatty() and not no_status:
-                    status = _Status(tracker)
-                    status.start()
-                returncode = children[0].wait()
-            except OSError as err:
-                raise ConfigurationError(
-                    f"cannot run {command[0]!r}: {err.strerror or err}"
-                ) from err
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-                if status is not None:
-                    status.stop()
-            if returncode != 0:  # the report and the log's summary say how it ended
-                raise CommandFailedError(returncode)
-    except CommandFailedError as failed:
-        return failed.returncode
+    with tracker:
+        try:
+            children.append(subprocess.Popen(command, start_new_session=not interactive))
+            for signum in held:
+                forward(signum, None)
+            if sys.stderr.isatty() and not no_status:
+                status = _Status(tracker)
+                status.start()
+            returncode = children[0].wait()
+        except OSError as err:
+            raise ConfigurationError(f"cannot run {command[0]!r}: {err.strerror or err}") from err
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if status is not None:
+                status.stop()
+        tracker.record_exit(returncode)  # the report and the log's summary say how it ended
     return returncode
-
-
-class CommandFailedError(Exception):
-    """The measured command did not exit with status 0: raised inside the tracked block so
-    that the report (and the run log's summary) says how the command ended."""
-
-    def __init__(self, returncode: int) -> None:
-        self.returncode = returncode
-        if returncode < 0:
-            try:
-                name = signal.Signals(-returncode).name
-            except ValueError:
-                name = "an unknown signal"
-            how = f"the command was ended by {name} (signal {-returncode})"
-        else:
-            how = f"the command exited with status {returncode}"
-        super().__init__(how)

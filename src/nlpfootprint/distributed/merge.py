@@ -12,15 +12,22 @@ merges them:
   (``node-a/gpu:0``), and every channel's device names its host. Two different devices
   with one id on one host (each rank sees its GPU as ``gpu:0``) become ``gpu:0@rank1``.
 * **Totals.** The ranks' states merge exactly (:meth:`LedgerState.merge`): energy per
-  channel as measured; tokens summed (each data-parallel rank counts its own batches);
-  steps are rank 0's (the ranks of a data-parallel job step together).
+  channel as measured; tokens and FLOPs summed (each data-parallel rank counts its own
+  batches); steps are rank 0's (the ranks of a data-parallel job step together). How the
+  FLOPs are read (their method and precision) is rank 0's; the job's peak is the sum of
+  the ranks' given peaks (``peak_flops_per_s``: each its own devices'), or else of every
+  GPU's peak in the table.
 * **Windows** merge by name at each level as the totals do: channels side by side, the
-  longest duration, rank 0's steps and count, tokens summed.
+  longest duration, rank 0's steps and count, tokens and FLOPs summed.
+* **Idle baselines** (``track_energy(baseline=...)``): each rank's idle power per channel
+  is kept under the channel's id in the job report, so the job's dynamic energy is each
+  channel's above its own rank's baseline, over that rank's span.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Mapping, Sequence
 from functools import reduce
@@ -30,11 +37,13 @@ import attrs
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.distributed.select import device_key
 from nlpfootprint.errors import ReportFormatError
+from nlpfootprint.idle import BASELINE_WARNING, Baseline
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.peaks import Efficiency
 from nlpfootprint.provenance import Device
 from nlpfootprint.report import Report
-from nlpfootprint.report_parts import ChannelReport, JobInfo, MissingRank, RankPart
-from nlpfootprint.totals import LedgerState
+from nlpfootprint.report_parts import ChannelReport, JobInfo, MissingRank, Outcome, RankPart
+from nlpfootprint.totals import LedgerState, add_flops
 from nlpfootprint.trace import TraceData
 
 __all__ = ["Part", "job_report", "rank_report"]
@@ -127,6 +136,17 @@ class Part:
         )
 
 
+def _job_outcome(parts: Sequence[Part]) -> Outcome | None:
+    """Rank 0's outcome, unless a rank failed: then the first that did, named."""
+    for part in parts:
+        outcome = part.report.outcome
+        if outcome is not None and not outcome.ok:
+            if part.rank == 0:
+                return outcome
+            return attrs.evolve(outcome, detail=f"rank {part.rank} {outcome.detail}")
+    return parts[0].report.outcome if parts else None
+
+
 def rank_report(part: Part, engine: str, world_size: int, warnings: Sequence[str]) -> Report:
     """A rank's own report, saying which job it is part of (rank 0 has the whole job)."""
     ids = [c.id for c in part.report.channels]
@@ -201,11 +221,44 @@ def _merge_windows(
         duration_s=max(w.duration_s for _, w in entries),
         channels=tuple(c for p, w in entries for c in _channel_reports(p, w, named)),
         tokens=sum(w.tokens for _, w in entries),
+        flops=reduce(add_flops, (w.flops for _, w in entries), None),
+        efficiency=_job_efficiency([w for _, w in entries]),
         windows=tuple(_merge_windows(children[n], named) for n in names),
         warnings=tuple(dict.fromkeys(_ranked(p, text) for p, w in entries for text in w.warnings)),
         trace=None,
         step_energy=None,
     )
+
+
+def _job_efficiency(reports: Sequence[Report]) -> Efficiency:
+    """Rank 0's reading of the FLOPs (the first of the ranks' ``reports``); a peak given on
+    every rank (each for the devices it measures) summed, and dropped unless every rank
+    gave one."""
+    efficiency = reports[0].efficiency
+    given = [r.efficiency.peak_flops_per_s for r in reports]
+    if efficiency.peak_flops_per_s is None:
+        return efficiency
+    total = math.fsum(g for g in given if g is not None)
+    return attrs.evolve(efficiency, peak_flops_per_s=total if None not in given else None)
+
+
+def _job_baseline(
+    parts: Sequence[Part], named: Mapping[tuple[int, str], Channel]
+) -> Baseline | None:
+    """The ranks' idle baselines under the job's channel ids (rank 0's says how it was
+    obtained; each rank's measurement warnings are kept, ranked); None when no rank had
+    one."""
+    based = [(p, p.report.baseline) for p in parts if p.report.baseline is not None]
+    if not based:
+        return None
+    power: dict[str, float] = {}
+    notes: list[str] = []
+    for part, baseline in based:
+        assert baseline is not None
+        ids = {cid: job.id for (rank, cid), job in named.items() if rank == part.rank}
+        power.update(baseline.renamed(ids).power_w)
+        notes += [_ranked(part, w) for w in baseline.warnings]
+    return attrs.evolve(based[0][1], power_w=power, warnings=tuple(notes))
 
 
 def _ranked(part: Part, warning: str) -> str:
@@ -315,8 +368,12 @@ def job_report(
         missing=tuple(MissingRank(rank, why) for rank, why in sorted(missing.items())),
     )
     # each part's warnings about its gaps and resets come again, renamed, from the merge
+    # ... and those about their idle baselines come from the job's (job_baseline)
     told = [
-        _ranked(p, w) for p in parts for w in p.report.warnings if w not in p.own_state_warnings
+        _ranked(p, w)
+        for p in parts
+        for w in p.report.warnings
+        if w not in p.own_state_warnings and not w.startswith(BASELINE_WARNING)
     ]
     spans = {c.id: p.span_s for p in parts for (r, _), c in named.items() if r == p.rank}
     report = Report.from_state(
@@ -330,9 +387,13 @@ def job_report(
         interval_s=zero.report.interval_s,
         trace=_trace(parts, shifts, named),
         job=job,
+        outcome=_job_outcome(parts),
+        efficiency=_job_efficiency([p.report for p in parts]),
     )
     # each channel's mean power is over its own rank's span, not the job's (ranks start
     # and stop a little apart)
-    return attrs.evolve(
+    report = attrs.evolve(
         report, channels=tuple(attrs.evolve(c, duration_s=spans[c.id]) for c in report.channels)
     )
+    baseline = _job_baseline(parts, named)
+    return report if baseline is None else report.with_baseline(baseline)

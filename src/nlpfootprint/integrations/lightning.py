@@ -40,6 +40,8 @@ from nlpfootprint.checks import flag, whole_number
 from nlpfootprint.distributed import from_environ
 from nlpfootprint.errors import ConfigurationTypeError, TrackerStateError
 from nlpfootprint.integrations._figures import logged_figures
+from nlpfootprint.integrations._flops import StepFlops, float32_precision
+from nlpfootprint.peaks import Precision
 from nlpfootprint.report import Report
 from nlpfootprint.settings import TrackerOptions, TrackerSettings
 from nlpfootprint.tracker import EnergyTracker
@@ -95,6 +97,14 @@ class EnergyCallback(Callback):
             local rank 0 of each node, the names ending in ``.nodeN`` on several nodes).
         save: Write those files (default). With ``save=False`` nothing is written
             unless ``log=`` names a run log.
+        count_flops: Count the first training batch's floating-point operations (its
+            forward, backward and optimizer step, between ``on_train_batch_start`` and
+            ``on_train_batch_end``) with PyTorch's ``FlopCounterMode``, and give every
+            batch that count, for the report's FLOPs, FLOP/J and MFU (default False). The
+            report says how they were obtained. ``precision`` for MFU comes from
+            ``trainer.precision`` when not given (``bf16-mixed``: ``bf16``; ``16-mixed``:
+            ``fp16``; ``32-true``: ``tf32`` where PyTorch lets float32 products use it,
+            else ``fp32``; ``transformer-engine``: ``fp8``).
         **options: The options of :func:`~nlpfootprint.track_energy` (``meters``,
             ``interval_s``, ``pue``, ``carbon_intensity``, ``log``, ``clock``...).
 
@@ -112,6 +122,7 @@ class EnergyCallback(Callback):
         tokens_of: Callable[[Any], object] | None = None,
         output_dir: str | os.PathLike[str] | None = None,
         save: bool = True,
+        count_flops: bool = False,
         **options: Unpack[TrackerOptions],
     ) -> None:
         super().__init__()
@@ -127,6 +138,8 @@ class EnergyCallback(Callback):
         self.tokens_of = tokens_of or batch_tokens
         self.output_dir = output_dir
         self.save = flag("save", save)
+        self.count_flops = flag("count_flops", count_flops)
+        self._flops = StepFlops()
         self.tracker: EnergyTracker | None = None
         self._report: Report | None = None
         self._dir: Path | None = None
@@ -157,6 +170,7 @@ class EnergyCallback(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._report, self.tracker, self._window = None, None, None
         self._pending_tokens, self._last_point = 0, None
+        self._flops = StepFlops()
         self._dir = self._files_dir(trainer)  # on every rank: log_dir is a collective
         per_node = self.settings.distributed is None
         if per_node and trainer.local_rank != 0:
@@ -165,6 +179,10 @@ class EnergyCallback(Callback):
         settings = self.settings
         if settings.name is None:
             settings = attrs.evolve(settings, name=type(pl_module).__name__)
+        if settings.precision is None and settings.peak_flops_per_s is None:
+            settings = attrs.evolve(settings, precision=_precision(trainer))
+        if self.count_flops:
+            settings = attrs.evolve(settings, flops_method="counted")
         if self._dir is not None and settings.log is None and self._lead:
             self._dir.mkdir(parents=True, exist_ok=True)
             settings = attrs.evolve(settings, log=self._dir / self._file(RUN_LOG, trainer))
@@ -203,6 +221,7 @@ class EnergyCallback(Callback):
         """Stop once: count the last tokens, close the window, write the files. After an
         ``exception`` the report says that the fit raised it."""
         tracker = self.tracker
+        self._flops.close()  # a batch that never ended
         if tracker is None or self._report is not None or not tracker.running:
             return
         try:
@@ -226,6 +245,12 @@ class EnergyCallback(Callback):
 
     # -- training --------------------------------------------------------------------
 
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self.count_flops and self.measuring:
+            self._flops.begin()
+
     def on_train_batch_end(
         self,
         trainer: Trainer,
@@ -237,12 +262,14 @@ class EnergyCallback(Callback):
         if not self.measuring:
             return
         assert self.tracker is not None
+        if self.count_flops:
+            self._flops.end()
         self._add_tokens(self.tokens_of(batch))
         stepped = trainer.global_step - self._last_step
         if stepped <= 0:
             return  # accumulating gradients: no optimizer step yet
         self._last_step = trainer.global_step
-        self.tracker.step(stepped)
+        self.tracker.step(stepped, flops=self._flops.take())
         if self._logging_step(trainer):
             self._flush_tokens()
             pl_module.log_dict(
@@ -276,10 +303,12 @@ class EnergyCallback(Callback):
         self._pending_tokens = self._pending_tokens + tokens  # stays on its device
 
     def _flush_tokens(self) -> None:
+        """Count the tokens (and FLOPs) added since the last count."""
         tokens = whole_number("tokens_of(batch)", self._pending_tokens)
         self._pending_tokens = 0
-        if tokens and self.tracker is not None:
-            self.tracker.step(0, tokens=tokens)
+        flops = self._flops.take()
+        if (tokens or flops) and self.tracker is not None:
+            self.tracker.step(0, tokens=tokens, flops=flops)
 
     def _metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
         """The figures to log: totals so far, and the mean power since the last log; in a
@@ -317,6 +346,18 @@ class EnergyCallback(Callback):
         window, self._window = self._window, None
         if window is not None and self.measuring:
             window.__exit__(None, None, None)
+
+
+def _precision(trainer: Trainer) -> Precision | None:
+    """The number format the fit's matrix products run in, from ``trainer.precision``."""
+    precision = str(getattr(trainer, "precision", ""))
+    if precision.startswith("bf16"):
+        return "bf16"
+    if precision.startswith("16"):
+        return "fp16"
+    if precision.startswith("32"):
+        return float32_precision()
+    return "fp8" if precision.startswith("transformer-engine") else None
 
 
 @contextmanager

@@ -37,6 +37,8 @@ from transformers import (
 from nlpfootprint.checks import flag
 from nlpfootprint.errors import TrackerStateError
 from nlpfootprint.integrations._figures import logged_figures
+from nlpfootprint.integrations._flops import StepFlops, float32_precision
+from nlpfootprint.peaks import Precision
 from nlpfootprint.report import Report
 from nlpfootprint.settings import TrackerOptions, TrackerSettings
 from nlpfootprint.tracker import EnergyTracker
@@ -58,6 +60,10 @@ class EnergyCallback(TrainerCallback):
     Args:
         write_files: Write the run log and the report (JSON and Markdown) into
             ``args.output_dir`` (default True).
+        count_flops: Count the first training step's floating-point operations with
+            PyTorch's ``FlopCounterMode`` (forward and backward) and give every step that
+            count, for the report's FLOPs, FLOP/J and MFU (default False: the first step
+            runs a little slower while counted). The report says how they were obtained.
         **options: :func:`~nlpfootprint.track_energy` options (``interval_s``, ``meters``,
             ``clock``, ``carbon_intensity``, ``pue``, ``log``, ...), checked here. ``log=``
             given (a path, or None for none) replaces the training run's log file.
@@ -70,6 +76,12 @@ class EnergyCallback(TrainerCallback):
           tokens, so in a job only the world main process's tracker counts them).
           Otherwise each training batch's ``attention_mask`` sum (its ``input_ids`` size
           where it has no mask), each process its own batches (a job's report sums them).
+        * **FLOPs** (``count_flops=True``): the first ``training_step`` call (one
+          micro-batch, forward and backward) counted with ``FlopCounterMode``, every call
+          after it taken to cost the same; each process counts its own (a job's report
+          sums them). ``precision`` for MFU comes from the arguments when not given:
+          ``bf16``, ``fp16``, else ``tf32`` where PyTorch lets float32 products use it
+          (``tf32=True``), else ``fp32``.
         * **Windows**: ``trainer.evaluate()`` during training runs in a window ``"eval"``,
           ``trainer.predict()`` in ``"predict"``. Called outside training, each is
           measured on its own (a report whose one window has that name).
@@ -99,11 +111,20 @@ class EnergyCallback(TrainerCallback):
     evaluations/predictions measured outside training).
     """
 
-    def __init__(self, *, write_files: bool = True, **options: Unpack[TrackerOptions]) -> None:
+    def __init__(
+        self,
+        *,
+        write_files: bool = True,
+        count_flops: bool = False,
+        **options: Unpack[TrackerOptions],
+    ) -> None:
         TrackerSettings.of(**options)  # bad options fail here, not when training starts
         self._options = options
         self._per_node = "distributed" in options and options["distributed"] is None
         self._write_files = flag("write_files", write_files)
+        self._count_flops = flag("count_flops", count_flops)
+        self._flops = StepFlops()
+        self._precision: Precision | None = None
         self._trainer: Trainer | None = None
         self._tracker: EnergyTracker | None = None
         self._output_dir: Path | None = None
@@ -151,7 +172,9 @@ class EnergyCallback(TrainerCallback):
         self._from_state = args.include_num_input_tokens_seen not in ("no", False, None)
         self._tokens_seen = int(state.num_input_tokens_seen or 0)
         self._pending_tokens = None
-        if not self._from_state and self._trainer is not None:
+        self._flops = StepFlops()
+        self._precision = _precision(args)
+        if (self._count_flops or not self._from_state) and self._trainer is not None:
             _wrap(self._trainer, "training_step", self._count_batch)
         self._tracker = self._start("train", self._options.get("log", _NOT_GIVEN))
 
@@ -169,7 +192,7 @@ class EnergyCallback(TrainerCallback):
         else:
             pending, self._pending_tokens = self._pending_tokens, None
             tokens = None if pending is None else int(pending)  # one device sync per step
-        tracker.step(1, tokens=tokens)
+        tracker.step(1, tokens=tokens, flops=self._flops.take() if self._count_flops else None)
 
     def on_log(
         self,
@@ -212,6 +235,10 @@ class EnergyCallback(TrainerCallback):
         """A started tracker for a ``kind`` run; the log in ``output_dir`` unless given."""
         options: dict[str, Any] = {"name": kind, **self._options}
         options.pop("log", None)
+        if kind == "train":
+            options.setdefault("precision", self._precision)
+            if self._count_flops:
+                options["flops_method"] = "counted"
         if log_file is not _NOT_GIVEN:
             options["log"] = log_file
         elif self._write_files and self._lead and self._output_dir is not None:
@@ -251,12 +278,16 @@ class EnergyCallback(TrainerCallback):
         )
 
     def _count_batch(self, step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Around ``training_step(model, inputs, ...)``: add up the batch's tokens."""
-        inputs = args[1] if len(args) > 1 else kwargs.get("inputs")
-        tokens = _batch_tokens(inputs)
-        if tokens is not None:
-            pending = self._pending_tokens
-            self._pending_tokens = tokens if pending is None else pending + tokens
+        """Around ``training_step(model, inputs, ...)``: add up the batch's tokens (unless
+        the trainer counts them) and, with ``count_flops``, its FLOPs."""
+        if not self._from_state:
+            inputs = args[1] if len(args) > 1 else kwargs.get("inputs")
+            tokens = _batch_tokens(inputs)
+            if tokens is not None:
+                pending = self._pending_tokens
+                self._pending_tokens = tokens if pending is None else pending + tokens
+        if self._count_flops:
+            return self._flops.around(step, *args, **kwargs)
         return step(*args, **kwargs)
 
     def _in_window(self, kind: str, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -369,6 +400,17 @@ def _batch_tokens(inputs: object) -> Any:
         return mask.sum()
     ids = inputs.get("input_ids")
     return ids.numel() if ids is not None and hasattr(ids, "numel") else None
+
+
+def _precision(args: TrainingArguments) -> Precision | None:
+    """The number format the training's matrix products run in, from its arguments."""
+    if getattr(args, "bf16", False):
+        return "bf16"
+    if getattr(args, "fp16", False):
+        return "fp16"
+    if getattr(args, "tf32", None):
+        return "tf32"
+    return float32_precision()
 
 
 def _output_dir(args: TrainingArguments) -> Path | None:

@@ -17,6 +17,7 @@ from nlpfootprint.render.common import (
     window_lines,
 )
 from nlpfootprint.render.csv_row import CSV_COLUMNS, render_csv_header, render_csv_row
+from nlpfootprint.render.efficiency import efficiency_rows, paper_efficiency_sentence
 from nlpfootprint.render.html import render_html
 from nlpfootprint.render.latex import hardware_phrase, latex_escape, paper_sentence, render_latex
 from nlpfootprint.render.markdown import markdown_escape, render_markdown
@@ -28,6 +29,7 @@ __all__ = [
     "CSV_COLUMNS",
     "assumption_lines",
     "channel_rows",
+    "efficiency_rows",
     "figure_rows",
     "format_duration",
     "format_energy_j",
@@ -36,6 +38,7 @@ __all__ = [
     "latex_escape",
     "markdown_escape",
     "method_label",
+    "paper_efficiency_sentence",
     "paper_sentence",
     "printable",
     "render_csv_header",

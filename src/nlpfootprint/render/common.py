@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from nlpfootprint.render.efficiency import efficiency_rows
 from nlpfootprint.report_parts import PARTIAL_COVERAGE
 from nlpfootprint.units import (
     format_duration,
@@ -33,6 +34,7 @@ __all__ = [
     "CHANNEL_COLUMNS",
     "METHOD_WORDS",
     "assumption_lines",
+    "baseline_phrase",
     "channel_rows",
     "figure_rows",
     "method_label",
@@ -92,6 +94,10 @@ def method_label(report: Report, *, caption: bool = False) -> str:
         label = (
             f"PARTIAL: {printable(worst.id)} covers {100 * worst.coverage:.0f}% of the run, {label}"
         )
+    outcome = report.outcome
+    if outcome is not None and not outcome.ok:
+        detail = outcome.detail if len(outcome.detail) <= 60 else f"{outcome.detail[:57]}..."
+        label = f"FAILED: {printable(detail)}, {label}"
     projection = report.projection
     if projection is None:
         return label
@@ -140,14 +146,19 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
             "energy (IT)",
             f"{format_energy_kwh(report.energy_kwh)} ({format_energy_j(report.energy_j)})",
         ),
+        *_dynamic_rows(report),
         ("energy x PUE", f"{format_energy_kwh(report.facility_energy_kwh)} (PUE {a.pue:g})"),
         (
             "CO2e",
             f"{format_mass_kg(report.co2e_kg)} = {format_lbs(report.co2e_lbs)} "
             f"at {a.intensity.g_per_kwh:g} g/kWh"
-            + (" (default: world average)" if a.intensity_is_default else ""),
+            + (" (default: world average)" if a.intensity_is_default else "")
+            + (" (energy-weighted over the run's time)" if a.intensity.key == "series" else ""),
         ),
     ]
+    outcome = report.outcome
+    if outcome is not None and (not outcome.ok or outcome.exit_status is not None):
+        rows.insert(1, ("ended", outcome.detail))
     cost = report.cost_usd
     rows.append(
         (
@@ -166,6 +177,7 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
         rows.append(
             ("tokens", f"{report.tokens:,} ({format_energy_j(report.j_per_token or 0)}/token)")
         )
+    rows += efficiency_rows(report)  # FLOPs, tokens/J, MFU: only when FLOPs were counted
     if report.step_energy is not None:
         spread = report.step_energy.relative_spread
         intervals = report.step_energy.intervals
@@ -190,6 +202,30 @@ def figure_rows(report: Report) -> list[tuple[str, str]]:
             )
         )
     return [(name, printable(value)) for name, value in rows]
+
+
+def baseline_phrase(report: Report) -> str | None:
+    """``an idle baseline of 62 W measured for 5.00 s before the run``; None without one."""
+    baseline = report.baseline
+    if baseline is None:
+        return None
+    watts = baseline.power_of(c.id for c in report.channels)
+    return f"an idle baseline of {watts:.4g} W {baseline.describe()}"
+
+
+def _dynamic_rows(report: Report) -> list[tuple[str, str]]:
+    """The ``dynamic energy`` row, beside the total, when the report has a baseline."""
+    phrase, dynamic_j = baseline_phrase(report), report.dynamic_energy_j
+    if phrase is None or dynamic_j is None:
+        return []
+    dynamic_kwh = report.dynamic_energy_kwh or 0.0
+    return [
+        (
+            "dynamic energy",
+            f"{format_energy_kwh(dynamic_kwh)} ({format_energy_j(dynamic_j)}) above {phrase}; "
+            f"total {format_energy_kwh(report.energy_kwh)}",
+        )
+    ]
 
 
 def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str, str]]:

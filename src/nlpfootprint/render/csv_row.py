@@ -28,6 +28,13 @@ CSV_COLUMNS: tuple[str, ...] = (
     "tokens",
     "j_per_step",
     "j_per_token",
+    "flops",
+    "flops_per_j",
+    "tokens_per_j",
+    "mfu",
+    "peak_flops_per_s",
+    "precision",
+    "flops_method",
     "pue",
     "g_per_kwh",
     "intensity",
@@ -36,6 +43,12 @@ CSV_COLUMNS: tuple[str, ...] = (
     "method",
     "projection_factor",
     "coverage",
+    "ended_ok",
+    "exit_status",
+    "signal",
+    "dynamic_energy_kwh",
+    "dynamic_co2e_kg",
+    "baseline_w",
 )
 
 
@@ -59,12 +72,16 @@ def render_csv_header() -> str:
 def render_csv_row(report: Report) -> str:
     """One CSV line of the report's figures and assumptions, without a line terminator.
 
-    Numbers are written at full precision, an empty cell is None (no price, no steps), and
-    ``method`` says whether the figures were measured or estimated. Control characters in
-    a text cell (a run name from a log) are written as visible escapes. Join rows with ``"\\n"``
-    under :func:`render_csv_header` for a file of many runs.
+    Numbers are written at full precision, an empty cell is None (no price, no steps, no
+    FLOPs, no peak), and ``method`` says whether the figures were measured or estimated;
+    ``ended_ok``, ``exit_status`` and ``signal`` how the run ended (empty when not known);
+    ``dynamic_energy_kwh``, ``dynamic_co2e_kg`` and ``baseline_w`` (the idle power of the
+    report's channels, summed) are empty without an idle baseline.
+    Control characters in a text cell (a run name from a log) are written as visible
+    escapes. Join rows with ``"\\n"`` under :func:`render_csv_header` for a file of many runs.
     """
-    a = report.assumptions
+    a, outcome = report.assumptions, report.outcome
+    efficiency, peak = report.efficiency, (report.peak if report.flops is not None else None)
     values: dict[str, object] = {
         "name": report.name,
         "started_at": report.started_at,
@@ -79,6 +96,13 @@ def render_csv_row(report: Report) -> str:
         "tokens": report.tokens,
         "j_per_step": report.j_per_step,
         "j_per_token": report.j_per_token,
+        "flops": report.flops,
+        "flops_per_j": report.flops_per_j,
+        "tokens_per_j": report.tokens_per_j,
+        "mfu": report.mfu,
+        "peak_flops_per_s": None if peak is None else peak.flops_per_s,
+        "precision": None if report.flops is None else efficiency.precision,
+        "flops_method": None if report.flops is None else efficiency.flops_method,
         "pue": a.pue,
         "g_per_kwh": a.intensity.g_per_kwh,
         "intensity": a.intensity.key or None,
@@ -87,5 +111,13 @@ def render_csv_row(report: Report) -> str:
         "method": report.method,
         "projection_factor": None if report.projection is None else report.projection.factor,
         "coverage": report.coverage,
+        "ended_ok": None if outcome is None else outcome.ok,
+        "exit_status": None if outcome is None else outcome.exit_status,
+        "signal": None if outcome is None else outcome.signal,
+        "dynamic_energy_kwh": report.dynamic_energy_kwh,
+        "dynamic_co2e_kg": report.dynamic_co2e_kg,
+        "baseline_w": None
+        if report.baseline is None
+        else report.baseline.power_of(c.id for c in report.channels),
     }
     return _csv_line([_cell(values[column]) for column in CSV_COLUMNS])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from nlpfootprint.intensity import STRUBELL_2019
 from nlpfootprint.provenance import Basis, Method
 from nlpfootprint.render.common import assumption_lines, figure_rows, method_label, printable
+from nlpfootprint.render.efficiency import paper_efficiency_sentence
 from nlpfootprint.units import format_duration, format_prose_number, significant, time_unit
 from nlpfootprint.version import package_version
 
@@ -101,6 +102,8 @@ _ESTIMATED_FROM = {
     Basis.GIVEN_POWER: "estimated from the power stated for it, not measured",
     Basis.TDP: "estimated from TDP and load, not measured",
     Basis.MEMORY: "estimated from installed memory, not measured",
+    Basis.PROCESS_SHARE: "measured with NVML for the whole GPU and attributed to this process "
+    "by its share of the GPU's use",
 }
 
 
@@ -187,7 +190,9 @@ def _intensity_phrase(report: Report) -> str:
 
 
 def paper_sentence(report: Report) -> str:
-    """The figures as sentences for a paper's compute-and-carbon paragraph (LaTeX).
+    """The figures as sentences for a paper's compute-and-carbon paragraph (LaTeX): with
+    FLOPs counted, their number, FLOP/J and MFU too; with an idle baseline, the energy
+    above it beside the total (the figures stay total).
 
     >>> import nlpfootprint as nf
     >>> r = nf.estimate(hardware="V100", count=64, hours=79.2, carbon_intensity="strubell2019")
@@ -209,6 +214,12 @@ def paper_sentence(report: Report) -> str:
     energy = f"{'an estimated ' if estimated else ''}{_number(report.energy_kwh)} kWh"
     if report.method == "mixed":
         energy += " (partly estimated)"
+    dynamic = report.dynamic_energy_kwh
+    if dynamic is not None and report.baseline is not None:
+        energy += (
+            f" (of which {_number(dynamic)} kWh above an idle baseline of "
+            f"{report.baseline.power_of(c.id for c in report.channels):.4g} W)"
+        )
     text = (
         f"Training {took} {_hours(report.duration_s)} on {hardware_phrase(report)}. "
         f"{drew} {energy}, or {_number(report.facility_energy_kwh)} kWh including a "
@@ -229,8 +240,8 @@ def paper_sentence(report: Report) -> str:
             f"{_money(a.price_per_kwh, a.currency, price=True)}/kWh"
         )
     return (
-        f"{text}. Figures from nlpfootprint {latex_escape(package_version())} "
-        "following Strubell et al. (2019)."
+        f"{text}.{paper_efficiency_sentence(report, latex_escape)} Figures from nlpfootprint "
+        f"{latex_escape(package_version())} following Strubell et al. (2019)."
     )
 
 

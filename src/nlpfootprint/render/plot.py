@@ -1,16 +1,16 @@
 """Plots of power over time per domain, with the energy so far (``nlpfootprint[plot]``).
 
-:func:`plot_report` draws a report's bounded trace; :func:`plot_power` draws arrays, such
-as those read back from a run log. Both build a :class:`matplotlib.figure.Figure` directly
-(never through ``pyplot``, so an interactive user's backend and current figure are left
-alone), save it when given a path, and return it. matplotlib is imported on first use.
+:func:`plot_report` draws a report's bounded trace, its named windows shaded, and a
+caption (:mod:`~nlpfootprint.render.caption`) beneath; :func:`plot_reports` draws several
+runs on one figure, one line per run; :func:`plot_power` draws arrays, such as those read
+back from a run log. Each builds a :class:`matplotlib.figure.Figure` directly (never
+through ``pyplot``, so an interactive user's backend and current figure are left alone),
+saves it when given a path, and returns it. matplotlib is imported on first use. Energy
+axes are in the unit the report's tables give the total in (kWh, Wh, mWh or uWh).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,42 +18,36 @@ import numpy as np
 import numpy.typing as npt
 
 from nlpfootprint.errors import ConfigurationError
-from nlpfootprint.render.common import assumption_lines, method_label, printable
-from nlpfootprint.units import (
-    J_PER_KWH,
-    energy_axis,
-    format_energy_kwh,
-    format_lbs,
-    format_mass_kg,
-    format_money,
-    time_unit,
+from nlpfootprint.render._figure import (
+    FloatArray,
+    PathArg,
+    add_note,
+    new_figure,
+    report_trace,
+    save,
+    set_title,
+    trace_edges,
 )
+from nlpfootprint.render.caption import figure_caption, sources_sentence
+from nlpfootprint.render.common import method_label, printable
+from nlpfootprint.render.plot_runs import plot_reports
+from nlpfootprint.units import J_PER_KWH, energy_axis, format_energy_kwh, time_unit
 
 if TYPE_CHECKING:
     from nlpfootprint.report import Report
+    from nlpfootprint.trace import TraceData, WindowSpans
 
-__all__ = ["plot_power", "plot_report"]
-
-PathArg = str | os.PathLike[str]
-FloatArray = npt.NDArray[np.float64]
+__all__ = ["plot_power", "plot_report", "plot_reports"]
 
 #: Stacking order (bottom first) and colours of the domains.
 _DOMAIN_ORDER = ("gpu", "cpu", "dram", "other")
 _COLOURS = {"gpu": "#4c9a2a", "cpu": "#2f6fb0", "dram": "#e08a1e", "other": "#8c8c8c"}
 _EXTRA_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf")
-_DPI = 150
-
-
-def _matplotlib() -> tuple[Any, Any]:
-    """(Figure, FigureCanvasAgg), or a ConfigurationError saying how to install them."""
-    try:
-        figure = importlib.import_module("matplotlib.figure")
-        agg = importlib.import_module("matplotlib.backends.backend_agg")
-    except ImportError as err:
-        raise ConfigurationError(
-            "plotting needs matplotlib, which is not installed: pip install 'nlpfootprint[plot]'"
-        ) from err
-    return figure.Figure, agg.FigureCanvasAgg
+#: The bands of the named windows: one colour per name for the first ones, then grey.
+_WINDOW_COLOURS = ("#6a3d9a", "#e7298a", "#a6761d", "#1a1a80", "#800000", "#008080")
+_MORE_WINDOWS = "#7f7f7f"
+_WINDOW_ALPHA = 0.22
+_ENERGY_COLOUR = "#b22222"
 
 
 def _ordered(domains: list[str]) -> list[str]:
@@ -90,32 +84,35 @@ def _power_arrays(power_by_domain: Mapping[str, npt.ArrayLike]) -> dict[str, Flo
 
 
 def _draw(
-    ax: Any, edges: FloatArray, power: dict[str, FloatArray], title: str | None
+    ax: Any,
+    edges: FloatArray,
+    power: dict[str, FloatArray],
+    title: str | None,
+    windows: tuple[WindowSpans, ...] = (),
 ) -> tuple[Any, Any]:
-    """Stack the domains' power as steps on ``ax``, energy so far on a twin axis."""
+    """Stack the domains' power as steps on ``ax``, shade the windows, and draw the
+    energy so far on a twin axis."""
     scale, unit, _ = time_unit(float(edges[-1] - edges[0]))
     x = edges / scale
     widths = np.diff(edges)
     total_w = _stack_power(ax, x, widths, power)
+    handles = ax.get_legend_handles_labels()[0]
+    window_handles = _shade_windows(ax, windows, scale)
     ax.set_xlabel(f"time since start ({unit})")
     ax.set_ylabel("power (W)")
     ax.grid(True, alpha=0.3, linewidth=0.6)
     cumulative_kwh = np.concatenate(([0.0], np.cumsum(total_w * widths))) / J_PER_KWH
     twin = _draw_energy_so_far(ax, x, cumulative_kwh)
-    handles, labels = ax.get_legend_handles_labels()
-    twin_handles, twin_labels = twin.get_legend_handles_labels()
+    shown = handles + twin.get_legend_handles_labels()[0] + window_handles
     ax.legend(
-        handles + twin_handles,
-        labels + twin_labels,
+        shown,
+        [h.get_label() for h in shown],
         loc="upper left",
         ncol=2,
         fontsize=8.5,
         framealpha=0.9,
     )
-    if title:
-        flat = " ".join(title.split())  # a command line may hold newlines
-        shown = flat if len(flat) <= 90 else flat[:87] + "..."
-        ax.set_title(shown, fontsize=11, loc="left")
+    set_title(ax, title)
     return ax, twin
 
 
@@ -147,22 +144,61 @@ def _stack_power(
     return lower
 
 
+def _window_label(spans: WindowSpans) -> str:
+    """``eval (12x)``; a nested window with its parents, ``epoch / eval (12x)``."""
+    return f"{printable(' / '.join(spans.path))} ({spans.entries}x)"
+
+
+def _shade_windows(ax: Any, windows: tuple[WindowSpans, ...], scale: float) -> list[Any]:
+    """A translucent band over each span of each window, one colour per window (the
+    windows of the run first, then nested ones); return the legend's handles, one per
+    window (one for all those past the colours)."""
+    ordered = sorted(
+        (w for w in windows if w.start_s),
+        key=lambda w: (len(w.parents), w.start_s[0]),
+    )
+    handles: list[Any] = []
+    more = len(ordered) - len(_WINDOW_COLOURS)
+    for index, spans in enumerate(ordered):
+        if index < len(_WINDOW_COLOURS):
+            colour, label = _WINDOW_COLOURS[index], _window_label(spans)
+        else:
+            colour = _MORE_WINDOWS
+            first = index == len(_WINDOW_COLOURS)
+            label = f"{more} more window{'s' if more > 1 else ''}" if first else ""
+        for start_s, end_s in zip(spans.start_s, spans.end_s, strict=True):
+            band = ax.axvspan(
+                start_s / scale,
+                end_s / scale,
+                color=colour,
+                alpha=_WINDOW_ALPHA,
+                linewidth=0,
+                label=label or "_nolegend_",
+            )
+            if label:
+                handles.append(band)
+                label = ""  # one legend entry per colour
+    return handles
+
+
 def _draw_energy_so_far(ax: Any, x: FloatArray, cumulative_kwh: FloatArray) -> Any:
-    """Draw the IT energy so far (kWh at each of ``x``) on a twin y axis of ``ax``; return it."""
-    e_scale, e_unit = energy_axis(float(cumulative_kwh[-1]))
+    """Draw the IT energy so far (kWh at each of ``x``) on a twin y axis of ``ax``, in the
+    unit the report gives its total in; return the twin."""
+    total_kwh = float(cumulative_kwh[-1])
+    e_scale, e_unit = energy_axis(total_kwh)
     twin = ax.twinx()
     twin.plot(
         x,
         cumulative_kwh / e_scale,
-        color="#b22222",
+        color=_ENERGY_COLOUR,
         linewidth=1.8,
         linestyle="--",
-        label=f"energy so far, IT ({cumulative_kwh[-1] / e_scale:,.4g} {e_unit})",
+        label=f"energy so far, IT ({format_energy_kwh(total_kwh)})",
     )
-    total = float(cumulative_kwh[-1] / e_scale)
+    total = total_kwh / e_scale
     twin.set_ylim(0, total * 1.15 if total > 0 else 1.0)
-    twin.set_ylabel(f"energy so far, IT ({e_unit})", color="#b22222")
-    twin.tick_params(axis="y", colors="#b22222")
+    twin.set_ylabel(f"energy so far, IT ({e_unit})", color=_ENERGY_COLOUR)
+    twin.tick_params(axis="y", colors=_ENERGY_COLOUR)
     return twin
 
 
@@ -174,23 +210,15 @@ def _figure(
     note: str | None,
     path: PathArg | None,
     ax: Any,
+    windows: tuple[WindowSpans, ...] = (),
 ) -> Any:
-    figure_class, canvas_class = _matplotlib()
     if ax is not None:
-        _draw(ax, edges, power, title)
-        figure = ax.figure
-    else:
-        figure = figure_class(figsize=(10, 5.6))
-        canvas_class(figure)  # an Agg canvas of its own: pyplot's state is left alone
-        ax = figure.add_subplot()
-        _draw(ax, edges, power, title)
-        lines = textwrap.wrap(note, 150) if note else []
-        figure.subplots_adjust(left=0.08, right=0.9, top=0.91, bottom=0.12 + 0.03 * len(lines))
-        if lines:
-            figure.text(0.01, 0.015, "\n".join(lines), fontsize=7.5, color="#444444", va="bottom")
-    if path is not None:
-        figure.savefig(os.fspath(path), dpi=_DPI)
-    return figure
+        _draw(ax, edges, power, title, windows)
+        return save(ax.figure, path)
+    figure = new_figure(5.6)
+    _draw(figure.add_subplot(), edges, power, title, windows)
+    add_note(figure, note)
+    return save(figure, path)
 
 
 def plot_power(
@@ -229,21 +257,24 @@ def plot_power(
     return _figure(edges, power, title=title, note=note, path=path, ax=ax)
 
 
-def _report_note(report: Report) -> str:
-    figures = (
-        f"IT energy {format_energy_kwh(report.energy_kwh)}; x PUE = "
-        f"{format_energy_kwh(report.facility_energy_kwh)}; {format_mass_kg(report.co2e_kg)} "
-        f"CO2e ({format_lbs(report.co2e_lbs)})"
+def _windows_note(trace: TraceData) -> str:
+    """What the bands leave out: windows whose neighbouring entries were merged."""
+    merged = [w for w in trace.windows if w.merged]
+    if not merged:
+        return ""
+    names = ", ".join(
+        f"{printable(' / '.join(w.path))} ({w.entries} entries in {len(w.start_s)} bands)"
+        for w in merged
     )
-    if report.cost_usd is not None:
-        figures += f"; cost {format_money(report.cost_usd, report.assumptions.currency)}"
     return (
-        f"{figures}. Assumptions: {'; '.join(assumption_lines(report.assumptions, advice=False))}."
+        f"Shaded: {names}; neighbouring entries merged, so a band also covers the time "
+        "between them."
     )
 
 
 def plot_report(report: Report, path: PathArg | None = None, *, ax: Any = None) -> Any:
-    """Plot a report's power trace per domain, with the energy so far and the assumptions.
+    """Plot a report's power trace per domain, its named windows shaded, the energy so
+    far, and a caption beneath: its figures, how they were obtained, the sources.
 
     Args:
         report: A measured report with a trace.
@@ -257,21 +288,23 @@ def plot_report(report: Report, path: PathArg | None = None, *, ax: Any = None) 
         ConfigurationError: matplotlib is missing, or the report has no trace (estimates
             and projections have none).
     """
-    trace = report.trace
-    if trace is None or not trace.start_s or not trace.power_w:
-        why = (
-            "it is projected"
-            if report.projection is not None
-            else "it is an estimate"
-            if report.method == "estimated"
-            else "no trace was recorded"
-        )
-        raise ConfigurationError(
-            f"nothing to plot: the report has no power trace ({why}); only a measured "
-            "report carries one"
-        )
-    starts = np.asarray(trace.start_s, dtype=np.float64)
-    edges = np.append(starts, starts[-1] + trace.width_s[-1])
+    trace = report_trace(report)
     power = {d: np.asarray(v, dtype=np.float64) for d, v in trace.power_w.items()}
     title = f"{printable(report.name or 'run')}: power by domain [{method_label(report)}]"
-    return _figure(edges, power, title=title, note=_report_note(report), path=path, ax=ax)
+    note = "\n".join(
+        part
+        for part in (
+            figure_caption(report),
+            f"{sources_sentence(report)} {_windows_note(trace)}".strip(),
+        )
+        if part
+    )
+    return _figure(
+        trace_edges(trace),
+        power,
+        title=title,
+        note=note,
+        path=path,
+        ax=ax,
+        windows=trace.windows,
+    )

@@ -6,8 +6,8 @@ reading, ``{"t":12.000001,"m":0,"v":[123.4,5.6]}`` (``t``: seconds since the tra
 started, to the microsecond; ``m``: the meter's index; ``v``: its values as read, ``null``
 for NaN and ``"inf"``/``"-inf"`` for an infinite one, which JSON cannot write),
 ``{"t":..,"m":..,"err":"..."}`` per failed reading, ``{"t":..,"steps":n,"tokens":n}`` at
-the end of a sampling round in which the counts changed, and ``{"summary": {...}}`` (the
-report's ``to_dict()``) at a clean stop.
+the end of a sampling round in which the counts changed (with ``"flops":x``, a float, once
+FLOPs are counted), and ``{"summary": {...}}`` (the report's ``to_dict()``) at a clean stop.
 
 * :class:`RunLogWriter` (:mod:`~nlpfootprint.runlog.writer`) is one of the sampler's sinks:
   it receives exactly the readings the ledger receives and writes them down.

@@ -12,7 +12,8 @@ a time must be seconds since the run's start, from 0 to :data:`MAX_TIME_S`, neve
 back for its meter.
 
 Most lines are readings, ``{"t":T,"m":M,"v":[...]}``, or counts,
-``{"t":T,"steps":S,"tokens":N}``, and a long log holds millions. Such a line, written
+``{"t":T,"steps":S,"tokens":N}`` (``,"flops":F`` before the brace once FLOPs are
+counted), and a long log holds millions. Such a line, written
 exactly as the tracker writes it (its numbers in JSON's grammar, no spaces, no ``null``
 or ``"inf"``) and within the rules above (one value per channel, counts below 2**63), is
 read with one regular expression, ``float`` and ``int`` -- the very numbers ``json.loads``
@@ -36,8 +37,8 @@ import numpy.typing as npt
 from nlpfootprint.checks import path_text
 
 if TYPE_CHECKING:
-    from nlpfootprint.intensity import Intensity
     from nlpfootprint.report import Report
+    from nlpfootprint.series import IntensityArg
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.report_dict import MAX_JSON_DEPTH, json_too_deep
 from nlpfootprint.runlog.schema import RunLogError, check_header, decode_header, parse_header
@@ -69,7 +70,8 @@ MAX_TIME_S = 1e9
 Floats = npt.NDArray[np.float64]
 
 #: ``("v", t, meter, values)``, ``("err", t, meter, message)``,
-#: ``("counts", t, steps, tokens)`` or ``("summary", dict)``.
+#: ``("counts", t, steps, tokens, flops)`` (``flops`` None where the line has none) or
+#: ``("summary", dict)``.
 Event = tuple[Any, ...]
 
 
@@ -96,6 +98,8 @@ class RunLog:
         counts: Rows of ``(time_s, steps, tokens)``, each written when the counts changed.
         summary: The final report dict, or None when the run did not stop cleanly.
         truncated: True when the file ends mid-line or mid-compressed-stream (a crash).
+        flops: For each row of ``counts``, the FLOPs counted by then (NaN where the line
+            has none: before any were counted, or a log of an earlier version).
     """
 
     path: str
@@ -107,6 +111,7 @@ class RunLog:
     counts: Floats
     summary: dict[str, Any] | None
     truncated: bool
+    flops: Floats = attrs.field(factory=lambda: np.empty(0, dtype=np.float64))
 
     @property
     def complete(self) -> bool:
@@ -117,7 +122,7 @@ class RunLog:
         self,
         *,
         pue: float | None = None,
-        carbon_intensity: Intensity | float | str | None = None,
+        carbon_intensity: IntensityArg = None,
         price_per_kwh: float | None = None,
         from_samples: bool = False,
     ) -> Report:
@@ -159,6 +164,16 @@ def _count(obj: dict[str, Any], key: str) -> int:
     return n
 
 
+def _flops(obj: dict[str, Any]) -> float | None:
+    """A count line's FLOPs: None where it has none, else a finite number >= 0."""
+    if "flops" not in obj:
+        return None
+    n = obj["flops"]
+    if isinstance(n, bool) or not isinstance(n, int | float) or not 0 <= n < math.inf:
+        raise ValueError(f"flops={_short(n)} is not a count of FLOPs (a finite number >= 0)")
+    return float(n)
+
+
 def _value(v: object) -> float:
     """A logged value: a number, ``null`` (NaN) or ``"inf"``/``"-inf"``; else ValueError."""
     if v is None:
@@ -194,7 +209,7 @@ def _event(obj: object, widths: list[int]) -> Event | None:
                 raise TypeError(f"its error text {_short(obj['err'])} is not a string")
             return ("err", _time(obj), m, obj["err"])
     if "steps" in obj:
-        return ("counts", _time(obj), _count(obj, "steps"), _count(obj, "tokens"))
+        return ("counts", _time(obj), _count(obj, "steps"), _count(obj, "tokens"), _flops(obj))
     if "summary" in obj:
         if not isinstance(obj["summary"], dict):
             raise TypeError("its summary is not a JSON object")
@@ -211,17 +226,19 @@ _VALUES = _NUMBER + rb"(?:," + _NUMBER + rb")*+"
 _READING = re.compile(
     rb'\{"t":(' + _NUMBER + rb'),"m":(0|[1-9][0-9]{0,8}+),"v":\[(' + _VALUES + rb")\]\}"
 )
-#: A count line as the tracker writes it: time, steps, tokens (whole numbers < 2**63).
+#: A count line as the tracker writes it: time, steps, tokens (whole numbers < 2**63),
+#: and FLOPs once counted.
 _COUNTS = re.compile(
-    rb'\{"t":(' + _NUMBER + rb'),"steps":(0|[1-9][0-9]{0,18}+),"tokens":(0|[1-9][0-9]{0,18}+)\}'
+    rb'\{"t":(' + _NUMBER + rb'),"steps":(0|[1-9][0-9]{0,18}+),"tokens":(0|[1-9][0-9]{0,18}+)'
+    rb'(?:,"flops":(' + _NUMBER + rb"))?+\}"
 )
-#: Each line of a block: a reading's time, meter and values, a count line's time, steps
-#: and tokens, or else the whole line.
+#: Each line of a block: a reading's time, meter and values, a count line's time, steps,
+#: tokens and FLOPs, or else the whole line.
 _LINES = re.compile(
     rb"^(?:" + _READING.pattern + rb"|" + _COUNTS.pattern + rb"|(.*))$", re.MULTILINE
 )
 _READING_LINE = b'{"t":%s,"m":%s,"v":[%s]}'
-_COUNTS_LINE = b'{"t":%s,"steps":%s,"tokens":%s}'
+_COUNTS_LINE = b'{"t":%s,"steps":%s,"tokens":%s%s}'
 _MAX_COUNT = 2**63
 Blocks = Generator[Block, None, None]
 
@@ -296,7 +313,7 @@ class LogReader:
         widths, meters, each_line = self.widths, len(self.widths), _LINES.findall
         for first, _, data, cut in self.blocks():
             for number, groups in enumerate(each_line(data), first):
-                t_text, m_text, v_text, c_text, steps, tokens, line = groups
+                t_text, m_text, v_text, c_text, steps, tokens, flops, line = groups
                 if t_text:  # the usual line, read the short way
                     t, m = float(t_text), int(m_text)
                     if m < meters and last_t[m] <= t <= MAX_TIME_S:
@@ -308,10 +325,16 @@ class LogReader:
                     line = _READING_LINE % (t_text, m_text, v_text)
                 elif c_text:  # the other usual line
                     t, n_steps, n_tokens = float(c_text), int(steps), int(tokens)
-                    if 0.0 <= t <= MAX_TIME_S and max(n_steps, n_tokens) < _MAX_COUNT:
-                        yield ("counts", t, n_steps, n_tokens)
+                    n_flops = float(flops) if flops else None
+                    if (
+                        0.0 <= t <= MAX_TIME_S
+                        and max(n_steps, n_tokens) < _MAX_COUNT
+                        and (n_flops is None or 0.0 <= n_flops < math.inf)
+                    ):
+                        yield ("counts", t, n_steps, n_tokens, n_flops)
                         continue
-                    line = _COUNTS_LINE % (c_text, steps, tokens)
+                    more = b',"flops":' + flops if flops else b""
+                    line = _COUNTS_LINE % (c_text, steps, tokens, more)
                 event = self.event(number, line, cut, last_t)
                 if event is not None:
                     yield event
@@ -371,6 +394,7 @@ def load_run(path: str | os.PathLike[str]) -> RunLog:
     values: list[list[list[float]]] = [[] for _ in reader.widths]
     failures: list[tuple[float, int, str]] = []
     counts: list[tuple[float, float, float]] = []
+    flops: list[float] = []
     summary: dict[str, Any] | None = None
     for event in reader:
         if event[0] == "v":
@@ -379,7 +403,8 @@ def load_run(path: str | os.PathLike[str]) -> RunLog:
         elif event[0] == "err":
             failures.append((event[1], event[2], event[3]))
         elif event[0] == "counts":
-            counts.append(event[1:])
+            counts.append(event[1:4])
+            flops.append(math.nan if event[4] is None else event[4])
         else:
             summary = event[1]
     samples = tuple(
@@ -396,4 +421,5 @@ def load_run(path: str | os.PathLike[str]) -> RunLog:
         counts=np.array(counts, dtype=np.float64).reshape(-1, 3),
         summary=summary,
         truncated=reader.truncated,
+        flops=np.array(flops, dtype=np.float64),
     )

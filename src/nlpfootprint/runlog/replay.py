@@ -16,13 +16,15 @@ from typing import Any
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.checks import path_text
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
-from nlpfootprint.intensity import Intensity
+from nlpfootprint.idle import Baseline
 from nlpfootprint.ledger import Ledger
+from nlpfootprint.peaks import Efficiency
 from nlpfootprint.report import Report
 from nlpfootprint.runlog.reader import LogReader, RunLog
 from nlpfootprint.runlog.schema import RunLogError
 from nlpfootprint.runlog.screen import logged_summary
 from nlpfootprint.runlog.writer import writing_here
+from nlpfootprint.series import IntensityArg
 from nlpfootprint.trace import BoundedTrace
 
 __all__ = ["replay", "report_from_log"]
@@ -32,7 +34,7 @@ def report_from_log(
     source: str | os.PathLike[str] | RunLog,
     *,
     pue: float | None = None,
-    carbon_intensity: Intensity | float | str | None = None,
+    carbon_intensity: IntensityArg = None,
     price_per_kwh: float | None = None,
     from_samples: bool = False,
 ) -> Report:
@@ -134,7 +136,7 @@ def _replay(reader: LogReader, *, keep_summary: bool) -> Report:
                 "without from_samples)"
             )
     try:
-        return Report.from_ledger(
+        report = Report.from_ledger(
             ledger,
             end,
             assumptions=Assumptions.from_dict(settings),
@@ -142,7 +144,10 @@ def _replay(reader: LogReader, *, keep_summary: bool) -> Report:
             name=settings.get("name"),
             started_at=reader.header.get("started_at"),
             interval_s=interval_s,
+            efficiency=Efficiency.from_dict(settings.get("efficiency")),
         )
+        baseline = Baseline.from_dict(settings.get("baseline"))  # None: a run without one
+        return report if baseline is None else report.with_baseline(baseline)
     except (NlpFootprintError, TypeError, ValueError, ArithmeticError) as err:
         raise RunLogError(f"{reader.path}: its readings do not make a report: {err}") from err
 
@@ -165,8 +170,7 @@ def _feed(reader: LogReader, ledger: Ledger) -> dict[str, Any] | None:
             elif kind == "err":
                 ledger.on_failure(event[2], event[1], event[3])
             elif kind == "counts":
-                steps, tokens = ledger.round_counts()
-                ledger.count(event[2] - steps, event[3] - tokens)
+                ledger.count_to(event[2], event[3], event[4])
                 ledger.on_round(event[1])
             else:
                 summary = dict(event[1]) or summary

@@ -12,8 +12,10 @@ from typing import Any
 
 from nlpfootprint.assumptions import Assumptions
 from nlpfootprint.errors import NlpFootprintError, ReportFormatError
+from nlpfootprint.idle import Baseline
 from nlpfootprint.legacy import upgrade_header_channel
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.peaks import Efficiency
 from nlpfootprint.report_dict import MAX_JSON_DEPTH, json_too_deep
 from nlpfootprint.report_dict import SCHEMA_PATTERN as REPORT_SCHEMA_PATTERN
 
@@ -43,14 +45,26 @@ class RunLogError(ReportFormatError):
 
 
 def log_settings(
-    assumptions: Assumptions, *, interval_s: float, name: str | None, trace_points: int
+    assumptions: Assumptions,
+    *,
+    interval_s: float,
+    name: str | None,
+    trace_points: int,
+    efficiency: Efficiency | None = None,
+    baseline: Baseline | None = None,
 ) -> dict[str, Any]:
-    """The header's ``settings``: what a report of the log needs besides the samples."""
+    """The header's ``settings``: what a report of the log needs besides the samples
+    (``efficiency``: how its FLOPs are to be read, when the run says; ``baseline``: the
+    idle power its dynamic energy is counted above, when it has one)."""
+    more = {} if efficiency is None else {"efficiency": efficiency.to_dict()}
+    if baseline is not None:
+        more["baseline"] = baseline.to_dict()
     return {
         "interval_s": interval_s,
         "name": name,
         "trace_points": trace_points,
         **assumptions.to_dict(),
+        **more,
     }
 
 

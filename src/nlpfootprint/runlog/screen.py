@@ -4,8 +4,9 @@ A log that ends with a summary holds the tracker's report: its figures come from
 line, not from the readings before it. So the lines in between are *screened*, not
 parsed: each is seen, in blocks of about 1 MiB, as the bytes that are left once every
 digit, sign, point, exponent, comma and colon is taken out. A reading the tracker wrote
-leaves ``{"t""m""v"[]}`` and a count line ``{"t""stps""tokns"}``; a line that leaves
-either is of the right shape (a whole line, no nesting, no text where numbers go), which
+leaves ``{"t""m""v"[]}`` and a count line ``{"t""stps""tokns"}`` (or
+``{"t""stps""tokns""flops"}`` once FLOPs are counted); a line that leaves one of these is
+of the right shape (a whole line, no nesting, no text where numbers go), which
 a few C-speed byte operations check for a whole block at once. Any other line (a failure,
 the summary, a reading with a ``null``, a corrupt or cut-off line) is read as JSON, one
 line at a time, with every check a replay makes.
@@ -31,8 +32,9 @@ __all__ = ["logged_summary"]
 
 #: What is taken out of a line to leave its shape.
 _NUMBER_BYTES = b"0123456789+-.eE,:"
-#: The shapes of a reading and of a count line, each with its newline.
-_SHAPES = (b'{"t""m""v"[]}\n', b'{"t""stps""tokns"}\n')
+#: The shapes of a reading and of a count line (without and with FLOPs), each with its
+#: newline.
+_SHAPES = (b'{"t""m""v"[]}\n', b'{"t""stps""tokns"}\n', b'{"t""stps""tokns""flops"}\n')
 #: The same without their newline (as the last line of a block is).
 _LAST = tuple(shape[:-1] for shape in _SHAPES)
 _KNOWN = frozenset(_LAST)
@@ -73,18 +75,17 @@ def _all_known(shape: bytes, lines: int) -> bool:
     """True when each of the ``lines`` lines of ``shape`` (newlines between them, none
     after the last) is of a known shape.
 
-    Each known shape ends with the only newline it holds, and neither ends the other, so
+    Each known shape ends with the only newline it holds, and none ends another, so
     each line holds at most one of them, at its end: there are as many as lines only when
     every line ends with one, and the lengths add up only when every line is one.
     """
-    reading, counts = (shape.count(known) for known in _SHAPES)
-    if shape.endswith(_LAST[0]):  # the last line, without its newline
-        reading += 1
-    elif shape.endswith(_LAST[1]):
-        counts += 1
-    return reading + counts == lines and len(shape) + 1 == reading * len(_SHAPES[0]) + counts * len(
-        _SHAPES[1]
-    )
+    found = [shape.count(known) for known in _SHAPES]
+    for i, last in enumerate(_LAST):
+        if shape.endswith(last):  # the last line, without its newline
+            found[i] += 1
+            break
+    size = sum(n * len(known) for n, known in zip(found, _SHAPES, strict=True))
+    return sum(found) == lines and len(shape) + 1 == size
 
 
 def _may_end_with_summary(reader: LogReader) -> bool:

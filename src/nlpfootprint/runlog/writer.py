@@ -159,8 +159,9 @@ class RunLogWriter:
         flush_s: Seconds of ``clock`` time between write-outs (0: every line); a crash
             loses at most this much.
         clock: Where the flush timing comes from (default: the monotonic clock).
-        counts: Returns (steps, tokens) as the round just ended accounted them; written
-            at the end of each round in which they changed (default: never).
+        counts: Returns (steps, tokens, FLOPs) as the round just ended accounted them
+            (FLOPs None until some are counted); written at the end of each round in
+            which they changed (default: never).
 
     Thread-safe. No method raises on a failed write: the first error goes to
     :attr:`errors` and the log, later lines are dropped.
@@ -172,7 +173,7 @@ class RunLogWriter:
         *,
         flush_s: float = 2.0,
         clock: Clock | None = None,
-        counts: Callable[[], tuple[int, int]] | None = None,
+        counts: Callable[[], tuple[int, int, float | None]] | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.flush_s = flush_s
@@ -189,7 +190,7 @@ class RunLogWriter:
         self._lock = threading.Lock()
         self._lines: list[str] = []
         self._last_flush = self._clock.now()
-        self._counts = (0, 0)
+        self._counts: tuple[int, int, float | None] = (0, 0, None)
         self._done = False
         _OPEN.add(self)
 
@@ -200,7 +201,7 @@ class RunLogWriter:
         *,
         flush_s: float,
         clock: Clock | None,
-        counts: Callable[[], tuple[int, int]] | None,
+        counts: Callable[[], tuple[int, int, float | None]] | None,
         meter_channels: Sequence[Sequence[Channel]],
         meter_names: Sequence[str],
         settings: Mapping[str, object],
@@ -257,15 +258,17 @@ class RunLogWriter:
         self._write(json.dumps({"t": t, "m": meter, "err": error}, separators=_SEP))
 
     def on_round(self, t: float) -> None:
-        """At the end of a round, log the step and token counts if they changed."""
+        """At the end of a round, log the step, token and FLOP counts if they changed."""
         if self._counts_of is not None:
             self.counts(t, *self._counts_of())
 
-    def counts(self, t: float, steps: int, tokens: int) -> None:
-        """Log the step and token counts at ``t``, when they changed since the last time."""
-        if (steps, tokens) != self._counts:
-            self._counts = (steps, tokens)
-            self._write(f'{{"t":{t!r},"steps":{steps},"tokens":{tokens}}}')
+    def counts(self, t: float, steps: int, tokens: int, flops: float | None = None) -> None:
+        """Log the step, token and FLOP counts at ``t``, when they changed since the last
+        time (the FLOPs, as a float, once some are counted)."""
+        if (steps, tokens, flops) != self._counts:
+            self._counts = (steps, tokens, flops)
+            more = "" if flops is None else f',"flops":{float(flops)!r}'
+            self._write(f'{{"t":{t!r},"steps":{steps},"tokens":{tokens}{more}}}')
 
     def summary(self, report_dict: Mapping[str, Any]) -> None:
         """Log the final report (its ``to_dict()``): the mark of a clean stop."""

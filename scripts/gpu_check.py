@@ -14,11 +14,13 @@ nothing else uses. The checks run in this order (the defaults take about 3 minut
     ``started_at`` has whole seconds only). Meanwhile the parent reads the whole device's
     NVML energy counter (a machine-scope ``NvmlMeter``) every 0.1 s, from before "go" to
     after both exit, and takes the device's energy from the earliest child start to the
-    latest child stop by interpolating those readings. PASS: the two attributed energies
-    sum to that within 5%. (Outside the overlap one child runs alone and is charged the
-    whole device, so the sum over the union of the spans is the device's.) It runs first,
-    before this process has a CUDA context of its own, which would count as a third
-    process on the GPU.
+    latest child stop by interpolating those readings. PASS needs all three: the two
+    attributed energies sum to that within 5% (outside the overlap one child runs alone
+    and is charged the whole device, so the sum over the union of the spans is the
+    device's); both children's process trees were seen on the GPU; and for each child,
+    at least half the GPU's energy over its run was split by SM utilisation (the report's
+    ``share_rules``), not by a fallback rule. It runs first, before this process has a
+    CUDA context of its own, which would count as a third process on the GPU.
 ``comparison``: the counter against integrated power samples. A bf16 load of
     ``--seconds`` between ``--idle-seconds`` of idle before and after, with two trackers
     around the same block: one reads the energy counter every second, the other samples
@@ -26,8 +28,9 @@ nothing else uses. The checks run in this order (the defaults take about 3 minut
     load raises the counter's mean power above idle, and the two energies of the whole
     run agree within 5% (a sanity bound; an H200 gave 0.10%).
 ``mfu``: a bf16 load of ``--mfu-size`` square products for ``--mfu-seconds`` under
-    ``track_energy(precision="bf16")``, each step's FLOPs counted once with
-    ``count_step_flops`` (FlopCounterMode) and given to ``tracker.step(flops=...)``.
+    ``track_energy(precision="bf16")``: one step's FLOPs counted once, before the load,
+    with ``count_step_flops`` (FlopCounterMode), and that figure given to every step's
+    ``tracker.step(flops=...)`` (the steps are alike).
     PASS: ``Report.mfu`` (against the peak table's bf16 dense peak for the device) is
     between 0.3 and 0.8, what large matrix products reach on an H100 or H200.
 ``baseline``: ``track_energy(baseline="measure", baseline_s=--baseline-seconds)`` on the
@@ -68,6 +71,8 @@ CHECKS = ("share", "comparison", "mfu", "baseline")
 MFU_RANGE = (0.3, 0.8)
 #: How far the attributed energies' sum may be from the device's.
 SHARE_TOLERANCE = 0.05
+#: The least share of each child's GPU energy that must be split by SM utilisation.
+SM_RULE_MIN = 0.5
 #: How far the power samples' energy of the whole comparison run may be from the counter's.
 COMPARISON_TOLERANCE = 0.05
 #: The idle power of an H100 or H200, in watts.
@@ -111,10 +116,15 @@ def relative_difference(value: float, reference: float) -> float:
 
 
 def share_verdict(
-    attributed_j: Sequence[float], device_j: float, seen: Sequence[bool] = ()
+    attributed_j: Sequence[float],
+    device_j: float,
+    seen: Sequence[bool],
+    sm_fractions: Sequence[float],
 ) -> Verdict:
-    """PASS when the attributed energies sum to ``device_j`` within :data:`SHARE_TOLERANCE`
-    and every child's process tree was seen on the GPU (``seen``)."""
+    """PASS when the attributed energies sum to ``device_j`` within :data:`SHARE_TOLERANCE`,
+    every child's process tree was seen on the GPU (``seen``), and every child's meter
+    split at least :data:`SM_RULE_MIN` of the GPU's energy by SM utilisation
+    (``sm_fractions``)."""
     total = sum(attributed_j)
     difference = relative_difference(total, device_j)
     parts = " + ".join(f"{j:.1f}" for j in attributed_j)
@@ -122,14 +132,18 @@ def share_verdict(
         f"attributed {parts} = {total:.1f} J against the device's {device_j:.1f} J "
         f"({100 * difference:+.2f}%, tolerance {100 * SHARE_TOLERANCE:.0f}%)"
     )
-    unseen = [i for i, s in enumerate(seen) if not s]
+    children = range(len(attributed_j))
+    unseen = [i for i in children if i >= len(seen) or not seen[i]]
     if unseen:
         detail += (
             f"; child(ren) {unseen} never among the GPU's processes (a container with its own "
             "PID namespace: NVML reports the host's PIDs)"
         )
-    ok = math.isfinite(difference) and abs(difference) <= SHARE_TOLERANCE and not unseen
-    return Verdict("share", ok, detail)
+    by_sm = ", ".join(f"{100 * f:.0f}%" for f in sm_fractions)
+    detail += f"; split by SM utilisation: {by_sm or 'not known'} (at least {SM_RULE_MIN:.0%})"
+    fallback = [i for i in children if i >= len(sm_fractions) or not sm_fractions[i] >= SM_RULE_MIN]
+    ok = math.isfinite(difference) and abs(difference) <= SHARE_TOLERANCE
+    return Verdict("share", ok and not unseen and not fallback, detail)
 
 
 def baseline_verdict(idle_w: float | None, total_j: float, dynamic_j: float | None) -> Verdict:
@@ -631,6 +645,8 @@ def check_share(args: argparse.Namespace, rig: Rig = CUDA) -> tuple[Figures, Ver
     t1 = max(c["t1"] for c in children)
     device_j = energy_between(trace, t0, t1)
     attributed = [c["attributed_j"] for c in children]
+    seen = [bool(c["tree_seen"]) for c in children]
+    sm_fractions = [float(c["sm_fraction"]) for c in children]
     figures |= {
         "method": (
             "device energy from the earliest child start to the latest child stop "
@@ -644,16 +660,19 @@ def check_share(args: argparse.Namespace, rig: Rig = CUDA) -> tuple[Figures, Ver
         "attributed_sum_j": sum(attributed),
         "relative_difference": relative_difference(sum(attributed), device_j),
         "device_readings": len(trace),
+        "all_seen": all(seen),
+        "sm_fractions": sm_fractions,
         "children": children,
     }
     for c in children:
         print(
             f"child {c['pid']} ({c['size']}^3, {c['tflops']:.0f} TFLOP/s): attributed "
-            f"{c['attributed_j']:.1f} J of the {c['device_j']:.1f} J its meter saw; "
+            f"{c['attributed_j']:.1f} J of the {c['device_j']:.1f} J its meter saw, "
+            f"{100 * c['sm_fraction']:.0f}% of that split by SM utilisation; "
             f"{'seen' if c['tree_seen'] else 'never seen'} on the GPU; log {c['log']}"
         )
     print(f"device, over {t1 - t0:.2f} s: {device_j:.1f} J ({len(trace)} readings)")
-    return figures, share_verdict(attributed, device_j, [c["tree_seen"] for c in children])
+    return figures, share_verdict(attributed, device_j, seen, sm_fractions)
 
 
 def share_child(size: int, seconds: float, log: Path | None, rig: Rig = CUDA) -> int:
@@ -670,18 +689,22 @@ def share_child(size: int, seconds: float, log: Path | None, rig: Rig = CUDA) ->
         with nf.track_energy(meters=[meter], interval_s=0.5, log=log, name=f"share-{size}") as t:
             load = rig.products(a, b, seconds)
         t1 = time.monotonic()
-        share = meter.attribution[0]
+        seen = meter.attribution[0].tree_seen
     finally:
         meter.close()
+    (channel,) = t.report.channels  # the run's figures, as the report keeps them
+    device_j = channel.device_energy_j or 0.0
+    rule_j = dict(channel.share_rules or {})
     result = {
         "pid": os.getpid(),
         "t0": t0,
         "t1": t1,
-        "attributed_j": t.report.energy_j,
-        "device_j": share.device_j,
-        "share": share.share,
-        "rule_j": dict(share.rule_j),
-        "tree_seen": share.tree_seen,
+        "attributed_j": channel.energy_j,
+        "device_j": device_j,
+        "share": channel.energy_j / device_j if device_j > 0 else None,
+        "rule_j": rule_j,
+        "sm_fraction": rule_j.get("sm", 0.0) / device_j if device_j > 0 else 0.0,
+        "tree_seen": seen,
         "log": None if log is None else str(log),
         **load,
     }

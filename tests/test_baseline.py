@@ -18,11 +18,13 @@ import attrs
 import pytest
 
 import nlpfootprint as nf
+from fake_nvml import FakeGpu, make_pynvml
 from nlpfootprint.baseline import BASELINE_SCHEMA, baseline_json, load_baseline, measure_baseline
 from nlpfootprint.distributed.merge import Part, job_report
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 from nlpfootprint.idle import BASELINE_WARNING, Baseline
 from nlpfootprint.meters.base import Channel
+from nlpfootprint.meters.nvml import NvmlMeter
 from nlpfootprint.testing import FakeClock, FakeMeter
 from nlpfootprint.windows import merge_entries
 
@@ -104,6 +106,33 @@ def test_baseline_measure_reads_the_idle_power_before_the_block_starts() -> None
     assert report.baseline.source == "measured"
     assert report.baseline.seconds == pytest.approx(5.0)
     assert report.dynamic_energy_j == pytest.approx(380.0)  # (100 - 62) W x 10 s
+
+
+def test_process_scope_reports_the_whole_gpu_over_the_run_not_the_baseline_before_it() -> None:
+    """A 100 W GPU at a 30% SM share: 100 s of idle baseline, then 1000 s of run."""
+    me, other = os.getpid(), 4_194_305  # another process on the GPU, not one of ours
+    clock = FakeClock()
+    gpu = FakeGpu(power_w=100.0, sm_util={me: 30, other: 70}, processes={me: 1, other: 1})
+    meter = NvmlMeter(
+        nvml=make_pynvml([gpu], clock=clock), environ={}, scope="process", clock=clock
+    )
+    with nf.track_energy(
+        meters=[meter], clock=clock, interval_s=10, baseline="measure", baseline_s=100
+    ) as tracker:
+        clock.advance(1000)
+    report = tracker.report
+    (channel,) = report.channels
+    assert channel.energy_j == pytest.approx(30e3)
+    assert channel.device_energy_j == pytest.approx(100e3)  # the run's, not 110 kJ
+    assert channel.share_rules == pytest.approx({"sm": 100e3})
+    (line,) = [w for w in report.warnings if w.startswith("gpu:0 (process scope)")]
+    assert "attributed 30.000 kJ (30%) of the whole GPU's 100.000 kJ" in line
+    # in process scope the idle baseline is this tree's share of the idle draw
+    assert report.baseline is not None
+    assert report.baseline.power_w == pytest.approx({"gpu:0": 30.0})
+    assert report.dynamic_energy_j == pytest.approx(0.0, abs=1e-6)
+    (since_first,) = meter.attribution  # the meter's own account began with the baseline
+    assert since_first.device_j == pytest.approx(110e3)
 
 
 # -- subtracting --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 import nlpfootprint as nf
 from nlpfootprint.distributed import detect, from_environ, host_name
-from nlpfootprint.distributed.context import RankContext
+from nlpfootprint.distributed.context import RankContext, engine_at_stop
 from nlpfootprint.distributed.merge import Part, job_report
 from nlpfootprint.distributed.select import device_key, owned_positions
 from nlpfootprint.errors import ConfigurationError, ReportFormatError
@@ -512,3 +512,36 @@ def test_a_rank_measures_its_own_devices_and_says_when_nothing_can_gather(
         clock.advance(60)
     assert alone.report.job is None
     assert len(alone.report.channels) == 3  # None measures this process alone, as before
+
+
+def test_a_singleton_mpi_does_not_hide_the_launchers_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightning imports mpi4py: MPI then runs as a singleton (size 1) in a torchrun rank,
+    whose launcher variables must still say which rank of which job it is."""
+
+    class World:
+        @staticmethod
+        def Get_rank() -> int:  # noqa: N802 - mpi4py's spelling
+            return 0
+
+        @staticmethod
+        def Get_size() -> int:  # noqa: N802 - mpi4py's spelling
+            return 1
+
+    class SingletonMpi:
+        COMM_WORLD = World()
+
+        @staticmethod
+        def Is_initialized() -> bool:  # noqa: N802 - mpi4py's spelling
+            return True
+
+        @staticmethod
+        def Is_finalized() -> bool:  # noqa: N802 - mpi4py's spelling
+            return False
+
+    monkeypatch.setitem(sys.modules, "mpi4py.MPI", SingletonMpi)
+    env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}
+    auto = detect("auto", env)
+    assert auto is not None
+    assert (auto.rank, auto.world_size, auto.engine) == (1, 2, None)
+    assert detect("auto", {}) is None  # no launcher, a singleton: no job
+    assert engine_at_stop(auto) is None  # nor does it gather the job's parts at stop

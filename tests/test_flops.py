@@ -288,12 +288,12 @@ def test_merging_runs_adds_flops_and_keeps_a_peak_only_when_both_had_it() -> Non
 # -- the ledger's state and a job ------------------------------------------------------
 
 
-def _part(rank: int, flops: float | None, peak: float | None = None) -> Part:
+def _part(rank: int, flops: float | None, peak: float | None = None, name: str = H100) -> Part:
     clock = FakeClock()
     options: dict[str, Any] = {"precision": "bf16", "peak_flops_per_s": peak}
     with (
         nf.track_energy(
-            meters=[gpu(index=rank)], clock=clock, distributed=None, **options
+            meters=[gpu(name, index=rank)], clock=clock, distributed=None, **options
         ) as tracker,
         tracker.window("train"),
     ):
@@ -331,6 +331,34 @@ def test_a_job_report_sums_the_ranks_flops_and_peaks() -> None:
     )
     assert job.peak is not None
     assert (job.peak.basis, job.peak.flops_per_s) == ("given", 1e15)  # each rank's own
+
+
+@pytest.mark.parametrize("given_on", [0, 1])
+def test_a_job_adds_the_given_peaks_to_the_tables_for_the_ranks_that_gave_none(
+    given_on: int,
+) -> None:
+    parts = [_part(rank, 1e15, peak=5e14 if rank == given_on else None) for rank in (0, 1)]
+    job = job_report(
+        parts, {}, engine="torch", world_size=2, assumptions=parts[0].report.assumptions
+    )
+    assert job.peak is not None
+    assert job.peak.flops_per_s == pytest.approx(5e14 + H100_BF16)  # not 2 table peaks
+    assert job.windows[0].peak is not None
+    assert job.windows[0].peak.flops_per_s == pytest.approx(5e14 + H100_BF16)
+    (note,) = [w for w in job.warnings if "the job's MFU peak adds" in w]
+    assert f"given on rank(s) {given_on} to the table's" in note
+    assert f"rank {1 - given_on}: H100 SXM5, bf16 dense peak" in note
+
+
+def test_a_job_whose_rank_without_a_peak_has_no_table_peak_uses_no_given_peak() -> None:
+    parts = [_part(0, 1e15, peak=5e14), _part(1, 1e15, name="Mystery Accelerator 9000")]
+    job = job_report(
+        parts, {}, engine="torch", world_size=2, assumptions=parts[0].report.assumptions
+    )
+    assert (job.peak, job.mfu) == (None, None)
+    (note,) = [w for w in job.warnings if "gave no peak_flops_per_s" in w]
+    assert "rank 1 gave no peak_flops_per_s and the table has no peak for its GPUs" in note
+    assert "'Mystery Accelerator 9000'" in note
 
 
 def test_the_logged_figures_carry_flop_per_joule_and_mfu() -> None:
@@ -493,6 +521,13 @@ def test_every_row_of_the_peak_table_is_a_part_of_the_power_table() -> None:
         ("AMD Instinct MI300X", "fp16", ("Instinct MI300X", 1307.4e12)),
         ("Tesla V100-SXM2-16GB", "fp16", ("Tesla V100 SXM2", 125e12)),
         ("Tesla V100-SXM2-16GB", "tf32", None),
+        ("Tesla P100-PCIE-16GB", "fp16", ("Tesla P100 PCIe", 18.7e12)),
+        ("Tesla P100-SXM2-16GB", "fp32", ("Tesla P100 SXM2", 10.6e12)),
+        ("Tesla P100-PCIE-16GB", "bf16", None),  # no tensor cores
+        ("NVIDIA RTX A6000", "bf16", ("RTX A6000", 154.8e12)),  # dense: half of 309.7
+        ("NVIDIA RTX A6000", "fp32", ("RTX A6000", 38.7e12)),
+        ("NVIDIA H100 NVL", "bf16", None),  # left out, with the reason
+        ("NVIDIA GH200 480GB", "bf16", None),
         ("Tesla K80", "fp32", None),
         ("no such GPU", "fp32", None),
     ],
@@ -501,6 +536,21 @@ def test_a_device_name_finds_its_peak(
     name: str, precision: str, expected: tuple[str, float] | None
 ) -> None:
     assert device_peak(name, precision) == expected
+
+
+def test_every_part_of_the_power_table_has_a_peak_row_or_a_reason_to_have_none() -> None:
+    readme = (Path(nf.__file__).parent / "data" / "README.md").read_text()
+    section = readme.split("## gpu_peak_flops.csv", 1)[1].split("\n## ", 1)[0]
+    header = re.search(r"## gpu_peak_flops.csv \((\d+) rows\)", readme)
+    assert header is not None
+    assert int(header.group(1)) == len(load_peak_table())
+    left_out = section.split("- **Left out on purpose:**", 1)[1].split("\n- **", 1)[0]
+    named = set(re.findall(r"^  - (.+?):", left_out, re.MULTILINE))
+    reasons = {name for line in named for name in re.findall(r"`([^`]+)`", line)}
+    without = {spec.model for spec in load_hardware_table()} - {
+        spec.model for spec in load_peak_table()
+    }
+    assert reasons == without
 
 
 def test_a_bad_peak_table_row_is_named() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import io
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import nlpfootprint as nf
 from fake_nvml import FakeGpu, make_pynvml
 from nlpfootprint.clock import MonotonicClock
 
@@ -111,18 +114,25 @@ def test_mfu_verdict_passes_only_inside_the_plausible_range(script: ModuleType) 
     assert script.mfu_verdict(0.55).line() == "PASS mfu: MFU 0.550 (expected 0.3 to 0.8)"
 
 
-def test_share_verdict_compares_the_sum_with_the_device_within_five_percent(
+def test_share_verdict_wants_the_sum_within_five_percent_both_seen_and_sm_shares(
     script: ModuleType,
 ) -> None:
-    close = script.share_verdict([600.0, 420.0], 1000.0, [True, True])
+    both, by_sm = [True, True], [0.97, 0.9]
+    close = script.share_verdict([600.0, 420.0], 1000.0, both, by_sm)
     assert close.passed
     assert "= 1020.0 J against the device's 1000.0 J (+2.00%" in close.detail
-    assert not script.share_verdict([600.0, 460.0], 1000.0, [True, True]).passed
-    assert not script.share_verdict([500.0, 440.0], 1000.0).passed
-    assert not script.share_verdict([600.0, 400.0], 0.0).passed  # no device energy
-    unseen = script.share_verdict([1000.0, 0.0], 1000.0, [True, False])
+    assert "split by SM utilisation: 97%, 90% (at least 50%)" in close.detail
+    assert not script.share_verdict([600.0, 460.0], 1000.0, both, by_sm).passed
+    assert not script.share_verdict([500.0, 440.0], 1000.0, both, by_sm).passed
+    assert not script.share_verdict([600.0, 400.0], 0.0, both, by_sm).passed  # no device
+    unseen = script.share_verdict([1000.0, 0.0], 1000.0, [True, False], by_sm)
     assert not unseen.passed
     assert "child(ren) [1] never among the GPU's processes" in unseen.detail
+    assert not script.share_verdict([600.0, 400.0], 1000.0, [True], by_sm).passed  # one said
+    by_memory = script.share_verdict([600.0, 400.0], 1000.0, both, [0.9, 0.3])
+    assert not by_memory.passed  # the sum is right, but mostly by the memory fallback
+    assert "90%, 30%" in by_memory.detail
+    assert not script.share_verdict([600.0, 400.0], 1000.0, both, []).passed
 
 
 def test_baseline_verdict_wants_a_plausible_idle_power_and_dynamic_below_total(
@@ -279,8 +289,8 @@ while time.monotonic() < deadline:
     time.sleep(0.01)
 t1 = time.monotonic()
 result = {"pid": os.getpid(), "t0": t0, "t1": t1, "attributed_j": 150.0 * (t1 - t0),
-          "device_j": 300.0 * (t1 - t0), "tree_seen": True, "log": args.child_log,
-          "size": args.child_size, "products": 0, "tflops": 0.0}
+          "device_j": 300.0 * (t1 - t0), "tree_seen": True, "sm_fraction": 1.0,
+          "log": args.child_log, "size": args.child_size, "products": 0, "tflops": 0.0}
 print("RESULT " + json.dumps(result), flush=True)
 """
 
@@ -309,8 +319,48 @@ def test_share_check_starts_two_children_together_and_reads_the_device_over_thei
     assert figures["device_energy_j"] == pytest.approx(300.0 * span, rel=0.02)
     assert figures["attributed_sum_j"] == pytest.approx(sum(c["attributed_j"] for c in children))
     assert figures["device_readings"] >= 3
+    assert figures["all_seen"] is True
+    assert figures["sm_fractions"] == [1.0, 1.0]
     difference = figures["relative_difference"]
     assert verdict.passed == (abs(difference) <= script.SHARE_TOLERANCE)
+
+
+def test_a_share_child_runs_its_load_under_a_process_scope_tracker_and_prints_its_figures(
+    script: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The only path the share check takes on a real GPU, here on a fake one where this
+    process has 40% of the SM utilisation, its load on the CPU."""
+    pytest.importorskip("torch")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    me, other = os.getpid(), 4_194_305
+    gpu = FakeGpu(power_w=300.0, sm_util={me: 40, other: 60}, processes={me: 1, other: 1})
+    rig = script.Rig(nvml=make_pynvml([gpu], clock=MonotonicClock()), device="cpu")
+    log = tmp_path / "child.jsonl"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("go\n"))
+    assert script.share_child(32, 0.3, log, rig) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == script.READY
+    result = script.parse_child_result(out)
+    assert result["pid"] == me
+    assert result["t0"] < result["t1"]
+    assert result["size"] == 32
+    assert result["products"] >= 20
+    report = nf.Report.from_log(log)
+    assert report.duration_s <= result["t1"] - result["t0"]  # the tracker ran inside t0..t1
+    assert result["device_j"] == pytest.approx(300.0 * report.duration_s, rel=0.01)
+    assert result["attributed_j"] == pytest.approx(0.4 * result["device_j"], rel=1e-6)
+    assert result["share"] == pytest.approx(0.4)
+    assert result["rule_j"] == pytest.approx({"sm": result["device_j"]})
+    assert result["sm_fraction"] == pytest.approx(1.0)
+    assert result["tree_seen"] is True
+    assert result["log"] == str(log)
+    (channel,) = report.channels
+    assert channel.device_energy_j == pytest.approx(result["device_j"])
+    monkeypatch.setattr(sys, "stdin", io.StringIO("stop\n"))
+    assert script.share_child(32, 0.3, None, rig) == 2  # anything but "go": no load
 
 
 def test_a_child_that_exits_before_it_is_ready_is_reported(script: ModuleType) -> None:

@@ -4,16 +4,19 @@ driven through the fake pynvml module (per-PID SM utilisation and memory)."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 import nlpfootprint as nf
 from fake_nvml import FakeGpu, make_pynvml
+from nlpfootprint.distributed.merge import Part, job_report
 from nlpfootprint.distributed.select import per_process
 from nlpfootprint.errors import ConfigurationError, MeterError
 from nlpfootprint.meters.discovery import Backend, detect
@@ -21,6 +24,7 @@ from nlpfootprint.meters.gpushare import GpuAttribution, process_tree_pids, tree
 from nlpfootprint.meters.nvml import NvmlMeter
 from nlpfootprint.provenance import Basis, Method
 from nlpfootprint.render.caption import how_sentence
+from nlpfootprint.report import ChannelReport
 from nlpfootprint.testing import FakeClock, FakeMeter
 
 ME = os.getpid()
@@ -79,6 +83,9 @@ def test_two_processes_at_30_and_70_sm_util_this_one_is_charged_30_percent(
     assert attribution.device_j == pytest.approx(300.0 * HOUR, rel=1e-9)
     assert attribution.share == pytest.approx(0.3)
     assert dict(attribution.rule_j) == pytest.approx({"sm": 300.0 * HOUR})
+    (attributed,) = report.channels  # the same figures, as fields a script can read
+    assert attributed.device_energy_j == pytest.approx(300.0 * HOUR, rel=1e-9)
+    assert attributed.share_rules == pytest.approx({"sm": 300.0 * HOUR})
     (line,) = [w for w in report.warnings if w.startswith("gpu:0 (process scope)")]
     assert "attributed 324.000 kJ (30%) of the whole GPU's 1.080 MJ" in line
     assert "100% of it by SM utilisation" in line
@@ -94,18 +101,52 @@ def test_one_meter_per_process_adds_up_to_the_whole_device(counter: bool) -> Non
     theirs = process_meter([gpu], clock, pid=OTHER, nvml=nvml)
     both = (mine, theirs)
     readings = [[m.read()[0] for m in both]]
-    for sm_util in ({ME: 30, OTHER: 70}, None, {ME: 90, OTHER: 10}, {}, {OTHER: 100}):
-        gpu.sm_util = sm_util  # SM shares, then memory shares (none, or no samples)
+    pair = {ME: GIB, OTHER: 3 * GIB}
+    intervals: list[tuple[dict[int, int] | None, dict[int, int | None]]] = [
+        ({ME: 30, OTHER: 70}, pair),
+        (None, pair),  # no samples (not supported): the last SM share, same processes
+        ({ME: 90, OTHER: 10}, pair),
+        ({}, pair),  # no new samples: the last SM share again
+        ({}, {ME: GIB}),  # the other process left: by memory, all of it mine
+        ({OTHER: 100}, pair),
+    ]
+    for sm_util, processes in intervals:
+        gpu.sm_util, gpu.processes = sm_util, processes
         clock.advance(37.0)
         readings.append([m.read()[0] for m in both])
     device = [m.attribution[0].device_j for m in both]
-    assert device[0] == device[1] == pytest.approx(250.0 * 5 * 37.0, rel=1e-12)
+    assert device[0] == device[1] == pytest.approx(250.0 * 6 * 37.0, rel=1e-12)
     assert math.fsum(readings[-1]) == pytest.approx(device[0], rel=0, abs=1e-9)
     for before, after in itertools.pairwise(readings):
         assert math.fsum(after) - math.fsum(before) == pytest.approx(250.0 * 37.0, abs=1e-9)
-    # per interval: 30%, 25% (memory), 90%, 25% (memory: no new samples), 0%
-    expected = 250.0 * 37.0 * (0.3 + 0.25 + 0.9 + 0.25 + 0.0)
+    # per interval: 30%, 30% (kept), 90%, 90% (kept), 100% (memory: the set changed), 0%.
+    # Before, an interval without new samples fell back to memory (25%), mixing a share of
+    # time with a share of memory in one run; the same processes keep their SM share now.
+    expected = 250.0 * 37.0 * (0.3 + 0.3 + 0.9 + 0.9 + 1.0 + 0.0)
     assert readings[-1][0] == pytest.approx(expected, rel=1e-9)
+    assert dict(mine.attribution[0].rule_j) == pytest.approx(
+        {"sm": 250.0 * 37.0 * 5, "memory": 250.0 * 37.0}
+    )
+
+
+def test_readings_faster_than_nvml_samples_keep_the_sm_share_not_the_memory_share() -> None:
+    clock = FakeClock()
+    gpu = FakeGpu(power_w=200.0, sm_util={ME: 40, OTHER: 60}, processes={ME: GIB, OTHER: GIB})
+    meter = process_meter([gpu], clock)
+    meter.read()
+    for tick in range(6):  # NVML samples every third reading only (a slower period)
+        gpu.sm_util = {ME: 40, OTHER: 60} if tick % 3 == 0 else {}
+        clock.advance(0.5)
+        meter.read()
+    (attribution,) = meter.attribution
+    assert dict(attribution.rule_j) == pytest.approx({"sm": 200.0 * 3.0})
+    assert attribution.attributed_j == pytest.approx(0.4 * 200.0 * 3.0)  # not 0.5 by memory
+    gpu.processes = {ME: GIB, OTHER: GIB, THIRD: 2 * GIB}  # a newcomer, not yet sampled
+    gpu.sm_util = {}
+    clock.advance(0.5)
+    meter.read()
+    assert meter.attribution[0].rule_j["memory"] == pytest.approx(200.0 * 0.5)
+    assert meter.attribution[0].attributed_j == pytest.approx(0.4 * 600.0 + 0.25 * 100.0)
 
 
 @pytest.mark.parametrize(
@@ -247,7 +288,11 @@ def test_machine_scope_is_unchanged_and_attributes_nothing() -> None:
         None,
     )
     assert meter.attribution == ()
-    assert meter.final_warnings() == []
+    with nf.track_energy(meters=[meter], clock=clock, interval_s=10) as tracker:
+        clock.advance(HOUR)
+    (channel_report,) = tracker.report.channels
+    assert (channel_report.device_energy_j, channel_report.share_rules) == (None, None)
+    assert not [w for w in tracker.report.warnings if "process scope" in w]
 
 
 @pytest.mark.parametrize(
@@ -282,6 +327,64 @@ def test_an_attributed_channel_survives_the_reports_dict_and_every_rendering(
     assert "attributed to this process" in how_sentence(attributed_report)
     assert "attributed to this process" in attributed_report.to_latex()
     assert "| attributed |" in attributed_report.to_markdown()
+
+
+def test_the_whole_gpus_energy_is_a_field_of_the_channel_in_dicts_json_and_logs(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    gpu = FakeGpu(power_w=300.0, sm_util={ME: 1, OTHER: 3}, processes={ME: GIB, OTHER: GIB})
+    log = tmp_path / "run.jsonl"
+    meters = [process_meter([gpu], clock)]
+    with nf.track_energy(meters=meters, clock=clock, interval_s=60, log=log) as tracker:
+        clock.advance(HOUR)
+    report = tracker.report
+    (channel,) = report.channels
+    assert channel.energy_j == pytest.approx(0.25 * 300.0 * HOUR)
+    assert channel.device_energy_j == pytest.approx(300.0 * HOUR)
+    assert channel.share_rules == pytest.approx({"sm": 300.0 * HOUR})
+    data = json.loads(report.to_json())["channels"][0]
+    assert data["device_energy_j"] == pytest.approx(300.0 * HOUR)
+    assert data["share_rules"] == pytest.approx({"sm": 300.0 * HOUR})
+    assert nf.Report.from_log(log).channels[0] == channel  # the run log's summary keeps it
+    older = {k: v for k, v in data.items() if k not in ("device_energy_j", "share_rules")}
+    assert ChannelReport.from_dict(older).device_energy_j is None  # an earlier version's dict
+    for text in (str(report), report.to_markdown(), report._repr_html_()):
+        assert "of the whole device" in text
+        assert "1.080 MJ" in text
+        assert "25%" in text
+    twice = report.project(hours=2).channels[0]
+    assert twice.device_energy_j == pytest.approx(2 * 300.0 * HOUR)
+    assert twice.share_rules == pytest.approx({"sm": 2 * 300.0 * HOUR})
+    assert channel.plus(channel).device_energy_j == pytest.approx(2 * 300.0 * HOUR)
+    assert channel.plus(attrs.evolve(channel, device_energy_j=None)).device_energy_j is None
+    with pytest.raises(ConfigurationError, match="share_rules\\['sm'\\]=-1"):
+        attrs.evolve(channel, share_rules={"sm": -1.0})
+    with pytest.raises(ConfigurationError, match="device_energy_j=nan"):
+        attrs.evolve(channel, device_energy_j=math.nan)
+
+
+def test_a_job_report_keeps_each_ranks_whole_gpu_figures() -> None:
+    parts = []
+    for rank in (0, 1):
+        clock = FakeClock()
+        gpu = FakeGpu(uuid=f"GPU-{rank}", sm_util={ME: 1, OTHER: 1}, processes={ME: GIB})
+        with nf.track_energy(
+            meters=[process_meter([gpu], clock)], clock=clock, distributed=None
+        ) as tracker:
+            clock.advance(100.0)
+        report = tracker.report
+        assert tracker._ledger is not None
+        state = tracker._ledger.state(report.duration_s)
+        parts.append(Part(rank, f"node-{rank}", 0, 1e6, report.duration_s, state, report))
+    job = job_report(
+        parts, {}, engine="torch", world_size=2, assumptions=parts[0].report.assumptions
+    )
+    assert [c.id for c in job.channels] == ["node-0/gpu:0", "node-1/gpu:0"]
+    for channel in job.channels:
+        assert channel.device_energy_j == pytest.approx(300.0 * 100.0)
+        assert channel.energy_j == pytest.approx(0.5 * 300.0 * 100.0)
+        assert channel.share_rules == pytest.approx({"sm": 300.0 * 100.0})
 
 
 def test_each_rank_keeps_its_own_attributed_gpu_channel_in_a_distributed_job() -> None:

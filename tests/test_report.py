@@ -303,3 +303,9 @@ def test_a_projection_whose_energy_overflows_is_refused_naming_the_target() -> N
         clock.advance(10.0)
     with pytest.raises(ConfigurationError, match=r"runs=1e\+306: the projection would be too"):
         tracker.report.project(runs=1e306)
+
+
+def test_ratios_that_overflow_a_float_are_none_not_inf() -> None:
+    tiny = Report(1.0, (ChannelReport("gpu:0", "gpu", "energy", "counter", "", 1e-308),), tokens=2)
+    assert tiny.tokens_per_j is None  # 2 / 1e-308 overflows
+    assert Report.from_json(tiny.to_json()) == tiny

@@ -110,12 +110,12 @@ DATA_SOURCES: tuple[DataSource, ...] = (
     ),
     DataSource(
         file="gpu_peak_flops.csv",
-        what="Peak dense TFLOP/s (FP32, TF32, BF16, FP16, FP8) of 16 NVIDIA and AMD "
-        "accelerators (V100 to H200, MI300X), the peak a report's MFU is measured against",
+        what="Peak dense TFLOP/s (FP32, TF32, BF16, FP16, FP8) of 19 NVIDIA and AMD "
+        "accelerators (P100 to H200, MI300X), the peak a report's MFU is measured against",
         origin="Vendor datasheets and architecture whitepapers, named per row in `source`; "
         "rates quoted with structured sparsity halved to dense",
         license="Figures reproduced as facts, with the vendor document cited per row",
-        year="by release (2017-2024); compiled 2026-12",
+        year="by release (2016-2024); compiled 2026-12",
         attribution="NVIDIA and AMD product documentation, as cited per row",
     ),
     DataSource(

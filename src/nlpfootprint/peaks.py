@@ -17,7 +17,8 @@ forgiving match (``"NVIDIA H100 80GB HBM3"`` is the H100 SXM5).
 a peak given outright (which wins over the table). :func:`find_peak` gives the peak a
 report's MFU is measured against -- the given one, or the sum of the table's peaks over
 its GPU channels (each device counted as many times as its channel stands for) -- or why
-there is none.
+there is none; :func:`job_peak`, a distributed job's, from its ranks' given peaks and the
+table's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import csv
 import functools
 import io
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -48,6 +49,7 @@ __all__ = [
     "Precision",
     "device_peak",
     "find_peak",
+    "job_peak",
     "load_peak_table",
     "parse_peak_table",
     "peak_flops_value",
@@ -284,3 +286,48 @@ def find_peak(efficiency: Efficiency, channels: Iterable[ChannelReport]) -> tupl
         total += rate * device.count
         counts[model] = counts.get(model, 0) + device.count
     return Peak(total, precision, "table", tuple(counts.items())), ""
+
+
+def job_peak(
+    ranks: Sequence[tuple[int, Efficiency, Sequence[ChannelReport]]],
+) -> tuple[Efficiency, str | None]:
+    """How a distributed job's FLOPs are read, from each rank's (rank, efficiency, the
+    channels the job keeps of it), rank 0's first; and a note on how its peak was made.
+
+    The method and precision are rank 0's. Where no rank gave ``peak_flops_per_s``, no
+    peak is given (the job's report looks every GPU up in the table, as one run's does).
+    Where some did (each for the devices it measures), the job's peak is their sum plus
+    the table's peak of each other rank's GPUs (a rank that kept none adds nothing: its
+    devices count from another rank), and the note says so; where the table has no peak
+    for such a rank's GPUs, there is no given peak at all, and the note says why.
+    """
+    efficiency = ranks[0][1]
+    if all(e.peak_flops_per_s is None for _, e, _ in ranks):
+        return efficiency, None
+    total = 0.0
+    given: list[str] = []
+    tabled: list[str] = []
+    for rank, own, channels in ranks:
+        if own.peak_flops_per_s is not None:
+            total += own.peak_flops_per_s
+            given.append(str(rank))
+            continue
+        gpus = [c for c in channels if c.domain == "gpu"]
+        if not gpus:
+            continue
+        peak, why = find_peak(own, gpus)
+        if peak is None:
+            unused = (
+                f"rank {rank} gave no peak_flops_per_s and the table has no peak for its "
+                f"GPUs ({why}): the peaks the other ranks gave are not used"
+            )
+            return attrs.evolve(efficiency, peak_flops_per_s=None), unused
+        total += peak.flops_per_s
+        tabled.append(f"rank {rank}: {peak.describe()}")
+    note = None
+    if tabled:
+        note = (
+            f"the job's MFU peak adds the peak_flops_per_s given on rank(s) "
+            f"{', '.join(given)} to the table's for the other ranks' GPUs ({'; '.join(tabled)})"
+        )
+    return attrs.evolve(efficiency, peak_flops_per_s=total), note

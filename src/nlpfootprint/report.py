@@ -83,6 +83,11 @@ __all__ = [
 ]
 
 
+def _finite(value: float) -> float | None:
+    """``value``, or None when a ratio overflowed (JSON and the renderings take no inf)."""
+    return value if math.isfinite(value) else None
+
+
 def _optional_flops(value: object) -> float | None:
     return None if value is None else flops_value("flops", value, maximum=math.inf)
 
@@ -259,15 +264,17 @@ class Report:
 
     @property
     def flops_per_j(self) -> float | None:
-        """Counted FLOPs per IT joule; None without FLOPs or energy."""
+        """Counted FLOPs per IT joule; None without FLOPs or energy (or when the ratio
+        overflows a float: a vanishing energy)."""
         energy = self.energy_j
-        return self.flops / energy if self.flops is not None and energy > 0 else None
+        return _finite(self.flops / energy) if self.flops is not None and energy > 0 else None
 
     @property
     def tokens_per_j(self) -> float | None:
-        """Counted tokens per IT joule; None without tokens or energy."""
+        """Counted tokens per IT joule; None without tokens or energy (or when the ratio
+        overflows a float: a vanishing energy)."""
         energy = self.energy_j
-        return self.tokens / energy if self.tokens and energy > 0 else None
+        return _finite(self.tokens / energy) if self.tokens and energy > 0 else None
 
     @property
     def peak(self) -> Peak | None:
@@ -282,7 +289,7 @@ class Report:
         peak = self.peak
         if self.flops is None or peak is None or self.duration_s <= 0:
             return None
-        return self.flops / self.duration_s / peak.flops_per_s
+        return _finite(self.flops / self.duration_s / peak.flops_per_s)
 
     @property
     def method(self) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 import attrs
 
 from nlpfootprint import accounting
-from nlpfootprint.assumptions import amount, count
+from nlpfootprint.assumptions import amount, count, optional_amount
 from nlpfootprint.errors import ConfigurationError
+from nlpfootprint.meters.attribution import device_added, device_scaled, rule_joules
 from nlpfootprint.meters.base import Channel, Domain, check_kind, to_domain
 from nlpfootprint.provenance import Backend, Device, EstimateBasis, Method, to_backend, to_method
 from nlpfootprint.totals import ChannelTotals, StepEnergy
@@ -60,6 +61,10 @@ class ChannelReport:
         backend: Which backend read it: nvml, rapl, pyrapl, estimated, fake or user.
         device: The hardware (name, index, UUID, host, how many), when known.
         basis: For an estimate, what it rests on (TDP and its source, scope, ...).
+        device_energy_j: For an ``attributed`` channel, the whole device's energy over the
+            run, of which ``energy_j`` is the share attributed (None: not known).
+        share_rules: With it, the device's joules by the rule that split them (``"sm"``,
+            ``"memory"``, ...: :data:`~nlpfootprint.meters.gpushare.RULE_WORDS`).
 
     ``mean_power_w`` (a property) is ``energy_j / duration_s``.
     """
@@ -78,6 +83,10 @@ class ChannelReport:
     device: Device | None = None
     basis: EstimateBasis | None = attrs.field(default=None)
     rejected: int = attrs.field(default=0, validator=count)
+    device_energy_j: float | None = attrs.field(default=None, validator=optional_amount)
+    share_rules: dict[str, float] | None = attrs.field(
+        default=None, converter=rule_joules, hash=False
+    )
 
     @source.validator
     def _check_source(self, _attribute: object, method: Method) -> None:
@@ -139,6 +148,7 @@ class ChannelReport:
             energy_j=self.energy_j * factor,
             duration_s=self.duration_s * factor,
             gap_s=self.gap_s * factor,  # the same coverage
+            **device_scaled(self, factor),
         )
 
     def plus(self, other: ChannelReport) -> ChannelReport:
@@ -151,6 +161,7 @@ class ChannelReport:
             rejected=self.rejected + other.rejected,
             gap_s=self.gap_s + other.gap_s,
             duration_s=self.duration_s + other.duration_s,
+            **device_added(self, other),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,11 +183,14 @@ class ChannelReport:
             "backend": self.backend.value,
             "device": None if self.device is None else self.device.to_dict(),
             "basis": None if self.basis is None else self.basis.to_dict(),
+            "device_energy_j": self.device_energy_j,
+            "share_rules": None if self.share_rules is None else dict(self.share_rules),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChannelReport:
-        """Read :meth:`to_dict` output back (the derived keys are recomputed, not read)."""
+        """Read :meth:`to_dict` output back (the derived keys are recomputed, not read;
+        a dict without the later keys, ``device_energy_j`` and ``share_rules``, reads)."""
         fields = {k: v for k, v in data.items() if k not in ("mean_power_w", "method", "coverage")}
         fields["device"] = Device.from_dict(fields.get("device"))
         fields["basis"] = EstimateBasis.from_dict(fields.get("basis"))

@@ -25,13 +25,10 @@ Files are read from disk only; nothing is ever fetched. The accepted layouts
 from __future__ import annotations
 
 import bisect
-import csv
 import datetime as dt
-import io
 import itertools
 import math
 import os
-import re
 import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -41,6 +38,7 @@ import attrs
 
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
 from nlpfootprint.intensity import DEFAULT_INTENSITY, Intensity, carbon_intensity
+from nlpfootprint.series_csv import iso, parse_time, read_series_csv
 from nlpfootprint.trace import TraceData
 
 __all__ = [
@@ -64,53 +62,7 @@ SERIES_BASES = ("average", "marginal")
 #: How a warning about a series begins (re-accounting replaces the earlier ones).
 WARNING_PREFIX = "intensity series: "
 
-#: The most rows a series file may hold (10 years of 5-minute values).
-MAX_ROWS = 1_100_000
-
-_TIME_COLUMNS = ("timestamp", "datetime (utc)", "datetime", "time", "date")
-_VALUE_COLUMNS = ("g_per_kwh", "gco2e_per_kwh", "carbon_intensity", "intensity")
-#: An Electricity Maps column's basis, as its exports have spelt it over the years:
-#: "(life cycle assessment)", "(Life cycle)", "(LCA)"; and "(direct)".
-_LIFE = re.compile(r"\((?:life[ -]?cycle(?: assessment)?|lca)\)")
-_DIRECT = re.compile(r"\(direct\)")
-
 PathArg = str | os.PathLike[str]
-
-
-def parse_time(value: object, what: str = "time") -> float:
-    """A UTC time as seconds since the epoch: a ``datetime`` (naive: UTC), an ISO 8601
-    string (``Z`` or an offset; none: UTC) or a number of seconds.
-
-    Raises:
-        ConfigurationError: A string that is not an ISO 8601 time, or a number that is
-            not finite.
-        ConfigurationTypeError: Anything else.
-    """
-    if isinstance(value, bool):
-        raise ConfigurationTypeError(f"{what}={value!r}: expected a datetime or an ISO 8601 time")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ConfigurationError(f"{what}={value!r}: expected a finite number of seconds")
-        return float(value)
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigurationError(
-                f"{what}={value!r}: not an ISO 8601 time (expected e.g. 2024-05-01T13:00:00Z)"
-            ) from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
-    raise ConfigurationTypeError(
-        f"{what}={value!r}: expected a datetime, an ISO 8601 string or seconds since the "
-        f"epoch, got {type(value).__name__}"
-    )
-
-
-def _iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @attrs.frozen
@@ -185,11 +137,11 @@ class IntensitySeries:
                 )
             t = parse_time(pair[0], f"entry {i}: time")
             if t in points:
-                raise ConfigurationError(f"the time {_iso(t)} is given twice (entry {i})")
+                raise ConfigurationError(f"the time {iso(t)} is given twice (entry {i})")
             try:
                 value = Intensity(pair[1]).g_per_kwh
             except (ConfigurationError, ConfigurationTypeError) as err:
-                raise ConfigurationError(f"entry {i} ({_iso(t)}): {err}") from None
+                raise ConfigurationError(f"entry {i} ({iso(t)}): {err}") from None
             points[t] = value
         if not points:
             raise ConfigurationError(f"no (time, value) rows in {source}")
@@ -232,62 +184,11 @@ class IntensitySeries:
                 line naming the file, the line and what is wrong.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as err:
-            why = getattr(err, "strerror", None) or str(err)
-            raise ConfigurationError(f"intensity series {path}: cannot read it: {why}") from None
-        # (line number, cells) of each row that holds anything: errors name the file's line
-        rows = [
-            (line, row)
-            for line, row in enumerate(csv.reader(io.StringIO(text)), start=1)
-            if any(cell.strip() for cell in row)
-        ]
-        if not rows:
-            raise ConfigurationError(f"intensity series {path}: the file is empty")
-        if len(rows) > MAX_ROWS + 1:
-            raise ConfigurationError(
-                f"intensity series {path}: {len(rows) - 1:,} rows, more than the {MAX_ROWS:,} "
-                "this reads"
-            )
-        header = [h.strip() for h in rows[0][1]]
-        t_col = _time_column(header, path)
-        v_col = _value_column(header, column, path)
-        if basis is None:
-            basis = "marginal" if "marginal" in header[v_col].lower() else "average"
-        pairs: list[tuple[object, object]] = []
-        seen: dict[float, int] = {}
-        for line, row in rows[1:]:
-            where = f"intensity series {path}, line {line}"
-            try:
-                when, raw = row[t_col].strip(), row[v_col].strip()
-            except IndexError:
-                raise ConfigurationError(
-                    f"{where}: {len(row)} columns, the header has {len(header)}"
-                ) from None
-            if not raw:
-                continue  # a gap in the data: the value before it holds on (warned if long)
-            try:
-                number = float(raw)
-            except ValueError:
-                raise ConfigurationError(
-                    f"{where}: {header[v_col]}={raw!r} is not a number"
-                ) from None
-            try:
-                t = parse_time(when, "time")
-                value = Intensity(number).g_per_kwh
-            except (ConfigurationError, ConfigurationTypeError) as err:
-                raise ConfigurationError(f"{where}: {err}") from None
-            if t in seen:
-                raise ConfigurationError(
-                    f"{where}: the time {_iso(t)} is given twice (first on line {seen[t]})"
-                )
-            seen[t] = line
-            pairs.append((t, value))
+        pairs, column_name, basis = read_series_csv(path, column=column, basis=basis)
         try:
             return cls.from_pairs(
                 pairs,
-                source=f"{path.name} ({header[v_col]})",
+                source=f"{path.name} ({column_name})",
                 basis=basis,
                 fallback=fallback,
             )
@@ -332,7 +233,7 @@ class IntensitySeries:
     def describe(self) -> str:
         """E.g. ``grid.csv (g_per_kwh), 2024-05-01T00:00:00Z..2024-05-08T00:00:00Z, average
         basis``."""
-        return f"{self.source}, {_iso(self.start)}..{_iso(self.end)}, {self.basis} basis"
+        return f"{self.source}, {iso(self.start)}..{iso(self.end)}, {self.basis} basis"
 
     def long_gaps(self, start: float, end: float) -> list[tuple[float, float]]:
         """The steps overlapping ``start..end`` that hold more than twice the usual step
@@ -418,14 +319,14 @@ def weighted_intensity(segments: Sequence[Segment], series: IntensitySeries) -> 
     plain = series.mean_between(start, end)
     share = outside / energy if energy > 0 else 0.0
     warnings = [
-        f"{WARNING_PREFIX}the series has no value from {_iso(lo)} to {_iso(hi)} (a gap "
+        f"{WARNING_PREFIX}the series has no value from {iso(lo)} to {iso(hi)} (a gap "
         "in the data): the value before the gap was carried over it"
         for lo, hi in series.long_gaps(start, end)
     ]
     if share > 0:
         warnings.append(
             f"{WARNING_PREFIX}{100 * share:.1f}% of the energy fell outside the series "
-            f"({_iso(series.start)}..{_iso(series.end)}; the run {_iso(start)}..{_iso(end)}): "
+            f"({iso(series.start)}..{iso(series.end)}; the run {iso(start)}..{iso(end)}): "
             f"weighted by the yearly figure {series.fallback.describe()} instead"
         )
     plain_text = f"{plain:.4g} g/kWh" if plain is not None else "none (the run is outside it)"
@@ -469,48 +370,3 @@ def segments_from_trace(trace: TraceData | None, started_at: str | None) -> list
         energy = math.fsum(width * series[i] for series in trace.power_w.values())
         segments.append(Segment(origin + start, origin + start + width, energy))
     return segments
-
-
-def _time_column(header: list[str], path: Path) -> int:
-    lowered = [h.lower() for h in header]
-    for name in _TIME_COLUMNS:
-        if name in lowered:
-            return lowered.index(name)
-    raise ConfigurationError(
-        f"intensity series {path}: no time column in the header {header}; expected one of "
-        f"{', '.join(_TIME_COLUMNS)} (e.g. timestamp,g_per_kwh)"
-    )
-
-
-def _value_column(header: list[str], column: str | None, path: Path) -> int:
-    lowered = [h.lower() for h in header]
-    if column is not None:
-        wanted = column.strip().lower()
-        if wanted in lowered:
-            return lowered.index(wanted)
-        pattern = {"direct": _DIRECT, "life cycle": _LIFE, "lifecycle": _LIFE, "lca": _LIFE}.get(
-            wanted
-        )
-        found = [
-            i
-            for i, h in enumerate(lowered)
-            if pattern is not None and "carbon intensity" in h and pattern.search(h)
-        ]
-        if found:
-            return found[0]
-        raise ConfigurationError(
-            f"intensity series {path}: column={column!r} is not in the header {header}; give a "
-            "header name, or 'direct' / 'life cycle' for an Electricity Maps export"
-        )
-    for name in _VALUE_COLUMNS:
-        if name in lowered:
-            return lowered.index(name)
-    life = [i for i, h in enumerate(lowered) if "carbon intensity" in h and _LIFE.search(h)]
-    direct = [i for i, h in enumerate(lowered) if "carbon intensity" in h and "direct" in h]
-    if life or direct:
-        return (life or direct)[0]
-    raise ConfigurationError(
-        f"intensity series {path}: no value column in the header {header}; expected "
-        f"{', '.join(_VALUE_COLUMNS)}, or an Electricity Maps 'Carbon Intensity gCO2eq/kWh "
-        "(life cycle assessment)' column"
-    )

@@ -34,6 +34,8 @@ from nlpfootprint.distributed.session import JobSession
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError, TrackerStateError
 from nlpfootprint.idle import Baseline
 from nlpfootprint.ledger import Ledger
+from nlpfootprint.meters.attribution import RunAttribution
+from nlpfootprint.meters.gpushare import GpuAttribution
 from nlpfootprint.meters.meterset import MeterSet
 from nlpfootprint.report import Report
 from nlpfootprint.report_parts import Outcome
@@ -125,6 +127,9 @@ class EnergyTracker:
         self._baseline: Baseline | None = (
             None if self.settings.baseline == "measure" else self.settings.baseline
         )
+        #: Process-scope GPUs' attribution over the run (from its first reading, so not
+        #: the baseline's readings); None when no meter attributes.
+        self._shares: RunAttribution | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -212,6 +217,10 @@ class EnergyTracker:
             warn=self._warn,
         )
         sinks: list[Sink] = [ledger]
+        shares = RunAttribution(meterset.meters)
+        if shares.active:  # marks the run's start at its first reading
+            self._shares = shares
+            sinks.append(shares)
         log_path = self.settings.log if job is None else job.log_path(self.settings.log)
         if log_path is not None:
             self._log = self._open_log(ledger, log_path)
@@ -318,6 +327,9 @@ class EnergyTracker:
                 )
             end_t = self._reading_time()
             self._meterset.final_warnings(self._warn)
+            shares = () if self._shares is None else self._shares.result()
+            for share in shares:
+                self._warn(share.describe())
             try:
                 self._meterset.close(self._warn, timeout_s)
             except BaseException as err:  # Ctrl-C while closing the meters
@@ -326,7 +338,7 @@ class EnergyTracker:
                 )
                 interrupted = interrupted or err
             try:
-                own = self._report = self._build_report(end_t)
+                own = self._report = _with_shares(self._build_report(end_t), shares)
                 job = self._job
                 if job is not None and self._ledger is not None and interrupted is None:
                     self._report = job.finish(
@@ -596,6 +608,21 @@ class EnergyTracker:
     def __repr__(self) -> str:
         state = "stopped" if self._report else "running" if self._sampler else "new"
         return f"<EnergyTracker {self.name or ''} {state} interval_s={self.interval_s:g}>"
+
+
+def _with_shares(report: Report, shares: tuple[GpuAttribution, ...]) -> Report:
+    """``report`` with each process-scope channel's whole-device energy over the run, and
+    the device's joules by the rule that split them."""
+    by_id = {share.channel_id: share for share in shares}
+    if not by_id:
+        return report
+    channels = tuple(
+        attrs.evolve(c, device_energy_j=by_id[c.id].device_j, share_rules=by_id[c.id].rule_j)
+        if c.id in by_id
+        else c
+        for c in report.channels
+    )
+    return attrs.evolve(report, channels=channels)
 
 
 @overload

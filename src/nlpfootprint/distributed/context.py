@@ -181,14 +181,15 @@ def _mpi(*, load: bool) -> Any | None:
 
 def engine_at_stop(context: RankContext) -> tuple[str, Any] | None:
     """The engine to gather through now: ``("torch", torch.distributed)``,
-    ``("mpi", mpi4py.MPI)`` or None (nothing runs that could gather)."""
+    ``("mpi", mpi4py.MPI)`` or None (nothing runs that could gather). An engine whose
+    world is not the job's (a singleton MPI that a library's import started) is none."""
     if context.engine in (None, "torch"):
         dist = _torch_group()
-        if dist is not None:
+        if dist is not None and dist.get_world_size() == context.world_size:
             return "torch", dist
     if context.engine in (None, "mpi"):
         mpi = _mpi(load=context.engine == "mpi")
-        if mpi is not None:
+        if mpi is not None and mpi.COMM_WORLD.Get_size() == context.world_size:
             return "mpi", mpi
     return None
 
@@ -231,6 +232,10 @@ def detect(mode: Distributed, environ: Mapping[str, str] | None = None) -> RankC
         assert launcher is not None
         return attrs.evolve(launcher, engine=engine)
     if size < 2:
+        # a singleton engine (mpi4py imported by a library, MPI not launched by mpirun)
+        # does not unmake the launcher's job: under torchrun its variables still hold
+        if mode == "auto" and launcher is not None:
+            return attrs.evolve(launcher, engine=None)
         return None
     if launcher is not None and (launcher.rank, launcher.world_size) == (rank, size):
         return attrs.evolve(launcher, source=source, engine=engine)

@@ -14,9 +14,12 @@ merges them:
 * **Totals.** The ranks' states merge exactly (:meth:`LedgerState.merge`): energy per
   channel as measured; tokens and FLOPs summed (each data-parallel rank counts its own
   batches); steps are rank 0's (the ranks of a data-parallel job step together). How the
-  FLOPs are read (their method and precision) is rank 0's; the job's peak is the sum of
-  the ranks' given peaks (``peak_flops_per_s``: each its own devices'), or else of every
-  GPU's peak in the table.
+  FLOPs are read (their method and precision) is rank 0's. The job's peak is the sum of
+  the ranks' given peaks (``peak_flops_per_s``: each its own devices'), and, for a rank
+  that gave none, of the table's peaks of its GPUs (the report says so); where no rank
+  gave one, every GPU's peak in the table.
+* **Shared GPUs** (process scope): each channel keeps its rank's whole-device energy and
+  its joules by share rule (``device_energy_j``, ``share_rules``).
 * **Windows** merge by name at each level as the totals do: channels side by side, the
   longest duration, rank 0's steps and count, tokens and FLOPs summed.
 * **Idle baselines** (``track_energy(baseline=...)``): each rank's idle power per channel
@@ -27,7 +30,6 @@ merges them:
 from __future__ import annotations
 
 import json
-import math
 import zlib
 from collections.abc import Mapping, Sequence
 from functools import reduce
@@ -39,7 +41,7 @@ from nlpfootprint.distributed.select import device_key
 from nlpfootprint.errors import ReportFormatError
 from nlpfootprint.idle import BASELINE_WARNING, Baseline
 from nlpfootprint.meters.base import Channel
-from nlpfootprint.peaks import Efficiency
+from nlpfootprint.peaks import Efficiency, job_peak
 from nlpfootprint.provenance import Device
 from nlpfootprint.report import Report
 from nlpfootprint.report_parts import ChannelReport, JobInfo, MissingRank, Outcome, RankPart
@@ -222,7 +224,7 @@ def _merge_windows(
         channels=tuple(c for p, w in entries for c in _channel_reports(p, w, named)),
         tokens=sum(w.tokens for _, w in entries),
         flops=reduce(add_flops, (w.flops for _, w in entries), None),
-        efficiency=_job_efficiency([w for _, w in entries]),
+        efficiency=_job_efficiency(entries, named)[0],
         windows=tuple(_merge_windows(children[n], named) for n in names),
         warnings=tuple(dict.fromkeys(_ranked(p, text) for p, w in entries for text in w.warnings)),
         trace=None,
@@ -230,16 +232,12 @@ def _merge_windows(
     )
 
 
-def _job_efficiency(reports: Sequence[Report]) -> Efficiency:
-    """Rank 0's reading of the FLOPs (the first of the ranks' ``reports``); a peak given on
-    every rank (each for the devices it measures) summed, and dropped unless every rank
-    gave one."""
-    efficiency = reports[0].efficiency
-    given = [r.efficiency.peak_flops_per_s for r in reports]
-    if efficiency.peak_flops_per_s is None:
-        return efficiency
-    total = math.fsum(g for g in given if g is not None)
-    return attrs.evolve(efficiency, peak_flops_per_s=total if None not in given else None)
+def _job_efficiency(
+    entries: Sequence[tuple[Part, Report]], named: Mapping[tuple[int, str], Channel]
+) -> tuple[Efficiency, str | None]:
+    """The job's reading of its FLOPs from its ranks' reports (rank 0's first), each with
+    the channels the job keeps of it (:func:`~nlpfootprint.peaks.job_peak`)."""
+    return job_peak([(p.rank, r.efficiency, _channel_reports(p, r, named)) for p, r in entries])
 
 
 def _job_baseline(
@@ -376,6 +374,9 @@ def job_report(
         if w not in p.own_state_warnings and not w.startswith(BASELINE_WARNING)
     ]
     spans = {c.id: p.span_s for p in parts for (r, _), c in named.items() if r == p.rank}
+    efficiency, peak_note = _job_efficiency([(p, p.report) for p in parts], named)
+    if peak_note is not None:
+        notes.append(peak_note)
     report = Report.from_state(
         state,
         end_t,
@@ -388,12 +389,22 @@ def job_report(
         trace=_trace(parts, shifts, named),
         job=job,
         outcome=_job_outcome(parts),
-        efficiency=_job_efficiency([p.report for p in parts]),
+        efficiency=efficiency,
     )
     # each channel's mean power is over its own rank's span, not the job's (ranks start
-    # and stop a little apart)
+    # and stop a little apart); a shared GPU's channel keeps its whole-device figures
+    kept = {c.id: c for p in parts for c in _channel_reports(p, p.report, named)}
     report = attrs.evolve(
-        report, channels=tuple(attrs.evolve(c, duration_s=spans[c.id]) for c in report.channels)
+        report,
+        channels=tuple(
+            attrs.evolve(
+                c,
+                duration_s=spans[c.id],
+                device_energy_j=kept[c.id].device_energy_j if c.id in kept else None,
+                share_rules=kept[c.id].share_rules if c.id in kept else None,
+            )
+            for c in report.channels
+        ),
     )
     baseline = _job_baseline(parts, named)
     return report if baseline is None else report.with_baseline(baseline)

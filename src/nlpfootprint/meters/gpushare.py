@@ -11,11 +11,15 @@ tree's share of the device over that interval, found by the first rule that appl
    multiprocessor) utilisation (``nvmlDeviceGetProcessUtilization``, one sample per
    process busy in each of its sampling periods); the share is the sum of the tree's
    ``smUtil`` over the samples newer than the last one seen, divided by the sum over every
-   process's.
-2. ``"memory"``: where there are no such samples (the call is not supported, none are
-   new, or all of them are zero), the tree's ``usedGpuMemory`` over that of every
-   compute process on the GPU (``nvmlDeviceGetComputeRunningProcesses``), when every
-   listed process's memory is known and their sum is above zero.
+   process's. An interval with no such share (no new samples -- a reading interval
+   shorter than NVML's sampling period -- or all of them zero) keeps the last SM share
+   found while the GPU's compute processes are the same ones as when it was found: a run
+   is not split by time in one interval and by memory in the next.
+2. ``"memory"``: where there is no SM share to use (the call is not supported, or there
+   has been no SM sample yet, or the GPU's processes have changed since the last one),
+   the tree's ``usedGpuMemory`` over that of every compute process on the GPU
+   (``nvmlDeviceGetComputeRunningProcesses``), when every listed process's memory is
+   known and their sum is above zero.
 3. ``"processes"``: the memory of some process is not known (NVML reports it as not
    available in some containers and under WDDM): the tree's processes over the processes
    listed, an equal split.
@@ -31,7 +35,10 @@ one waiting on memory count alike, and idle power is split in proportion too. Sh
 only as fine as NVML's sampling (periods of a sixth of a second to a second, by product):
 a process busy for less may not be seen. So a process-scope channel's method is
 ``attributed``, a report with one is headed "partly estimated", and the whole device's
-energy is kept beside it (:class:`GpuAttribution`, the meter's final warnings).
+energy is kept beside it: the meter's :class:`GpuAttribution` (since its first reading),
+and, over a tracker's run (from the run's first reading, after any idle baseline:
+:mod:`nlpfootprint.meters.attribution`), the report's channel (``device_energy_j``,
+``share_rules``) and one line among its warnings.
 
 NVML names processes by their PIDs in the host's PID namespace: in a container with a
 namespace of its own, this tree's PIDs do not match, nothing is attributed to it, and the
@@ -200,6 +207,20 @@ class GpuAttribution:
         """``attributed_j / device_j``, or None before the device used any energy."""
         return self.attributed_j / self.device_j if self.device_j > 0 else None
 
+    def since(self, earlier: GpuAttribution | None) -> GpuAttribution:
+        """The joules between ``earlier`` (this channel's attribution, taken before) and
+        this one; ``earlier`` None gives this one. ``tree_seen`` stays this one's."""
+        if earlier is None:
+            return self
+        tiny = 1e-12 * max(self.device_j, 1.0)  # what is left of a rule unused since
+        rules = {r: j - earlier.rule_j.get(r, 0.0) for r, j in self.rule_j.items()}
+        return attrs.evolve(
+            self,
+            device_j=max(self.device_j - earlier.device_j, 0.0),
+            attributed_j=max(self.attributed_j - earlier.attributed_j, 0.0),
+            rule_j=MappingProxyType({r: j for r, j in rules.items() if j > tiny}),
+        )
+
     def describe(self) -> str:
         """One line: the attributed figure, the device's, and how it was split."""
         share = self.share
@@ -244,6 +265,8 @@ class ShareAccount:
         self._attributed_j = 0.0
         self._rule_j: dict[str, float] = {}
         self._seen = False
+        #: The last SM share found, and the GPU's compute processes then (None: not listed).
+        self._sm: tuple[float, frozenset[int] | None] | None = None
 
     def fresh(self, samples: Iterable[Any] | None) -> list[Any] | None:
         """The samples newer than the cursor, which moves past them (None stays None)."""
@@ -267,20 +290,31 @@ class ShareAccount:
             tree: Returns the process tree's PIDs (called only when needed).
         """
         found: Share | None = None
+        listed = None if processes is None else frozenset(int(p.pid) for p in processes)
         if samples:
             self._seen |= any(int(s.pid) in tree() for s in samples)
             value = sm_share(samples, tree())
-            found = None if value is None else Share(value, "sm")
+            if value is not None:
+                found = Share(value, "sm")
+                self._sm = (value, listed)
         if processes is not None:
             self._seen |= any(int(p.pid) in tree() for p in processes)
             if found is None:
-                found = self._by_processes(processes, tree())
+                found = self._kept_sm(listed) or self._by_processes(processes, tree())
         if found is None:
             last = self._last_share
             return Share(1.0 if last is None else last, "assumed")
         if found.rule != "idle":
             self._last_share = found.value
         return found
+
+    def _kept_sm(self, listed: frozenset[int] | None) -> Share | None:
+        """The last SM share, while the GPU's compute processes are still the ones listed
+        when it was found (rule 1 for an interval without new samples)."""
+        if self._sm is None or not listed:
+            return None
+        value, then = self._sm
+        return Share(value, "sm") if then == listed else None
 
     @staticmethod
     def _by_processes(processes: Collection[Any], pids: Collection[int]) -> Share:

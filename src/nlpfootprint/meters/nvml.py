@@ -27,9 +27,10 @@ GPU, and its label says that.
 descendants; ``pid=`` names another root): each channel is then an energy counter of the
 joules *attributed* to the tree, the device's energy x the tree's share of the device by
 SM utilisation, else by memory (:mod:`nlpfootprint.meters.gpushare`), of method
-``attributed``; the whole device's figure is kept beside it (:attr:`NvmlMeter.attribution`,
-and one line per GPU among the report's warnings). On a MIG instance the share is of the
-whole physical GPU, among the processes of all its instances.
+``attributed``; the whole device's figure is kept beside it (:attr:`NvmlMeter.attribution`;
+a tracker puts it, over its run, in the report's channel and one line per GPU among the
+report's warnings). On a MIG instance the share is of the whole physical GPU, among the
+processes of all its instances.
 
 NVML errors are translated here, once, into the library's errors. ``pynvml`` (from the
 ``nvidia-ml-py`` distribution, extra ``nvidia``) is imported only when a meter is made;
@@ -334,13 +335,11 @@ class NvmlMeter:
     @property
     def attribution(self) -> tuple[GpuAttribution, ...]:
         """In process scope, per GPU: the joules attributed to the process tree and the
-        whole device's, since the first reading (empty in machine scope)."""
+        whole device's, since the meter's first reading (empty in machine scope). A
+        tracker reports the difference over its run
+        (:class:`~nlpfootprint.meters.attribution.RunAttribution`), which leaves out the
+        readings of an idle baseline measured before it."""
         return tuple(share.snapshot() for share in self._shares)
-
-    def final_warnings(self) -> list[str]:
-        """In process scope, one line per GPU: the attributed energy beside the whole
-        device's, and how it was split (the tracker adds them to the report)."""
-        return [share.describe() for share in self.attribution]
 
     def read(self) -> list[float]:
         """Joules (counter GPUs, and every GPU in process scope: the joules attributed) or

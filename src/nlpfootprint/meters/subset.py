@@ -2,7 +2,8 @@
 
 :class:`ChannelSubset` reads the meter it wraps and hands on the values of the channels it
 keeps; the optional members (``sync``, ``sync_job``, ``notes``, ``max_interval_s``,
-``reads_inline``) are the wrapped meter's. Closing it closes the wrapped meter.
+``reads_inline``) are the wrapped meter's, and ``attribution`` is its, of the kept
+channels. Closing it closes the wrapped meter.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ class ChannelSubset:
         for name in _FORWARDED:
             if hasattr(meter, name):
                 setattr(self, name, getattr(meter, name))
+
+    @property
+    def attribution(self) -> tuple[object, ...]:
+        """The wrapped meter's per-channel attribution (process scope), of the kept
+        channels only (a live view: it is read at the run's start and at its end)."""
+        kept = {c.id for c in self.channels}
+        found = getattr(self.meter, "attribution", None) or ()
+        return tuple(a for a in found if getattr(a, "channel_id", None) in kept)
 
     def read(self) -> list[float]:
         """The wrapped meter's reading, the kept channels' values only."""

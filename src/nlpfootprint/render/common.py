@@ -229,7 +229,8 @@ def _dynamic_rows(report: Report) -> list[tuple[str, str]]:
 
 
 def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str, str]]:
-    """One row per channel: id, domain, method, energy, mean watts, coverage, label."""
+    """One row per channel: id, domain, method, energy, mean watts, coverage, label (for
+    a process-scope channel, the whole device's energy after it)."""
     return [
         (
             printable(c.id),
@@ -238,10 +239,18 @@ def channel_rows(report: Report) -> list[tuple[str, str, str, str, str, str, str
             format_energy_j(c.energy_j),
             f"{c.mean_power_w:.1f}",
             f"{100 * c.coverage:.0f}%" if c.readings or c.gap_s else "-",  # "-": never read
-            printable(c.label),
+            printable(c.label) + _whole_device(c.energy_j, c.device_energy_j),
         )
         for c in report.channels
     ]
+
+
+def _whole_device(energy_j: float, device_j: float | None) -> str:
+    """`` [of the whole device's 1.080 MJ: 30%]`` for a process-scope channel, else ''."""
+    if device_j is None:
+        return ""
+    share = f": {100 * energy_j / device_j:.0f}%" if device_j > 0 else ""
+    return f" [of the whole device's {format_energy_j(device_j)}{share}]"
 
 
 def warning_lines(report: Report) -> list[str]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,3 +46,19 @@ def measured_report(**kw: Any) -> Report:
             with t.window("eval"):
                 clock.advance(60)
     return t.report
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m nlpfootprint ARGS`` as a real subprocess (text output, 120 s at most),
+    in ``cwd``, with ``env`` added to this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "nlpfootprint", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import subprocess
 import sys
 import types
@@ -25,6 +24,7 @@ from fake_amdsmi import (
     FakeAmdGpu,
     make_amdsmi,
 )
+from helpers import run_cli as shared_run_cli
 from nlpfootprint.errors import (
     ConfigurationError,
     MeterError,
@@ -593,15 +593,7 @@ def test_detection_explains_why_amd_gpus_are_not_measured_here() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
-    return subprocess.run(
-        [sys.executable, "-m", "nlpfootprint", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+    return shared_run_cli(*args, env={"PYTHONWARNINGS": "error"})
 
 
 def test_nlpfootprint_meters_lists_amdsmi_with_its_reason() -> None:

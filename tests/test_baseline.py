@@ -19,6 +19,7 @@ import pytest
 
 import nlpfootprint as nf
 from fake_nvml import FakeGpu, make_pynvml
+from helpers import run_cli
 from nlpfootprint.baseline import BASELINE_SCHEMA, baseline_json, load_baseline, measure_baseline
 from nlpfootprint.distributed.merge import Part, job_report
 from nlpfootprint.errors import ConfigurationError, ConfigurationTypeError
@@ -361,15 +362,10 @@ def test_every_rendering_shows_dynamic_energy_beside_the_total() -> None:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "error", "NLPFOOTPRINT_DISABLE": "nvml,amdsmi,rapl"}
-    return subprocess.run(
-        [sys.executable, "-m", "nlpfootprint", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+    return run_cli(
+        *args,
         cwd=cwd,
-        check=False,
+        env={"PYTHONWARNINGS": "error", "NLPFOOTPRINT_DISABLE": "nvml,amdsmi,rapl"},
     )
 
 

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import nlpfootprint as nf
+from helpers import run_cli
 from nlpfootprint.meters.base import Channel
 from nlpfootprint.provenance import Device
 from nlpfootprint.testing import FakeClock, FakeMeter
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nlpfootprint", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def write_log(

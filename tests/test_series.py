@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import nlpfootprint as nf
+from helpers import run_cli
 from nlpfootprint.series import IntensitySeries, Segment, parse_time, weighted_intensity
 from nlpfootprint.testing import FakeClock, FakeMeter
 
@@ -22,14 +23,7 @@ def iso(t: float) -> str:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nlpfootprint", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def measured(hours: float, watts: float = 1000.0, log: Path | None = None) -> nf.Report:

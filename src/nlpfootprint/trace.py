@@ -152,13 +152,7 @@ class WindowSpanLog:
     __slots__ = ("_by_path", "_lock", "capacity")
 
     def __init__(self, capacity: int = MAX_WINDOW_SPANS) -> None:
-        if (
-            isinstance(capacity, bool)
-            or not isinstance(capacity, int)
-            or capacity < 2
-            or capacity % 2
-        ):
-            raise ValueError(f"capacity={capacity!r}: must be an even integer >= 2")
+        _check_capacity(capacity)
         self.capacity = capacity
         self._by_path: dict[tuple[str, ...], _Spans] = {}
         self._lock = threading.Lock()  # recorded in the user's thread, read in any
@@ -198,6 +192,16 @@ class WindowSpanLog:
                 )
                 for path, s in self._by_path.items()
             )
+
+
+def _check_capacity(capacity: object) -> None:
+    """A bound that halves by merging pairs: an even integer >= 2.
+
+    Raises:
+        ValueError: Anything else (the message names the value).
+    """
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 2 or capacity % 2:
+        raise ValueError(f"capacity={capacity!r}: must be an even integer >= 2")
 
 
 @attrs.frozen
@@ -280,13 +284,7 @@ class BoundedTrace:
     )
 
     def __init__(self, origin: float, bin_s: float = 1.0, capacity: int = 2048) -> None:
-        if (
-            isinstance(capacity, bool)
-            or not isinstance(capacity, int)
-            or capacity < 2
-            or capacity % 2
-        ):
-            raise ValueError(f"capacity={capacity!r}: must be an even integer >= 2")
+        _check_capacity(capacity)
         if not (math.isfinite(bin_s) and bin_s > 0):
             raise ValueError(f"bin_s={bin_s}: must be a positive finite number of seconds")
         self.origin = origin

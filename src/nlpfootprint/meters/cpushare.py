@@ -23,15 +23,13 @@ from the same part.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from importlib import resources
 from typing import Literal
 
 import attrs
 
-from nlpfootprint.meters.tdp import TdpMatch, lookup_tdp, normalize_cpu_name
+from nlpfootprint.meters.tdp import TdpMatch, lookup_tdp, normalize_cpu_name, parse_rows
 from nlpfootprint.units import significant
 
 __all__ = [
@@ -127,23 +125,19 @@ def parse_threads_table(text: str) -> ThreadsTable:
     Returns:
         The table, with each skipped row's line number and the reason.
     """
-    rows: list[ThreadsRow] = []
-    skipped: list[tuple[int, str]] = []
     seen: set[str] = set()
-    reader = csv.reader(io.StringIO(text))
-    next(reader, None)
-    for record in reader:
-        if not record:
-            continue
-        row = _threads_row(record, reader.line_num)
-        if isinstance(row, ThreadsRow) and normalize_cpu_name(row.name) in seen:
-            row = f"{row.name}: listed twice"
+
+    def once(record: list[str], line: int) -> ThreadsRow | str:
+        row = _threads_row(record, line)
         if isinstance(row, ThreadsRow):
-            seen.add(normalize_cpu_name(row.name))
-            rows.append(row)
-        else:
-            skipped.append((reader.line_num, row))
-    return ThreadsTable(rows=tuple(rows), skipped=tuple(skipped))
+            name = normalize_cpu_name(row.name)
+            if name in seen:
+                return f"{row.name}: listed twice"
+            seen.add(name)
+        return row
+
+    rows, skipped = parse_rows(text, once, ThreadsRow)
+    return ThreadsTable(rows=rows, skipped=skipped)
 
 
 @functools.cache

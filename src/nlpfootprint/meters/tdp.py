@@ -50,10 +50,10 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -77,12 +77,15 @@ __all__ = [
     "load_tdp_table",
     "lookup_tdp",
     "normalize_cpu_name",
+    "parse_rows",
     "parse_tdp_table",
 ]
 
 #: Where the shipped TDP figures come from, as reports print it.
 TDP_TABLE_SOURCE = "codecarbon cpu_power.csv, Intel/AMD spec pages"
 _TABLE_FILE = "cpu_tdp.csv"
+
+_R = TypeVar("_R")
 
 MatchKind = Literal["exact", "model number"]
 
@@ -285,19 +288,29 @@ def parse_tdp_table(text: str, *, source: str = TDP_TABLE_SOURCE) -> TdpTable:
     Returns:
         The table, with each skipped row's line number and the reason.
     """
-    rows: list[TdpRow] = []
+    rows, skipped = parse_rows(text, _row, TdpRow)
+    return TdpTable(rows=rows, skipped=skipped, source=source)
+
+
+def parse_rows(
+    text: str, parse: Callable[[list[str], int], _R | str], kind: type[_R]
+) -> tuple[tuple[_R, ...], tuple[tuple[int, str], ...]]:
+    """Each record of a CSV after its header row, as ``parse`` reads it (given the record
+    and its line number): the rows of ``kind``, and, for each record ``parse`` refused by
+    returning why, its line number and the reason. Blank lines are passed over."""
+    rows: list[_R] = []
     skipped: list[tuple[int, str]] = []
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
     for record in reader:
         if not record:
             continue
-        row = _row(record, reader.line_num)
-        if isinstance(row, TdpRow):
+        row = parse(record, reader.line_num)
+        if isinstance(row, kind):
             rows.append(row)
         else:
-            skipped.append((reader.line_num, row))
-    return TdpTable(rows=tuple(rows), skipped=tuple(skipped), source=source)
+            skipped.append((reader.line_num, str(row)))
+    return tuple(rows), tuple(skipped)
 
 
 def _row(record: list[str], line: int) -> TdpRow | str:
